@@ -1,0 +1,3 @@
+"""PLACEHOLDER until its owner writes it."""
+
+urlpatterns: list = []

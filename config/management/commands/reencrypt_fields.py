@@ -1,0 +1,33 @@
+"""Re-encrypt every EncryptedTextField value under the newest key."""
+
+from django.apps import apps
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from config import crypto
+from config.fields import EncryptedTextField
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt all encrypted fields under the first key of FIELD_ENCRYPTION_KEYS."
+
+    def handle(self, *args, **options):
+        total = 0
+        for model in apps.get_models():
+            fields = [f for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
+            if not fields:
+                continue
+            manager = model._base_manager
+            for field in fields:
+                rows = manager.exclude(**{f"{field.attname}__isnull": True}).exclude(**{field.attname: ""})
+                # values_list decrypts with any key of the ring; update() encrypts with the first.
+                raw = rows.values_list("pk", field.attname).iterator()
+                changed = 0
+                with transaction.atomic():
+                    for pk, plaintext in raw:
+                        manager.filter(pk=pk).update(**{field.attname: plaintext})
+                        changed += 1
+                total += changed
+                self.stdout.write(f"{model._meta.label}.{field.name}: {changed} re-encrypted")
+        self.stdout.write(self.style.SUCCESS(f"Done: {total} values now under the newest key."))
+        crypto.keyring()  # fail loudly here if the key ring is broken

@@ -1,0 +1,1 @@
+"""P2P payment processing (seed 002)."""

@@ -1,0 +1,1 @@
+"""Signal and copy trading (seeds 000, 001)."""
