@@ -42,15 +42,21 @@ def record_event(
     tenant=None,
     ip_address: str | None = None,
 ) -> AuditLog:
-    """Append one entry. `target` fills entity and id from a model instance."""
+    """Append one entry. `target` fills entity and id from a model instance; `tenant` (a Tenant or
+    its id) defaults to the current tenant; the IP to the current request's."""
     if target is not None:
         target_entity = target_entity or target._meta.db_table
         target_id = target_id or target.pk
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
+    if tenant is None:
+        from tenancy.scoping import current_tenant_id
+
+        tenant = current_tenant_id()
     return AuditLog.objects.create(
         actor=actor,
-        tenant=tenant,
+        actor_label=str(getattr(actor, "email", "") or actor or "")[:254] if actor is not None else "",
+        tenant_id=getattr(tenant, "pk", tenant),
         ip_address=ip_address or current_ip.get(),
         action=action,
         target_entity=target_entity,
@@ -67,3 +73,17 @@ def field_changes(old: dict, new: dict) -> dict:
         if old.get(key) != new.get(key):
             changes[key] = REDACTED if _is_secret(key) else {"old": scrub(old.get(key)), "new": scrub(new.get(key))}
     return changes
+
+
+def model_snapshot(instance: models.Model, fields: tuple[str, ...] | list[str] | None = None,
+                   exclude: tuple[str, ...] = ()) -> dict:
+    """The instance's concrete field values by field name (foreign keys as their id), for field_changes.
+    Bookkeeping timestamps (auto_now) are left out: they change on every save."""
+    snapshot = {}
+    for field in instance._meta.concrete_fields:
+        if fields is not None and field.name not in fields:
+            continue
+        if field.name in exclude or field.primary_key or getattr(field, "auto_now", False):
+            continue
+        snapshot[field.name] = getattr(instance, field.attname)
+    return snapshot

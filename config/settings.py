@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.DeviceSessionMiddleware",
+    "tenancy.middleware.TenantMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -102,6 +103,7 @@ AUTH_USER_MODEL = "accounts.User"
 # Email is unique case-insensitively through a functional constraint (users_email_ci_unique).
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 AUTHENTICATION_BACKENDS = [
+    "tenancy.backends.AuthorizationBackend",  # answers every has_perm (flags, roles, guardian); see its docstring
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -112,7 +114,10 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "full_name")},
+    },
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
@@ -174,6 +179,17 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "payments.load_exchange_rates": {
+        "task": "payments.load_exchange_rates",
+        "schedule": env.int("EXCHANGE_RATE_REFRESH_SECONDS", default=300),
+    },
+}
+
+# Exchange rates (payments): provider class, its local file, and how old a rate intake still accepts.
+EXCHANGE_RATE_PROVIDER = env.str("EXCHANGE_RATE_PROVIDER", default="payments.exchange_rates.FileExchangeRateProvider")
+EXCHANGE_RATE_FILE = env.str("EXCHANGE_RATE_FILE", default=str(BASE_DIR / "payments/fixtures/exchange_rates.json"))
+EXCHANGE_RATE_MAX_AGE = timedelta(seconds=env.int("EXCHANGE_RATE_MAX_AGE_SECONDS", default=3600))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.AccessTokenAuthentication"],

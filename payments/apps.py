@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class PaymentsConfig(AppConfig):
     name = "payments"
+    verbose_name = "Payments (P2P)"

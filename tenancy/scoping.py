@@ -2,11 +2,38 @@
 
 Two layers keep tenants apart:
 - Python: `TenantScopedModel.objects` filters by the current tenant and fails
-  closed (raises) when none is set; `unscoped()` and
+  closed (raises) when none is set — both when the query runs (see
+  `TenantScopedQuery`), not when it is built; `unscoped()` and
   `dangerously_bypass_tenant_scope()` are the explicit, named ways around it.
 - PostgreSQL: Row Level Security policies (see `tenancy.rls`) compare each row's
-  tenant_id with `current_setting('app.tenant_id')`, which this module keeps in
-  step with the Python context on every connection.
+  tenant_id with `current_setting('app.tenant_id')`; with no setting a query
+  sees and writes nothing.
+
+How the setting reaches PostgreSQL (the choice, and why)
+--------------------------------------------------------
+The Python context (two ContextVars) is the source of truth; every change of
+it is pushed at once to the thread's open connections with
+`set_config(name, value, false)`, and a new connection gets it when it opens
+(`connection_created`). We do not use `SET LOCAL` / `set_config(..., true)`:
+Django runs in autocommit, where a "transaction-local" value would vanish after
+the very next statement, and Django offers no hook at BEGIN to re-apply it.
+Session-level values are safe here because:
+
+- Every change is scoped by a `with` block that restores the previous value
+  on the way out (the middleware wraps each request, `TenantTask` each Celery
+  task), so a persistent connection (CONN_MAX_AGE) never carries one request's
+  tenant into the next; anonymous requests explicitly run with *no* tenant.
+- Each thread has its own Django connection and its own ContextVars, and a new
+  thread starts with no tenant: a thread only sees a tenant it enters itself.
+- PostgreSQL rolls a `set_config` back with the (sub)transaction it ran in.
+  Because `tenant_context` and `atomic` are both `with` blocks they nest, so
+  a rollback restores exactly the value the context had when the block began.
+  When a block exits while its transaction is already broken we skip the
+  reset (the pending rollback undoes it) and forget what we last sent, so the
+  next change is always re-sent.
+
+Repeated identical values are not re-sent (the last value sent is kept on the
+connection wrapper), so a request costs no extra queries in the common case.
 """
 
 import uuid
@@ -16,10 +43,14 @@ from contextvars import ContextVar
 
 from django.db import connections, models
 from django.db.backends.signals import connection_created
+from django.db.models import Q
+from django.db.models.sql import Query
 from django.dispatch import receiver
 
 _current_tenant_id: ContextVar[uuid.UUID | None] = ContextVar("current_tenant_id", default=None)
 _bypass: ContextVar[bool] = ContextVar("tenant_scope_bypass", default=False)
+
+_SENT_ATTR = "_tenancy_sent_settings"
 
 
 class TenantScopeError(RuntimeError):
@@ -34,19 +65,29 @@ def is_bypassed() -> bool:
     return _bypass.get()
 
 
-def _apply(connection) -> None:
+def _desired() -> tuple[str, str]:
+    tenant_id = _current_tenant_id.get()
+    return (str(tenant_id) if tenant_id else "", "on" if _bypass.get() else "off")
+
+
+def _apply(connection, *, force: bool = False) -> None:
     if connection.vendor != "postgresql":
         return
-    tenant_id = _current_tenant_id.get()
+    desired = _desired()
+    if not force and getattr(connection, _SENT_ATTR, None) == desired:
+        return
+    if connection.needs_rollback:
+        # A broken atomic block: its rollback restores the value from before the block.
+        setattr(connection, _SENT_ATTR, None)
+        return
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('app.tenant_id', %s, false), set_config('app.bypass_rls', %s, false)",
-            [str(tenant_id) if tenant_id else "", "on" if _bypass.get() else "off"],
-        )
+        cursor.execute("SELECT set_config('app.tenant_id', %s, false), set_config('app.bypass_rls', %s, false)",
+                       list(desired))
+    setattr(connection, _SENT_ATTR, desired)
 
 
 def apply_to_open_connections() -> None:
-    """Push the context into every open connection (new ones get it on connect)."""
+    """Push the context into every open connection of this thread (new ones get it on connect)."""
     for alias in connections:
         connection = connections[alias]
         if connection.connection is not None:
@@ -55,14 +96,18 @@ def apply_to_open_connections() -> None:
 
 @receiver(connection_created)
 def _on_connect(sender, connection, **kwargs):
-    _apply(connection)
+    _apply(connection, force=True)
+
+
+def _as_uuid(tenant) -> uuid.UUID | None:
+    tenant_id = getattr(tenant, "pk", tenant)
+    return uuid.UUID(str(tenant_id)) if tenant_id else None
 
 
 @contextmanager
 def tenant_context(tenant) -> Iterator[None]:
-    """Act inside one tenant (a Tenant or its id) for the duration of the block."""
-    tenant_id = getattr(tenant, "pk", tenant)
-    token = _current_tenant_id.set(uuid.UUID(str(tenant_id)) if tenant_id else None)
+    """Act inside one tenant (a Tenant or its id; None means no tenant) for the block."""
+    token = _current_tenant_id.set(_as_uuid(tenant))
     apply_to_open_connections()
     try:
         yield
@@ -74,7 +119,7 @@ def tenant_context(tenant) -> Iterator[None]:
 @contextmanager
 def dangerously_bypass_tenant_scope() -> Iterator[None]:
     """See every tenant's rows. Only for platform-wide work (super admin, sweepers);
-    callers record why (see tenancy.services)."""
+    prefer `tenancy.services.platform_wide_access(reason=...)`, which records why."""
     token = _bypass.set(True)
     apply_to_open_connections()
     try:
@@ -84,26 +129,77 @@ def dangerously_bypass_tenant_scope() -> Iterator[None]:
         apply_to_open_connections()
 
 
+def _scope_error(model) -> TenantScopeError:
+    return TenantScopeError(
+        f"{model._meta.label} is tenant-scoped: enter tenant_context(...) "
+        "or use dangerously_bypass_tenant_scope() for platform-wide work."
+    )
+
+
+class TenantScopedQuery(Query):
+    """Adds `tenant_id = <current tenant>` when the query is compiled, not when it is built.
+
+    So a queryset made at import time (a form field's choices, a class attribute)
+    is filtered by the tenant current when it runs, and one made inside tenant A
+    but run inside tenant B shows B's rows. Compiling with no tenant (and no
+    bypass) raises. Subqueries compile through here too.
+    """
+
+    _tenant_scope_applied = False
+
+    def get_compiler(self, using=None, connection=None, elide_empty=True):
+        if self._tenant_scope_applied or self.combinator or _bypass.get():
+            return super().get_compiler(using, connection, elide_empty)
+        tenant_id = _current_tenant_id.get()
+        if tenant_id is None:
+            raise _scope_error(self.model)
+        scoped = self.clone()
+        scoped.add_q(Q(tenant_id=tenant_id))
+        scoped._tenant_scope_applied = True
+        return Query.get_compiler(scoped, using, connection, elide_empty)
+
+
 class TenantScopedQuerySet(models.QuerySet):
-    pass
+    """UPDATE and fast DELETE switch Django's query class, so they scope explicitly first."""
+
+    def _scoped_now(self):
+        if not isinstance(self.query, TenantScopedQuery) or _bypass.get():
+            return self
+        tenant_id = _current_tenant_id.get()
+        if tenant_id is None:
+            raise _scope_error(self.model)
+        return self.filter(tenant_id=tenant_id)
+
+    def update(self, **kwargs):
+        return super(TenantScopedQuerySet, self._scoped_now()).update(**kwargs)
+
+    update.alters_data = True
+
+    def _update(self, values):
+        return super(TenantScopedQuerySet, self._scoped_now())._update(values)
+
+    _update.alters_data = True
+
+    def delete(self):
+        return super(TenantScopedQuerySet, self._scoped_now()).delete()
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+    def _raw_delete(self, using):
+        return super(TenantScopedQuerySet, self._scoped_now())._raw_delete(using)
+
+    _raw_delete.alters_data = True
 
 
 class TenantScopedManager(models.Manager.from_queryset(TenantScopedQuerySet)):
     def get_queryset(self):
-        queryset = super().get_queryset()
-        if _bypass.get():
-            return queryset
-        tenant_id = _current_tenant_id.get()
-        if tenant_id is None:
-            raise TenantScopeError(
-                f"{self.model._meta.label} is tenant-scoped: enter tenant_context(...) "
-                "or use dangerously_bypass_tenant_scope() for platform-wide work."
-            )
-        return queryset.filter(tenant_id=tenant_id)
+        return self._queryset_class(model=self.model, query=TenantScopedQuery(self.model), using=self._db,
+                                    hints=self._hints)
 
     def unscoped(self):
         """All tenants' rows in Python; the database's RLS still applies."""
-        return super().get_queryset()
+        return self._queryset_class(model=self.model, using=self._db, hints=self._hints)
 
 
 class TenantScopedModel(models.Model):

@@ -15,6 +15,7 @@ from accounts.models import FailedAttempt
 LOGIN = "login"
 OTP = "otp"
 MFA = "mfa"
+REAUTH = "reauth"  # the current password asked again (password change, email change)
 
 
 def _pair(scope: str, subject: str, ip: str | None):
@@ -49,3 +50,8 @@ def record_failure(*, scope: str, subject: str, ip: str | None) -> None:
 
 def clear_failures(*, scope: str, subject: str, ip: str | None) -> None:
     _pair(scope, subject, ip).delete()
+
+
+def clear_subject(*, scope: str, subject: str) -> None:
+    """Forget a subject's failures from every IP (after a password reset proves ownership)."""
+    FailedAttempt.objects.filter(scope=scope, subject=subject.lower()).delete()

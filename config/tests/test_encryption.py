@@ -1,3 +1,5 @@
+import io
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
@@ -11,7 +13,8 @@ from config import crypto
 
 def _raw_mfa_secret(user: User) -> str:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT mfa_secret FROM users WHERE id = %s", [user.pk.hex if connection.vendor == "sqlite" else user.pk])
+        user_id = user.pk.hex if connection.vendor == "sqlite" else user.pk
+        cursor.execute("SELECT mfa_secret FROM users WHERE id = %s", [user_id])
         return cursor.fetchone()[0]
 
 
@@ -41,7 +44,7 @@ def test_rotation_new_key_first_still_reads_old_values_and_reencrypt_moves_them(
 
     assert User.objects.get(pk=user.pk).mfa_secret == "ROTATE-ME"
 
-    call_command("reencrypt_fields", stdout=open("/dev/null", "w"))
+    call_command("reencrypt_fields", stdout=io.StringIO())
     settings.FIELD_ENCRYPTION_KEYS = [new]
 
     assert User.objects.get(pk=user.pk).mfa_secret == "ROTATE-ME"

@@ -6,12 +6,20 @@ from django.db import transaction
 
 from config import crypto
 from config.fields import EncryptedTextField
+from tenancy.services import platform_wide_access
 
 
 class Command(BaseCommand):
     help = "Re-encrypt all encrypted fields under the first key of FIELD_ENCRYPTION_KEYS."
 
     def handle(self, *args, **options):
+        # Tenant-scoped tables (payments, trading) are under RLS: without the bypass they would look empty.
+        with platform_wide_access(reason="manage.py reencrypt_fields: re-encrypt every tenant's secrets"):
+            total = self._reencrypt_all()
+        self.stdout.write(self.style.SUCCESS(f"Done: {total} values now under the newest key."))
+        crypto.keyring()  # fail loudly here if the key ring is broken
+
+    def _reencrypt_all(self) -> int:
         total = 0
         for model in apps.get_models():
             fields = [f for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
@@ -29,5 +37,4 @@ class Command(BaseCommand):
                         changed += 1
                 total += changed
                 self.stdout.write(f"{model._meta.label}.{field.name}: {changed} re-encrypted")
-        self.stdout.write(self.style.SUCCESS(f"Done: {total} values now under the newest key."))
-        crypto.keyring()  # fail loudly here if the key ring is broken
+        return total

@@ -1,0 +1,3 @@
+"""Django admin of payments; each module registers its models."""
+
+from . import balances, merchants, orders, reference, traders  # noqa: F401

@@ -1,0 +1,110 @@
+"""What every payments admin shares: flag guards, the current tenant, audited plain edits.
+
+Each ModelAdmin says which staff flags let a person view, add, change or delete
+its rows; Django's own model permissions are not consulted, so the flags of
+seed 002 are the final word here as everywhere (payments.permissions).
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import models
+from django.http import HttpResponseRedirect
+
+from audit.services import field_changes
+from payments.errors import PaymentsError
+from payments.permissions import ANY_PAYMENTS_FLAG, has_any_flag
+from payments.services.audit_trail import record
+from tenancy.scoping import current_tenant_id
+
+
+def in_tenant() -> bool:
+    return current_tenant_id() is not None
+
+
+class TenantScopedModelForm(forms.ModelForm):
+    """Validates per-tenant unique constraints (the tenant is not a form field, so Django would skip them)."""
+
+    def _post_clean(self):
+        if getattr(self.instance, "tenant_id", None) is None and in_tenant():
+            self.instance.tenant_id = current_tenant_id()
+        super()._post_clean()
+
+    def _get_validation_exclusions(self):
+        exclude = super()._get_validation_exclusions()
+        if getattr(self.instance, "tenant_id", None) is not None:
+            exclude.discard("tenant")
+        return exclude
+
+
+class FlagGuardedAdmin(admin.ModelAdmin):
+    view_flags: tuple[str, ...] = ANY_PAYMENTS_FLAG
+    add_flags: tuple[str, ...] = ()
+    change_flags: tuple[str, ...] = ()
+    delete_flags: tuple[str, ...] = ()
+    form = TenantScopedModelForm
+    list_per_page = 50
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def has_flags(self, request, flags: tuple[str, ...]) -> bool:
+        return bool(flags) and has_any_flag(request.user, flags)
+
+    def has_module_permission(self, request):
+        return has_any_flag(request.user, ANY_PAYMENTS_FLAG)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_flags(request, self.view_flags + self.change_flags)
+
+    def has_add_permission(self, request):
+        return in_tenant() and self.has_flags(request, self.add_flags)
+
+    def has_change_permission(self, request, obj=None):
+        return in_tenant() and self.has_flags(request, self.change_flags)
+
+    def has_delete_permission(self, request, obj=None):
+        return in_tenant() and self.has_flags(request, self.delete_flags)
+
+    def get_queryset(self, request):
+        # No current tenant (e.g. a staff member without a membership): an empty list, never another tenant's rows.
+        if not in_tenant():
+            return self.model.objects.unscoped().none()
+        return super().get_queryset(request)
+
+    def get_list_filter(self, request):
+        # Filters list related rows, which are tenant-scoped too: none without a tenant.
+        return super().get_list_filter(request) if in_tenant() else ()
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A business rule refusing the save shows as a message; the transaction is rolled back, nothing changed.
+
+        (A flag a service checks again is already enforced by the fields shown, so its
+        PermissionDenied stays a 403.)
+        """
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except PaymentsError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())
+
+
+class AuditedAdmin(FlagGuardedAdmin):
+    """Plain edits (reference data) written by the admin itself, recorded in the audit trail."""
+
+    def save_model(self, request, obj, form, change):
+        old = {}
+        if change:
+            current = type(obj)._base_manager.filter(pk=obj.pk).first()
+            old = {name: getattr(current, name, None) for name in form.changed_data}
+        super().save_model(request, obj, form, change)
+        new = {name: getattr(obj, name, None) for name in form.changed_data}
+        action = f"{obj._meta.model_name}.{'changed' if change else 'created'}"
+        record(action=action, target=obj, actor=request.user, description=str(obj),
+               details={"changes": field_changes(old, new)})
+
+    def delete_model(self, request, obj):
+        record(action=f"{obj._meta.model_name}.deleted", target=obj, actor=request.user, description=str(obj))
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            record(action=f"{obj._meta.model_name}.deleted", target=obj, actor=request.user, description=str(obj))
+        super().delete_queryset(request, queryset)

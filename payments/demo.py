@@ -1,0 +1,135 @@
+"""Demo data for payments; called by `manage.py seed_demo` after tenancy.demo. Idempotent.
+
+In the "Demo Operator" tenant: reference data (Thailand and Russia, THB/RUB,
+USDT), a merchant with a store, two traders with approved requisites and
+balances, and exchange rates from the local fixture. The store's private API
+key is stored only hashed, so each run rotates it and prints the new one.
+"""
+
+from decimal import Decimal
+
+from accounts.demo import ensure_user
+from payments.models import (
+    AvailableBankMethod,
+    BalanceTrader,
+    Bank,
+    Country,
+    CryptoCurrency,
+    FiatCurrency,
+    Merchant,
+    MerchantStore,
+    MovementKind,
+    OwnerOfRequisites,
+    PaymentMethod,
+    RequisiteStatus,
+    TimeZone,
+    Trader,
+)
+from payments.services import ledger, merchants, requisites, traders
+from payments.services.exchange_rates import load_exchange_rates
+from tenancy.models import Tenant
+from tenancy.scoping import tenant_context
+
+DEMO_TENANT = "Demo Operator"
+
+COUNTRIES = [("TH", "Thailand", "Asia/Bangkok", "THB", "Thai baht", "฿"),
+             ("RU", "Russia", "Europe/Moscow", "RUB", "Russian ruble", "₽")]
+BANKS = [("Kasikornbank", "TH"), ("Siam Commercial Bank", "TH"), ("Bangkok Bank", "TH"),
+         ("Sberbank", "RU"), ("T-Bank", "RU")]
+METHODS = [("card", "Card transfer"), ("bank_transfer", "Bank account transfer"), ("promptpay", "PromptPay QR"),
+           ("sbp", "SBP fast payments")]
+BANK_METHODS = {
+    "Kasikornbank": ("card", "bank_transfer", "promptpay"),
+    "Siam Commercial Bank": ("card", "bank_transfer", "promptpay"),
+    "Bangkok Bank": ("card", "bank_transfer"),
+    "Sberbank": ("card", "sbp"),
+    "T-Bank": ("card", "sbp"),
+}
+TRADERS = [
+    # email, name, priority, owner, requisites (bank, method, fiat, demo number)
+    ("trader1@demo.local", "Tomas Trader", 1, "Tomas Trader",
+     [("Kasikornbank", "card", "THB", "4000 1234 5678 1111"),
+      ("Siam Commercial Bank", "promptpay", "THB", "0812345671")]),
+    ("trader2@demo.local", "Tara Trader", 5, "Tara Trader",
+     [("Bangkok Bank", "bank_transfer", "THB", "1234567892"),
+      ("Sberbank", "card", "RUB", "2202 2000 0000 2222")]),
+]
+
+
+def _reference_data() -> dict:
+    refs: dict = {"fiat": {}, "bank": {}, "method": {}}
+    for code, name, zone, fiat_code, fiat_name, symbol in COUNTRIES:
+        country, _ = Country.objects.get_or_create(code=code, defaults={"name": name})
+        TimeZone.objects.get_or_create(name=zone)
+        refs["fiat"][fiat_code], _ = FiatCurrency.objects.get_or_create(
+            code=fiat_code, defaults={"name": fiat_name, "symbol": symbol, "country": country})
+        refs.setdefault("country", {})[code] = country
+    refs["usdt"], _ = CryptoCurrency.objects.get_or_create(code="USDT", defaults={"name": "Tether",
+                                                                                   "network": "TRC20"})
+    for method_code, method_name in METHODS:
+        refs["method"][method_code], _ = PaymentMethod.objects.get_or_create(code=method_code,
+                                                                             defaults={"name": method_name})
+    for bank_name, country_code in BANKS:
+        bank, _ = Bank.objects.get_or_create(name=bank_name, defaults={"country": refs["country"][country_code]})
+        refs["bank"][bank_name] = bank
+        for method_code in BANK_METHODS[bank_name]:
+            AvailableBankMethod.objects.get_or_create(bank=bank, method=refs["method"][method_code])
+    return refs
+
+
+def _merchant(tenant: Tenant, refs: dict, out) -> None:
+    user = ensure_user("merchant@demo.local", "Mila Merchant")
+    merchant = Merchant.objects.filter(user=user).first() or merchants.create_merchant(
+        tenant=tenant, user=user, first_name="Mila", last_name="Merchant")
+    store = MerchantStore.objects.filter(merchant=merchant, store_name="Demo Shop").first()
+    if store is None:
+        store, raw_key = merchants.create_store(
+            merchant=merchant, store_name="Demo Shop", crypto_currency=refs["usdt"], fiat_currency=refs["fiat"]["THB"],
+            lower_limit=Decimal("100.00"), upper_limit=Decimal("50000.00"),
+            pay_in_commission_percent=Decimal("2.000"), pay_out_commission_percent=Decimal("1.500"))
+        ledger.post_store_movement(store=store, crypto_currency=refs["usdt"], amount=Decimal("2000"),
+                                   kind=MovementKind.DEPOSIT, description="Demo opening balance")
+    else:
+        raw_key = merchants.rotate_store_keys(store=store)
+    out(f"  {user.email:<30} merchant (store “{store.store_name}”, THB/USDT)")
+    out(f"  {'store API key':<30} Authorization: Bearer {raw_key}")
+
+
+def _traders(tenant: Tenant, refs: dict, out) -> None:
+    for email, full_name, priority, owner_name, requisite_specs in TRADERS:
+        user = ensure_user(email, full_name)
+        first, _, last = full_name.partition(" ")
+        trader = Trader.objects.filter(user=user).first()
+        if trader is None:
+            trader = traders.create_trader(tenant=tenant, user=user, first_name=first, last_name=last,
+                                           trafic_priority=priority, crypto_currency=refs["usdt"],
+                                           preferred_fiat_currency=refs["fiat"]["THB"])
+            trader = traders.update_trader(trader=trader, changes={"in_work": True, "pay_in": True, "pay_out": True})
+        owner, _ = OwnerOfRequisites.objects.get_or_create(trader=trader, full_name=owner_name)
+        if not trader.requisites.exists():
+            for bank_name, method_code, fiat_code, number in requisite_specs:
+                requisites.create_requisite(
+                    trader=trader, fiat=refs["fiat"][fiat_code], method=refs["method"][method_code],
+                    bank=refs["bank"][bank_name], req_number=number, owner_of_requisites=owner,
+                    status=RequisiteStatus.APPROVE,
+                    settings={"pay_in": True, "pay_out": True, "lower_limit": Decimal("100.00"),
+                              "upper_limit": Decimal("50000.00"), "turnover_day_max": Decimal("500000.00"),
+                              "total_limit": Decimal("10000000.00")})
+        for fiat_code in {spec[2] for spec in requisite_specs}:
+            fiat = refs["fiat"][fiat_code]
+            if not BalanceTrader.objects.filter(trader=trader, fiat_currency=fiat, crypto_currency=refs["usdt"],
+                                                crypto_balance__gt=0).exists():
+                ledger.post_trader_crypto_movement(trader=trader, fiat_currency=fiat, crypto_currency=refs["usdt"],
+                                                   amount=Decimal("5000"), kind=MovementKind.DEPOSIT,
+                                                   description="Demo deposit")
+        out(f"  {email:<30} trader (priority {trader.trafic_priority}, {trader.requisites.count()} requisites)")
+
+
+def seed(out) -> None:
+    tenant, _ = Tenant.objects.get_or_create(name=DEMO_TENANT)
+    with tenant_context(tenant):
+        refs = _reference_data()
+        _merchant(tenant, refs, out)
+        _traders(tenant, refs, out)
+    result = load_exchange_rates(tenants=[tenant])
+    out(f"  {'exchange rates':<30} {result.created} loaded from the fixture (manage.py load_exchange_rates)")

@@ -1,1 +1,0 @@
-"""P2P payment processing (seed 002)."""

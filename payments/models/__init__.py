@@ -1,0 +1,51 @@
+"""P2P payment processing tables (seed 002), every one tenant-scoped and under RLS."""
+
+from .balances import (
+    BalanceStore,
+    BalanceStoreHistory,
+    BalanceTrader,
+    BalanceTraderCryptoHistory,
+    BalanceTraderFiatHistory,
+    MovementKind,
+)
+from .merchants import Merchant, MerchantStore, VerificationLevel
+from .orders import IncomingOrder, OrderHistory, OrderType
+from .reference import (
+    AvailableBankMethod,
+    Bank,
+    Country,
+    CryptoCurrency,
+    ExchangeRate,
+    FiatCurrency,
+    PaymentMethod,
+    TimeZone,
+)
+from .traders import FullRequisitesSettings, OwnerOfRequisites, ReqTrader, RequisiteStatus, Trader
+
+__all__ = [
+    "AvailableBankMethod",
+    "BalanceStore",
+    "BalanceStoreHistory",
+    "BalanceTrader",
+    "BalanceTraderCryptoHistory",
+    "BalanceTraderFiatHistory",
+    "Bank",
+    "Country",
+    "CryptoCurrency",
+    "ExchangeRate",
+    "FiatCurrency",
+    "FullRequisitesSettings",
+    "IncomingOrder",
+    "Merchant",
+    "MerchantStore",
+    "MovementKind",
+    "OrderHistory",
+    "OrderType",
+    "OwnerOfRequisites",
+    "PaymentMethod",
+    "ReqTrader",
+    "RequisiteStatus",
+    "Trader",
+    "TimeZone",
+    "VerificationLevel",
+]

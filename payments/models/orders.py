@@ -1,0 +1,168 @@
+"""Incoming orders (the intake queue) and assigned orders (seed 002 sections 2.4, 2.5, 3)."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from config import crypto
+from tenancy.scoping import TenantScopedModel
+
+from ..indexes import NamedIndex
+from .fields import CryptoAmountField, FiatAmountField
+from .merchants import Merchant, MerchantStore
+from .reference import Bank, CryptoCurrency, FiatCurrency, PaymentMethod
+from .traders import ReqTrader, Trader
+
+
+class OrderType(models.TextChoices):
+    PAY_IN = "pay_in", "PayIn"
+    PAY_OUT = "pay_out", "PayOut"
+
+
+def new_hash_id() -> str:
+    """The public, unguessable id of an order: the store API's id and the /pay/<hash_id> page's."""
+    return crypto.new_token(16)
+
+
+class IncomingOrder(TenantScopedModel):
+    """Every PayIn/PayOut request, written as `new` at intake and worked off by the assignment worker.
+
+    `amount_fiat` / `amount_crypto` are what the store asked for (PayIn in fiat,
+    PayOut in crypto); `total_fiat` / `amount_currency` are both sides fixed at
+    intake with `exchange_rate`. `target_method` / `target_bank` keep the store's
+    stated preference; `payment_method` / `bank` are what the order runs with
+    (the preference, or the chosen requisite's at assignment).
+    """
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        PROCESSING = "processing", "Processing"
+        ASSIGNED = "assigned", "Assigned"
+        FAILED = "failed", "Failed"
+        RETRYING = "retrying", "Retrying"
+        CANCELLED = "cancelled", "Cancelled by the store"
+
+    # States the assignment worker still has to look at; the store may cancel in these.
+    OPEN_STATUSES = (Status.NEW, Status.RETRYING)
+
+    hash_id = models.CharField(max_length=32, unique=True, default=new_hash_id, editable=False)
+    client_id = models.CharField(max_length=128, null=True, blank=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="incoming_orders")
+    store = models.ForeignKey(MerchantStore, on_delete=models.PROTECT, related_name="incoming_orders")
+    gateway_id = models.CharField(max_length=64, null=True, blank=True,
+                                  help_text="The store's gateway the request came through, if any.")
+    target_method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, null=True, blank=True,
+                                      related_name="+")
+    target_bank = models.ForeignKey(Bank, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    payment_method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="incoming_orders")
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, null=True, blank=True, related_name="incoming_orders")
+    fiat_currency = models.ForeignKey(FiatCurrency, on_delete=models.PROTECT, related_name="incoming_orders")
+    crypto_currency = models.ForeignKey(CryptoCurrency, on_delete=models.PROTECT, related_name="incoming_orders")
+    amount_fiat = FiatAmountField(null=True, blank=True, help_text="Requested fiat amount (PayIn).")
+    amount_crypto = CryptoAmountField(null=True, blank=True, help_text="Requested crypto amount (PayOut).")
+    total_fiat = FiatAmountField(help_text="Fiat amount of the order, fixed at intake.")
+    amount_currency = CryptoAmountField(help_text="Crypto amount of the order, fixed at intake.")
+    exchange_rate = CryptoAmountField(help_text="Fiat per one crypto unit, fixed at intake.")
+    store_commission = CryptoAmountField(help_text="Store commission in crypto, fixed at intake.")
+    order_type = models.CharField(max_length=8, choices=OrderType.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    retry_count = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True,
+                                           help_text="When the assignment worker may try again (retrying).")
+    failure_reason = models.TextField(blank=True, default="")
+    customer_id = models.CharField(max_length=128, null=True, blank=True)
+    customer_ip = models.GenericIPAddressField(null=True, blank=True)
+    return_url = models.URLField(max_length=2000, null=True, blank=True)
+    payment_details_submitted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "incoming_orders"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            NamedIndex(fields=["status", "created_at"], name="ix_incoming_orders_status_created"),
+            NamedIndex(fields=["merchant", "store"], name="ix_incoming_orders_merchant_store"),
+            models.Index(fields=["client_id"], name="ix_incoming_orders_client_id"),
+            # The sweeper (issue 5): open orders whose retry time has come.
+            models.Index(fields=["status", "next_attempt_at"], name="ix_incoming_orders_due"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["new", "processing", "assigned", "failed", "retrying",
+                                                           "cancelled"]),
+                                   name="incoming_orders_status_valid"),
+            models.CheckConstraint(condition=Q(order_type__in=OrderType.values), name="incoming_orders_type_valid"),
+            models.CheckConstraint(condition=Q(total_fiat__gt=0, amount_currency__gt=0, exchange_rate__gt=0),
+                                   name="incoming_orders_amounts_positive"),
+            models.CheckConstraint(condition=Q(store_commission__gte=0), name="incoming_orders_commission_gte_0"),
+            models.CheckConstraint(condition=Q(amount_fiat__isnull=True) | Q(amount_fiat__gt=0),
+                                   name="incoming_orders_amount_fiat_positive"),
+            models.CheckConstraint(condition=Q(amount_crypto__isnull=True) | Q(amount_crypto__gt=0),
+                                   name="incoming_orders_amount_crypto_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_order_type_display()} {self.hash_id}"
+
+
+class OrderHistory(TenantScopedModel):
+    """An order that has a requisite assigned, through its execution (seed 2.5)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending payment"
+        PROCESSING = "processing", "Processing"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        DISPUTED = "disputed", "Disputed"
+        EXPIRED = "expired", "Expired"
+
+    client_id = models.CharField(max_length=128, null=True, blank=True)
+    incoming_order = models.OneToOneField(IncomingOrder, on_delete=models.PROTECT, related_name="assigned_order")
+    hash_id = models.CharField(max_length=32, unique=True, editable=False,
+                               help_text="Same as the incoming order's: the /pay/<hash_id> page.")
+    trader = models.ForeignKey(Trader, on_delete=models.PROTECT, related_name="order_history")
+    requisite = models.ForeignKey(ReqTrader, on_delete=models.PROTECT, related_name="order_histories")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="order_history")
+    store = models.ForeignKey(MerchantStore, on_delete=models.PROTECT, related_name="order_history")
+    method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="order_history")
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="order_history")
+    crypto_currency = models.ForeignKey(CryptoCurrency, on_delete=models.PROTECT, related_name="order_history")
+    fiat = models.ForeignKey(FiatCurrency, on_delete=models.PROTECT, related_name="order_history")
+    order_type = models.CharField(max_length=8, choices=OrderType.choices)
+    exchange_rate = CryptoAmountField()
+    amount_currency = CryptoAmountField()
+    total_fiat = FiatAmountField()
+    store_commission = CryptoAmountField()
+    trader_commission = CryptoAmountField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Unconfirmed after this: expired.")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "order_history"
+        ordering = ["-created_at", "-id"]
+        verbose_name = "order"
+        verbose_name_plural = "order history"
+        indexes = [
+            models.Index(fields=["client_id"], name="ix_order_history_client_id"),
+            models.Index(fields=["requisite", "created_at"], name="ix_order_history_requisite"),
+            models.Index(fields=["status", "created_at"], name="ix_order_history_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["pending", "processing", "completed", "failed",
+                                                           "cancelled", "disputed", "expired"]),
+                                   name="order_history_status_valid"),
+            models.CheckConstraint(condition=Q(order_type__in=OrderType.values), name="order_history_type_valid"),
+            models.CheckConstraint(condition=Q(total_fiat__gt=0, amount_currency__gt=0, exchange_rate__gt=0),
+                                   name="order_history_amounts_positive"),
+            models.CheckConstraint(condition=Q(store_commission__gte=0, trader_commission__gte=0),
+                                   name="order_history_commissions_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_order_type_display()} {self.hash_id}"

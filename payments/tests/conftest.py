@@ -1,0 +1,40 @@
+"""Fixtures of the payments tests: a tenant to act in, reference data, staff with chosen flags."""
+
+import pytest
+
+from tenancy.models import Tenant
+from tenancy.scoping import tenant_context
+
+from .factories import make_reference_data, make_staff
+
+
+@pytest.fixture
+def tenant(db):
+    return Tenant.objects.create(name="Operator A")
+
+
+@pytest.fixture
+def other_tenant(db):
+    return Tenant.objects.create(name="Operator B")
+
+
+@pytest.fixture
+def in_tenant(tenant):
+    """Run the test inside `tenant` (payments tables are tenant-scoped and under RLS)."""
+    with tenant_context(tenant):
+        yield tenant
+
+
+@pytest.fixture
+def refs(in_tenant):
+    return make_reference_data()
+
+
+@pytest.fixture
+def staff(tenant):
+    """make_staff(*flags): an active staff user of `tenant` holding exactly these flags."""
+
+    def build(*flags, kind: str | None = None):
+        return make_staff(tenant, flags, kind=kind)
+
+    return build

@@ -1,0 +1,46 @@
+"""The demo data: idempotent, complete enough to try the store API, and its printed key works."""
+
+import re
+
+import pytest
+from django.db.models import Sum
+
+from payments import demo, selectors
+from payments.models import BalanceTrader, ExchangeRate, MerchantStore, ReqTrader, Trader
+from tenancy.models import Tenant
+from tenancy.scoping import tenant_context
+
+
+def run_seed() -> list[str]:
+    lines: list[str] = []
+    demo.seed(lines.append)
+    return lines
+
+
+def printed_key(lines: list[str]) -> str:
+    return next(re.search(r"Bearer (sk_\S+)", line).group(1) for line in lines if "Bearer" in line)
+
+
+@pytest.mark.django_db
+def test_seeding_twice_keeps_one_set_of_data_and_rotates_the_printed_key():
+    first = run_seed()
+    second = run_seed()
+
+    tenant = Tenant.objects.get(name=demo.DEMO_TENANT)
+    with tenant_context(tenant):
+        assert MerchantStore.objects.count() == 1
+        assert Trader.objects.count() == 2
+        assert ReqTrader.objects.filter(status="approve").count() == 4
+        assert ExchangeRate.objects.filter(fiat_currency__code="THB", crypto_currency__code="USDT").exists()
+        assert BalanceTrader.objects.aggregate(total=Sum("crypto_balance"))["total"] == 15000
+        for requisite in ReqTrader.objects.select_related("trader"):
+            assert requisite.distribution_weight == requisite.trader.trafic_priority
+    old_key, new_key = printed_key(first), printed_key(second)
+    with tenant_context(None):
+        assert selectors.find_store_by_private_key(old_key) is None
+        assert selectors.find_store_by_private_key(new_key).tenant_id == tenant.pk
+    assert any("merchant@demo.local" in line for line in second)
+    assert any("trader1@demo.local" in line for line in second)
+    assert not any(number in "\n".join(first + second) for number in ("4000123456781111", "2202200000002222"))
+    with tenant_context(tenant):
+        assert selectors.current_rate(tenant, "THB", "USDT").rate > 0

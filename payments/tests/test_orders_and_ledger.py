@@ -1,0 +1,97 @@
+"""Cancelling an order before assignment, and balance movements."""
+
+from decimal import Decimal
+
+import pytest
+from django.db.models import Sum
+
+from audit.models import AuditLog
+from payments.errors import ConflictError, PaymentsError
+from payments.models import (
+    BalanceStore,
+    BalanceStoreHistory,
+    BalanceTrader,
+    BalanceTraderCryptoHistory,
+    IncomingOrder,
+    MovementKind,
+)
+from payments.services import ledger
+from payments.services.orders import cancel_incoming_order
+
+from .factories import TraderFactory, make_incoming_order, make_store
+
+pytestmark = pytest.mark.usefixtures("in_tenant")
+
+
+@pytest.mark.parametrize("status", ["new", "retrying"])
+def test_an_open_order_can_be_cancelled(refs, staff, status):
+    store, _ = make_store(refs)
+    order = make_incoming_order(store, status=status)
+    support = staff("can_manage_orders")
+
+    cancel_incoming_order(order=order, cancelled_by=support, reason="customer left")
+
+    order.refresh_from_db()
+    assert order.status == IncomingOrder.Status.CANCELLED
+    entry = AuditLog.objects.get(action="order.cancelled")
+    assert entry.details["changes"]["status"] == {"old": status, "new": "cancelled"}
+    assert entry.actor == support
+
+
+@pytest.mark.parametrize("status", ["assigned", "failed", "cancelled", "processing"])
+def test_an_order_past_intake_cannot_be_cancelled(refs, status):
+    store, _ = make_store(refs)
+    order = make_incoming_order(store, status=status)
+
+    with pytest.raises(ConflictError) as refused:
+        cancel_incoming_order(order=order)
+
+    assert refused.value.status_code == 409
+    order.refresh_from_db()
+    assert order.status == status
+
+
+def test_store_movements_keep_the_balance_equal_to_its_history(refs):
+    store, _ = make_store(refs)
+
+    ledger.post_store_movement(store=store, crypto_currency=refs.usdt, amount=Decimal("100"),
+                               kind=MovementKind.DEPOSIT)
+    ledger.post_store_movement(store=store, crypto_currency=refs.usdt, amount=Decimal("-30.12345678"),
+                               kind=MovementKind.WITHDRAWAL)
+
+    balance = BalanceStore.objects.get(store=store)
+    history = BalanceStoreHistory.objects.filter(balance=balance)
+    assert balance.balance == Decimal("69.87654322")
+    assert history.aggregate(total=Sum("amount"))["total"] == balance.balance
+    assert history.order_by("-id").first().balance_after == balance.balance
+
+
+def test_a_movement_below_zero_is_refused_and_changes_nothing(refs):
+    trader = TraderFactory()
+    ledger.post_trader_crypto_movement(trader=trader, fiat_currency=refs.thb, crypto_currency=refs.usdt,
+                                       amount=Decimal("10"), kind=MovementKind.DEPOSIT)
+
+    with pytest.raises(PaymentsError) as refused:
+        ledger.post_trader_crypto_movement(trader=trader, fiat_currency=refs.thb, crypto_currency=refs.usdt,
+                                           amount=Decimal("-10.00000001"), kind=MovementKind.WITHDRAWAL)
+
+    assert refused.value.code == "insufficient_balance"
+    assert BalanceTrader.objects.get(trader=trader).crypto_balance == Decimal("10")
+    assert BalanceTraderCryptoHistory.objects.filter(trader=trader).count() == 1
+
+
+@pytest.mark.parametrize("amount", [Decimal("0"), Decimal("0.000000001"), Decimal("NaN")])
+def test_bad_amounts_are_refused(refs, amount):
+    store, _ = make_store(refs)
+    with pytest.raises(PaymentsError):
+        ledger.post_store_movement(store=store, crypto_currency=refs.usdt, amount=amount, kind=MovementKind.DEPOSIT)
+
+
+def test_manual_adjustments_by_staff_are_audited(refs, staff):
+    trader = TraderFactory()
+    admin = staff("can_edit_limits")
+
+    ledger.post_trader_fiat_movement(trader=trader, fiat_currency=refs.thb, crypto_currency=refs.usdt,
+                                     amount=Decimal("500.00"), kind=MovementKind.ADJUSTMENT, actor=admin)
+
+    assert AuditLog.objects.get(action="balance.adjusted").actor == admin

@@ -1,0 +1,78 @@
+"""Reads: seed 003's three typical queries, and which tenant a user acts in."""
+
+import uuid
+
+from django.contrib.auth import get_user_model
+from django.db.models import F, QuerySet
+
+from tenancy import authz
+from tenancy.models import Membership, Permission, Tenant
+
+
+def permissions_of_user_in_tenant(*, user, tenant) -> QuerySet[Permission]:
+    """Seed 003 "all permissions of a user": DISTINCT p.key, p.name, p.resource, p.action over the
+    user's role assignments in the tenant."""
+    return (
+        Permission.objects.filter(
+            role_permissions__role__assignments__user=user,
+            role_permissions__role__assignments__tenant=tenant,
+        )
+        .distinct()
+        .order_by("key")
+    )
+
+
+def tenant_users_with_roles(*, tenant) -> QuerySet:
+    """Seed 003 "all users of a tenant": active users who are members of the tenant, one row per
+    role they hold there, with `role_name`."""
+    return (
+        get_user_model().objects.filter(
+            status="active",
+            memberships__tenant=tenant,
+            role_assignments__tenant=tenant,
+        )
+        .annotate(role_name=F("role_assignments__role__name"), role_key=F("role_assignments__role__key"))
+        .order_by("email", "role_name")
+    )
+
+
+def user_has_permission(*, user, tenant, perm_key: str) -> bool:
+    """Seed 003 "has permission": EXISTS over the user's role assignments in the tenant."""
+    return Permission.objects.filter(
+        key=perm_key,
+        role_permissions__role__assignments__user=user,
+        role_permissions__role__assignments__tenant=tenant,
+    ).exists()
+
+
+def switchable_tenants(user) -> list[Tenant]:
+    """Tenants the user may act in: their active memberships; a super admin, every active tenant."""
+    if authz.is_super_admin(user):
+        return list(Tenant.objects.filter(status=Tenant.Status.ACTIVE).order_by("name"))
+    return [m.tenant for m in authz.memberships(user) if m.tenant.is_active]
+
+
+def tenant_for_user(user, tenant_id) -> Tenant | None:
+    """The tenant if the user may act in it (a member, or a super admin), else None."""
+    try:
+        wanted = uuid.UUID(str(tenant_id))
+    except (TypeError, ValueError):
+        return None
+    for membership in authz.memberships(user):
+        if membership.tenant_id == wanted:
+            return membership.tenant if membership.tenant.is_active else None
+    if authz.is_super_admin(user):
+        return Tenant.objects.filter(pk=wanted, status=Tenant.Status.ACTIVE).first()
+    return None
+
+
+def default_tenant(user) -> Tenant | None:
+    """The default membership's tenant, else the first active one (memberships come default first)."""
+    for membership in authz.memberships(user):
+        if membership.tenant.is_active:
+            return membership.tenant
+    return None
+
+
+def membership_of(*, user, tenant) -> Membership | None:
+    return Membership.objects.filter(user=user, tenant=tenant).first()

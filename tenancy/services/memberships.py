@@ -1,0 +1,92 @@
+"""Memberships (seed 003 user_tenants): a user in many tenants, exactly one default."""
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from audit.services import record_event
+from tenancy import authz
+from tenancy.models import Membership, RoleAssignment
+from tenancy.services.guards import lock_user, require
+
+
+def _record(action: str, membership: Membership, actor, **details) -> None:
+    record_event(action=action, actor=actor, target=membership, tenant=membership.tenant_id,
+                 description=f"{membership.user} in {membership.tenant}",
+                 details={"user": membership.user_id, "tenant": membership.tenant_id, **details})
+
+
+def _make_default(membership: Membership, actor) -> None:
+    previous = Membership.objects.filter(user_id=membership.user_id, is_default=True).exclude(pk=membership.pk)
+    old = previous.first()
+    previous.update(is_default=False)
+    Membership.objects.filter(pk=membership.pk).update(is_default=True)
+    membership.is_default = True
+    _record("membership.default_changed", membership, actor,
+            changes={"default_tenant": {"old": old.tenant_id if old else None, "new": membership.tenant_id}})
+
+
+def ensure_membership(*, tenant, user, is_default: bool, actor) -> Membership:
+    """Inside a transaction, with the user locked; no permission check (callers did it)."""
+    memberships = list(Membership.objects.filter(user=user))
+    membership = next((m for m in memberships if m.tenant_id == tenant.pk), None)
+    first = not any(m.is_default for m in memberships)
+    if membership is None:
+        membership = Membership.objects.create(tenant=tenant, user=user, is_default=first)
+        _record("membership.added", membership, actor, is_default=membership.is_default)
+        if is_default and not first:
+            _make_default(membership, actor)
+    elif is_default and not membership.is_default:
+        _make_default(membership, actor)
+    return membership
+
+
+def add_membership(*, tenant, user, is_default: bool = False, added_by=None) -> Membership:
+    """Make `user` a member of `tenant` (idempotent). Their first membership becomes the default."""
+    require(added_by, "memberships.manage", tenant=tenant, message="You may not add members to this tenant.")
+    with transaction.atomic():
+        lock_user(user)
+        membership = ensure_membership(tenant=tenant, user=user, is_default=is_default, actor=added_by)
+    authz.forget(user)
+    return membership
+
+
+def set_default_membership(*, user, tenant, actor=None) -> Membership:
+    """A user picks their own default; staff who manage members may set it for them."""
+    if actor is not None and actor.pk != user.pk:
+        require(actor, "memberships.manage", tenant=tenant, message="You may not change this member.")
+    with transaction.atomic():
+        lock_user(user)
+        membership = Membership.objects.filter(user=user, tenant=tenant).select_related("tenant").first()
+        if membership is None:
+            raise PermissionDenied("Not a member of this tenant.")
+        if not membership.is_default:
+            _make_default(membership, actor)
+    authz.forget(user)
+    return membership
+
+
+def remove_membership(*, user, tenant, removed_by=None) -> bool:
+    """Remove the membership and the user's roles in that tenant; another membership becomes the default."""
+    require(removed_by, "memberships.manage", tenant=tenant, message="You may not remove members of this tenant.")
+    if removed_by is not None and removed_by.pk != user.pk and not authz.can(removed_by, "users.manage", obj=user,
+                                                                               tenant=tenant):
+        raise PermissionDenied("You may not remove this user.")
+    with transaction.atomic():
+        lock_user(user)
+        membership = Membership.objects.filter(user=user, tenant=tenant).first()
+        if membership is None:
+            return False
+        for assignment in RoleAssignment.objects.filter(user=user, tenant=tenant).select_related("role"):
+            record_event(action="role.revoked", actor=removed_by, target=assignment, tenant=tenant.pk,
+                         description=f"{user} lost {assignment.role.key} in {tenant} (membership removed)",
+                         details={"user": user.pk, "role": assignment.role.key})
+            assignment.delete()
+        _record("membership.removed", membership, removed_by, was_default=membership.is_default)
+        was_default = membership.is_default
+        membership.delete()
+        if was_default:
+            successor = Membership.objects.filter(user=user).order_by("joined_at", "pk").first()
+            if successor is not None:
+                _make_default(successor, removed_by)
+    authz.forget(user)
+    return True

@@ -1,0 +1,248 @@
+"""Seed 002 staff: admin and support profiles and their flags.
+
+The rules, here so that every path (admin, shell, command, API) obeys them:
+- admins are managed only by a super admin or an admin with
+  `can_manage_other_admins`; a super admin only by a super admin (and the
+  `super_admin` template is handed out only by one);
+- supports are managed only by a super admin or an admin with `can_manage_supports`;
+- nobody but a super admin changes their own profile, and an admin who is not a
+  super admin cannot switch on an admin flag they do not hold themselves;
+- the last super admin cannot be removed or demoted.
+A super admin's flags are all on, whatever is submitted.
+"""
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from audit.services import field_changes, record_event
+from tenancy import authz
+from tenancy.models import AdminProfile, Role, SupportProfile
+from tenancy.permissions import ADMIN_FLAGS, ADMIN_TEMPLATES, SUPER_ADMIN_ROLE, SUPPORT_FLAGS, SUPPORT_TEMPLATES
+from tenancy.services.guards import lock_user
+from tenancy.staff_guard import staff_service_write
+
+User = get_user_model()
+
+
+def _template(role_key: str, allowed: tuple[str, ...]) -> Role:
+    if role_key not in allowed:
+        raise ValidationError({"role": f"Choose one of: {', '.join(allowed)}."})
+    return Role.objects.get(key=role_key)
+
+
+def _flags_from(flags: dict | None, names: tuple[str, ...], role_key: str) -> dict[str, bool]:
+    from tenancy.permissions import template_flags
+
+    if flags is None:
+        return template_flags(role_key, names)
+    unknown = set(flags) - set(names)
+    if unknown:
+        raise ValidationError({"flags": f"Unknown flags: {', '.join(sorted(unknown))}."})
+    return {name: bool(flags.get(name, False)) for name in names}
+
+
+def check_can_manage_admins(actor, *, target: AdminProfile | None = None, role_key: str | None = None,
+                            flags: dict | None = None) -> None:
+    """Raise PermissionDenied unless `actor` may create (`target` None) or change `target` so."""
+    if actor is None or authz.is_super_admin(actor):
+        return
+    if not authz.has_flag(actor, "can_manage_other_admins"):
+        raise PermissionDenied("Only a super admin or an admin with can_manage_other_admins manages admins.")
+    if target is not None:
+        if target.user_id == actor.pk:
+            raise PermissionDenied("You cannot change your own staff profile.")
+        if target.is_super_admin or target.user.is_superuser:
+            raise PermissionDenied("Only a super admin changes a super admin.")
+    if role_key == SUPER_ADMIN_ROLE:
+        raise PermissionDenied("Only a super admin makes a super admin.")
+    if flags:
+        before = target.flags() if target is not None else {}
+        switched_on = {name for name, value in flags.items() if value and not before.get(name, False)}
+        beyond = sorted(name for name in switched_on if not authz.has_flag(actor, name))
+        if beyond:
+            raise PermissionDenied(f"You cannot grant flags you do not hold: {', '.join(beyond)}.")
+
+
+def check_can_manage_supports(actor, *, target: SupportProfile | None = None) -> None:
+    if actor is None or authz.is_super_admin(actor):
+        return
+    if not authz.has_flag(actor, "can_manage_supports"):
+        raise PermissionDenied("Only a super admin or an admin with can_manage_supports manages supports.")
+    if target is not None and target.user_id == actor.pk:
+        raise PermissionDenied("You cannot change your own staff profile.")
+
+
+def _other_super_admins(user) -> bool:
+    return User.objects.filter(is_superuser=True).exclude(pk=user.pk).exclude(status="blocked").exists()
+
+
+def _sync_user(user, *, staff: bool, superuser: bool) -> dict | None:
+    if user.is_staff != staff or user.is_superuser != superuser:
+        old = {"is_staff": user.is_staff, "is_superuser": user.is_superuser}
+        user.is_staff, user.is_superuser = staff, superuser
+        with staff_service_write():
+            user.save(update_fields=["is_staff", "is_superuser", "updated_at"])
+        return old
+    return None
+
+
+def _snapshot(profile) -> dict:
+    return {"role": profile.role.key, "username": profile.username, **profile.flags()}
+
+
+def create_admin_profile(*, user, role_key: str, flags: dict | None = None, username: str = "",
+                         created_by=None) -> AdminProfile:
+    """Make `user` an admin. `flags` None: the template's flags; otherwise exactly the given flags."""
+    role = _template(role_key, ADMIN_TEMPLATES)
+    values = _flags_from(flags, ADMIN_FLAGS, role_key)
+    if role_key == SUPER_ADMIN_ROLE:
+        values = dict.fromkeys(ADMIN_FLAGS, True)
+    check_can_manage_admins(created_by, role_key=role_key, flags=values)
+    with transaction.atomic():
+        lock_user(user)
+        if SupportProfile.objects.filter(user=user).exists():
+            raise ValidationError({"user": "This user is a support; remove that profile first."})
+        if AdminProfile.objects.filter(user=user).exists():
+            raise ValidationError({"user": "This user is already an admin."})
+        profile = AdminProfile.objects.create(user=user, role=role, username=username or user.get_full_name(),
+                                              **values)
+        _sync_user(user, staff=True, superuser=role_key == SUPER_ADMIN_ROLE)
+        record_event(action="staff.admin_created", actor=created_by, target=profile,
+                     description=f"{user} is now an admin ({role_key})",
+                     details={"user": user.pk, **_snapshot(profile)})
+    authz.forget(user)
+    return profile
+
+
+def update_admin_profile(*, profile: AdminProfile, role_key: str | None = None, flags: dict | None = None,
+                         username: str | None = None, updated_by=None) -> AdminProfile:
+    """Change the template and/or flags; each flag is taken as given (the template does not override it)."""
+    profile = AdminProfile.objects.select_related("role", "user").get(pk=profile.pk)
+    new_role_key = role_key or profile.role.key
+    role = _template(new_role_key, ADMIN_TEMPLATES)
+    values = profile.flags() if flags is None else _flags_from(flags, ADMIN_FLAGS, new_role_key)
+    if new_role_key == SUPER_ADMIN_ROLE:
+        values = dict.fromkeys(ADMIN_FLAGS, True)
+    check_can_manage_admins(updated_by, target=profile, role_key=new_role_key if role_key else None,
+                            flags=values)
+    with transaction.atomic():
+        lock_user(profile.user)
+        if profile.is_super_admin and new_role_key != SUPER_ADMIN_ROLE and not _other_super_admins(profile.user):
+            raise ValidationError({"role": "This is the last super admin; make another one first."})
+        before = _snapshot(profile)
+        profile.role = role
+        if username is not None:
+            profile.username = username
+        for name, value in values.items():
+            setattr(profile, name, value)
+        profile.save()
+        user_changes = _sync_user(profile.user, staff=True, superuser=new_role_key == SUPER_ADMIN_ROLE)
+        changes = field_changes(before, _snapshot(profile))
+        if user_changes:
+            changes.update(field_changes(user_changes, {"is_staff": True,
+                                                        "is_superuser": new_role_key == SUPER_ADMIN_ROLE}))
+        if changes:
+            record_event(action="staff.admin_updated", actor=updated_by, target=profile,
+                         description=f"Admin {profile.user} changed", details={"user": profile.user_id,
+                                                                                "changes": changes})
+    authz.forget(profile.user)
+    return profile
+
+
+def delete_admin_profile(*, profile: AdminProfile, deleted_by=None) -> None:
+    profile = AdminProfile.objects.select_related("role", "user").get(pk=profile.pk)
+    check_can_manage_admins(deleted_by, target=profile)
+    with transaction.atomic():
+        lock_user(profile.user)
+        if profile.is_super_admin and not _other_super_admins(profile.user):
+            raise ValidationError("This is the last super admin; make another one first.")
+        record_event(action="staff.admin_deleted", actor=deleted_by, target=profile,
+                     description=f"{profile.user} is no longer an admin",
+                     details={"user": profile.user_id, **_snapshot(profile)})
+        user = profile.user
+        profile.delete()
+        _sync_user(user, staff=False, superuser=False)
+    authz.forget(user)
+
+
+def create_support_profile(*, user, role_key: str, flags: dict | None = None, username: str = "",
+                           created_by=None) -> SupportProfile:
+    role = _template(role_key, SUPPORT_TEMPLATES)
+    values = _flags_from(flags, SUPPORT_FLAGS, role_key)
+    check_can_manage_supports(created_by)
+    if created_by is not None and not authz.may_act_on_account(created_by, user, shared_tenant=False):
+        raise PermissionDenied("You may not make this user a support.")
+    with transaction.atomic():
+        lock_user(user)
+        if AdminProfile.objects.filter(user=user).exists():
+            raise ValidationError({"user": "This user is an admin; remove that profile first."})
+        if SupportProfile.objects.filter(user=user).exists():
+            raise ValidationError({"user": "This user is already a support."})
+        profile = SupportProfile.objects.create(user=user, role=role, username=username or user.get_full_name(),
+                                                **values)
+        _sync_user(user, staff=True, superuser=False)
+        record_event(action="staff.support_created", actor=created_by, target=profile,
+                     description=f"{user} is now a support ({role_key})",
+                     details={"user": user.pk, **_snapshot(profile)})
+    authz.forget(user)
+    return profile
+
+
+def update_support_profile(*, profile: SupportProfile, role_key: str | None = None, flags: dict | None = None,
+                           username: str | None = None, updated_by=None) -> SupportProfile:
+    profile = SupportProfile.objects.select_related("role", "user").get(pk=profile.pk)
+    check_can_manage_supports(updated_by, target=profile)
+    role = _template(role_key or profile.role.key, SUPPORT_TEMPLATES)
+    values = profile.flags() if flags is None else _flags_from(flags, SUPPORT_FLAGS, role.key)
+    with transaction.atomic():
+        before = _snapshot(profile)
+        profile.role = role
+        if username is not None:
+            profile.username = username
+        for name, value in values.items():
+            setattr(profile, name, value)
+        profile.save()
+        changes = field_changes(before, _snapshot(profile))
+        if changes:
+            record_event(action="staff.support_updated", actor=updated_by, target=profile,
+                         description=f"Support {profile.user} changed",
+                         details={"user": profile.user_id, "changes": changes})
+    authz.forget(profile.user)
+    return profile
+
+
+def delete_support_profile(*, profile: SupportProfile, deleted_by=None) -> None:
+    profile = SupportProfile.objects.select_related("role", "user").get(pk=profile.pk)
+    check_can_manage_supports(deleted_by, target=profile)
+    with transaction.atomic():
+        record_event(action="staff.support_deleted", actor=deleted_by, target=profile,
+                     description=f"{profile.user} is no longer a support",
+                     details={"user": profile.user_id, **_snapshot(profile)})
+        user = profile.user
+        profile.delete()
+        _sync_user(user, staff=False, superuser=False)
+    authz.forget(user)
+
+
+def create_super_admin(*, email: str, full_name: str, password: str, created_by=None) -> AdminProfile:
+    """The first super admin (manage.py createsuperadmin) or another one made by a super admin."""
+    if created_by is not None and not authz.is_super_admin(created_by):
+        raise PermissionDenied("Only a super admin makes a super admin.")
+    with transaction.atomic():
+        user = User.objects.filter(email__iexact=email).first()
+        if user is None:
+            user = User.objects.create_user(email, password, full_name=full_name, status="active",
+                                            email_verified=True)
+            record_event(action="user.created", actor=created_by, target=user,
+                         description=f"{user} created as super admin", details={"email": user.email})
+        else:
+            user.set_password(password)
+            user.status = "active"
+            user.save(update_fields=["password", "status", "updated_at"])
+            record_event(action="user.password_changed", actor=created_by, target=user,
+                         description=f"Password of {user} set by createsuperadmin")
+        profile = AdminProfile.objects.filter(user=user).first()
+        if profile is None:
+            return create_admin_profile(user=user, role_key=SUPER_ADMIN_ROLE, created_by=created_by)
+        return update_admin_profile(profile=profile, role_key=SUPER_ADMIN_ROLE, updated_by=created_by)

@@ -1,0 +1,223 @@
+"""The issue's "done when", through the Django admin: a super admin creates a tenant, an admin
+with chosen flags and a support; that admin can do exactly what its flags allow, in admin and by
+direct URL; every step is in the audit log."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.tests.factories import UserFactory, web_login
+from audit.models import AuditLog
+from tenancy.models import AdminProfile, Membership, Role, RoleAssignment, SupportProfile, Tenant
+from tenancy.permissions import ADMIN_FLAGS, SUPPORT_FLAGS
+from tenancy.tests.factories import fresh, make_admin, make_member, make_super_admin, make_support
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name: str, *args) -> str:
+    return reverse(f"admin:tenancy_{name}", args=args)
+
+
+def staff_post(role_key: str, user, flags: dict, flag_names) -> dict:
+    data = {"user": str(user.pk), "username": user.full_name, "role": str(Role.objects.get(key=role_key).pk),
+            "_save": "Save"}
+    data.update({name: "on" for name in flag_names if flags.get(name)})
+    return data
+
+
+def test_done_when_scenario(client):
+    boss = make_super_admin(email="boss@example.com")
+    web_login(client, boss)
+
+    # 1. the super admin creates a tenant
+    response = client.post(url("tenant_add"), {"name": "Acme Pay", "plan": "pro", "status": "active",
+                                               "_save": "Save"})
+    assert response.status_code == 302, response.content
+    acme = Tenant.objects.get(name="Acme Pay")
+
+    # 2. … an admin with chosen flags (the template's others switched off)
+    admin_user = UserFactory(email="adam@example.com")
+    chosen = {"can_manage_supports": True, "can_edit_limits": True}
+    response = client.post(url("adminprofile_add"), staff_post("admin_full", admin_user, chosen, ADMIN_FLAGS))
+    assert response.status_code == 302, response.content
+    profile = AdminProfile.objects.get(user=admin_user)
+    assert profile.flags() == {name: name in chosen for name in ADMIN_FLAGS}
+    response = client.post(url("membership_add"), {"user": str(admin_user.pk), "tenant": str(acme.pk),
+                                                   "is_default": "on", "_save": "Save"})
+    assert response.status_code == 302, response.content
+
+    # 3. … and a support
+    support_user = UserFactory(email="sam@example.com")
+    response = client.post(url("supportprofile_add"),
+                           staff_post("support_orders", support_user, {"can_view_orders": True,
+                                                                       "can_manage_orders": True}, SUPPORT_FLAGS))
+    assert response.status_code == 302, response.content
+    assert SupportProfile.objects.get(user=support_user).flags() == {
+        name: name in {"can_view_orders", "can_manage_orders"} for name in SUPPORT_FLAGS}
+
+    # every step is in the audit log, with the super admin as actor
+    actions = set(AuditLog.objects.filter(actor=boss).values_list("action", flat=True))
+    assert {"tenant.created", "staff.admin_created", "membership.added", "staff.support_created"} <= actions
+
+    # 4. the admin: supports yes, admins and tenants no — by page and by direct POST
+    client.logout()
+    admin_user = fresh(admin_user)
+    web_login(client, admin_user)
+    assert client.get(url("supportprofile_changelist")).status_code == 200
+    assert client.get(url("adminprofile_changelist")).status_code == 403
+    assert client.get(url("tenant_add")).status_code == 403
+    assert client.post(url("tenant_add"), {"name": "Rogue", "plan": "x", "status": "active"}).status_code == 403
+    assert client.post(url("adminprofile_add"), staff_post("admin_limited", UserFactory(), {},
+                                                           ADMIN_FLAGS)).status_code == 403
+    boss_profile = AdminProfile.objects.get(user=boss)
+    assert client.post(url("adminprofile_change", boss_profile.pk),
+                       staff_post("admin_limited", boss, {}, ADMIN_FLAGS)).status_code == 403
+    assert client.post(url("adminprofile_delete", boss_profile.pk), {"post": "yes"}).status_code == 403
+    assert not Tenant.objects.filter(name="Rogue").exists()
+    assert AdminProfile.objects.get(user=boss).role.key == "super_admin"
+
+    new_support = UserFactory()
+    response = client.post(url("supportprofile_add"),
+                           staff_post("support_readonly", new_support, {"can_view_orders": True}, SUPPORT_FLAGS))
+    assert response.status_code == 302, response.content
+    assert AuditLog.objects.filter(action="staff.support_created", actor=admin_user).exists()
+
+    # the admin's own flags cannot be raised by the admin, even by a forged change POST
+    own = AdminProfile.objects.get(user=admin_user)
+    assert client.post(url("adminprofile_change", own.pk),
+                       staff_post("admin_full", admin_user, dict.fromkeys(ADMIN_FLAGS, True),
+                                  ADMIN_FLAGS)).status_code == 403
+    assert AdminProfile.objects.get(user=admin_user).flags() == {name: name in chosen for name in ADMIN_FLAGS}
+
+
+def test_the_template_prefills_the_add_form(client):
+    web_login(client, make_super_admin())
+
+    page = client.get(url("adminprofile_add") + "?role=admin_limited").content.decode()
+
+    assert 'name="can_edit_limits" id="id_can_edit_limits" checked' in page
+    assert 'name="can_manage_supports" id="id_can_manage_supports" checked' not in page
+    assert "staff-template-flags" in page  # the script that does the same when the select changes
+
+
+def test_an_admin_with_can_manage_other_admins_cannot_make_a_super_admin_in_admin(client):
+    head = make_admin(role_key="admin_full", flags=dict.fromkeys(ADMIN_FLAGS, True))
+    web_login(client, head)
+    target = UserFactory()
+
+    response = client.post(url("adminprofile_add"), staff_post("super_admin", target, {}, ADMIN_FLAGS))
+
+    assert response.status_code == 200  # the form says no
+    assert not AdminProfile.objects.filter(user=target).exists()
+    assert not fresh(target).is_superuser
+
+
+def test_flags_beyond_ones_own_are_a_form_error(client):
+    head = make_admin(role_key="admin_limited", flags={"can_manage_other_admins": True, "can_edit_limits": True})
+    web_login(client, head)
+    target = UserFactory()
+
+    response = client.post(url("adminprofile_add"),
+                           staff_post("admin_limited", target, {"can_view_full_logs": True}, ADMIN_FLAGS))
+
+    assert response.status_code == 200
+    assert "can_view_full_logs" in response.content.decode()
+    assert not AdminProfile.objects.filter(user=target).exists()
+
+
+def test_a_support_without_supports_flag_is_out(client, tenant):
+    support = make_support(tenants=[tenant])
+    web_login(client, support)
+    victim = make_support()
+
+    assert client.get(url("supportprofile_changelist")).status_code == 403
+    assert client.post(url("supportprofile_delete", victim.support_profile.pk), {"post": "yes"}).status_code == 403
+    assert SupportProfile.objects.filter(user=victim).exists()
+
+
+def test_staff_without_flags_see_an_admin_index_without_tenancy_models(client):
+    web_login(client, make_support(role_key="support_readonly"))
+
+    page = client.get(reverse("admin:index"))
+
+    assert page.status_code == 200
+    assert "Admins" not in page.content.decode()
+
+
+def test_memberships_of_another_tenant_are_invisible(client, tenant, other_tenant):
+    admin = make_admin(role_key="admin_full", tenants=[tenant])
+    web_login(client, admin)
+    foreign = make_member(other_tenant, "merchant")
+    foreign_membership = Membership.objects.get(user=foreign)
+
+    listing = client.get(url("membership_changelist")).content.decode()
+    response = client.get(url("membership_change", foreign_membership.pk))
+    deleted = client.post(url("membership_delete", foreign_membership.pk), {"post": "yes"})
+
+    assert foreign.email not in listing
+    assert response.status_code == 302  # "does not exist" redirect, not the page
+    assert deleted.status_code == 302
+    assert Membership.objects.filter(pk=foreign_membership.pk).exists()
+
+
+def test_role_assignment_in_admin_obeys_the_assignment_rules(client, tenant):
+    merchants_admin = make_admin(role_key="admin_limited", flags={"can_manage_merchants": True}, tenants=[tenant])
+    web_login(client, merchants_admin)
+    user = make_member(tenant)
+
+    def assign(role_key):
+        return client.post(url("roleassignment_add"), {"tenant": str(tenant.pk), "user": str(user.pk),
+                                                       "role": str(Role.objects.get(key=role_key).pk),
+                                                       "_save": "Save"})
+
+    assert assign("trader").status_code == 200  # form error: needs can_manage_traders
+    assert assign("merchant").status_code == 302
+    assert list(RoleAssignment.objects.filter(user=user).values_list("role__key", flat=True)) == ["merchant"]
+    assert AuditLog.objects.filter(action="role.assigned", actor=merchants_admin).exists()
+
+
+def test_role_definitions_are_for_super_admins(client):
+    boss = make_super_admin()
+    web_login(client, boss)
+    role = Role.objects.get(key="moderator")
+
+    response = client.post(reverse("admin:tenancy_role_change", args=[role.pk]), {
+        "name": "Moderator (renamed)", "description": role.description,
+        "role_permissions-TOTAL_FORMS": "0", "role_permissions-INITIAL_FORMS": "0", "_save": "Save"})
+
+    assert response.status_code == 302, response.content
+    entry = AuditLog.objects.get(action="role.updated")
+    assert entry.details["changes"]["name"] == {"old": "Moderator", "new": "Moderator (renamed)"}
+
+    client.logout()
+    web_login(client, make_admin(role_key="admin_full", flags=dict.fromkeys(ADMIN_FLAGS, True)))
+    assert client.post(reverse("admin:tenancy_role_change", args=[role.pk]), {"name": "x"}).status_code == 403
+
+
+def test_the_users_admin_cannot_make_a_superuser(client, tenant):
+    """Whatever the users' admin form offers, is_superuser/is_staff move only with staff profiles."""
+    admin = make_admin(role_key="admin_full", tenants=[tenant])
+    merchant = make_member(tenant, "merchant")
+    web_login(client, admin)
+    change_url = reverse("admin:accounts_user_change", args=[merchant.pk])
+    form = client.get(change_url).context["adminform"].form
+    data = {"_save": "Save"}
+    for name, field in form.fields.items():
+        value = form.initial.get(name)
+        if field.disabled or name == "password":
+            continue
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif isinstance(value, list | tuple):
+            data[name] = [str(getattr(v, "pk", v)) for v in value]
+        elif value is not None:
+            data[name] = str(value)
+    data["is_superuser"] = "on"
+    data["is_staff"] = "on"
+
+    response = client.post(change_url, data)
+
+    assert response.status_code == 403
+    merchant = fresh(merchant)
+    assert not merchant.is_superuser and not merchant.is_staff
