@@ -8,8 +8,10 @@ from .balances import (
     BalanceTraderFiatHistory,
     MovementKind,
 )
+from .execution import Appeal, CallbackAttempt, CallbackEvent
+from .idempotency import IdempotencyKey
 from .merchants import Merchant, MerchantStore, VerificationLevel
-from .orders import IncomingOrder, OrderHistory, OrderType
+from .orders import AmountMismatch, IncomingOrder, OrderHistory, OrderType
 from .reference import (
     AvailableBankMethod,
     Bank,
@@ -23,6 +25,10 @@ from .reference import (
 from .traders import FullRequisitesSettings, OwnerOfRequisites, ReqTrader, RequisiteStatus, Trader
 
 __all__ = [
+    "AmountMismatch",
+    "Appeal",
+    "CallbackAttempt",
+    "CallbackEvent",
     "AvailableBankMethod",
     "BalanceStore",
     "BalanceStoreHistory",
@@ -35,6 +41,7 @@ __all__ = [
     "ExchangeRate",
     "FiatCurrency",
     "FullRequisitesSettings",
+    "IdempotencyKey",
     "IncomingOrder",
     "Merchant",
     "MerchantStore",

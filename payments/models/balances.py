@@ -27,6 +27,8 @@ class MovementKind(models.TextChoices):
     PAY_OUT = "pay_out", "PayOut settlement"
     COMMISSION = "commission", "Commission"
     ADJUSTMENT = "adjustment", "Manual adjustment"
+    HOLD = "hold", "Hold placed"
+    RELEASE = "release", "Hold released"
 
 
 class BalanceStore(TenantScopedModel):
@@ -103,6 +105,8 @@ class BalanceStoreHistory(_Movement):
                               related_name="balance_store_history")
     amount = CryptoAmountField()
     balance_after = CryptoAmountField()
+    hold_change = CryptoAmountField(default=ZERO, help_text="Change of the hold (positive: placed).")
+    hold_after = CryptoAmountField(default=ZERO)
 
     class Meta:
         db_table = "balance_store_history"
@@ -112,7 +116,9 @@ class BalanceStoreHistory(_Movement):
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=MovementKind.values), name="balance_store_history_kind"),
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="balance_store_history_after_gte_0"),
-            models.CheckConstraint(condition=~Q(amount=0), name="balance_store_history_amount_nonzero"),
+            models.CheckConstraint(condition=~Q(amount=0) | ~Q(hold_change=0),
+                                   name="balance_store_history_amount_nonzero"),
+            models.CheckConstraint(condition=Q(hold_after__gte=0), name="balance_store_history_hold_after_gte_0"),
         ]
 
     def __str__(self) -> str:
@@ -151,6 +157,8 @@ class BalanceTraderCryptoHistory(_Movement):
                               related_name="balance_trader_crypto_history")
     amount = CryptoAmountField()
     balance_after = CryptoAmountField()
+    hold_change = CryptoAmountField(default=ZERO, help_text="Change of the hold (positive: placed).")
+    hold_after = CryptoAmountField(default=ZERO)
 
     class Meta:
         db_table = "balance_trader_crypto_history"
@@ -162,7 +170,10 @@ class BalanceTraderCryptoHistory(_Movement):
                                    name="balance_trader_crypto_history_kind"),
             models.CheckConstraint(condition=Q(balance_after__gte=0),
                                    name="balance_trader_crypto_history_after_gte_0"),
-            models.CheckConstraint(condition=~Q(amount=0), name="balance_trader_crypto_history_amount_nonzero"),
+            models.CheckConstraint(condition=~Q(amount=0) | ~Q(hold_change=0),
+                                   name="balance_trader_crypto_history_amount_nonzero"),
+            models.CheckConstraint(condition=Q(hold_after__gte=0),
+                                   name="balance_trader_crypto_history_hold_after_gte_0"),
         ]
 
     def __str__(self) -> str:

@@ -71,6 +71,14 @@ class MerchantStore(TenantScopedModel):
     trafic_access = models.BooleanField(default=True, help_text="Off: the store may not send new orders.")
     callback_url = models.URLField(max_length=500, blank=True, default="")
     secret_key = EncryptedTextField(editable=False, help_text="Signs callbacks (HMAC-SHA256).")
+    previous_secret_key = EncryptedTextField(blank=True, default="", editable=False,
+                                             help_text="The secret before the last rotation; also signs until "
+                                                       "previous_secret_valid_until.")
+    previous_secret_valid_until = models.DateTimeField(null=True, blank=True, editable=False)
+    callback_failing_since = models.DateTimeField(null=True, blank=True, editable=False,
+                                                  help_text="First failed delivery of the current failure streak.")
+    callback_flagged_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                               help_text="When the merchant was told the endpoint keeps failing.")
     gateway_require_customer_id_param = models.BooleanField(default=False)
     gateway_require_amount_param = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

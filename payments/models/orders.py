@@ -5,6 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from config import crypto
+from config.fields import EncryptedTextField
 from tenancy.scoping import TenantScopedModel
 
 from ..indexes import NamedIndex
@@ -22,6 +23,12 @@ class OrderType(models.TextChoices):
 def new_hash_id() -> str:
     """The public, unguessable id of an order: the store API's id and the /pay/<hash_id> page's."""
     return crypto.new_token(16)
+
+
+class AmountMismatch(models.TextChoices):
+    NONE = "", "Exact"
+    UNDERPAID = "underpaid", "Underpaid"
+    OVERPAID = "overpaid", "Overpaid"
 
 
 class IncomingOrder(TenantScopedModel):
@@ -72,6 +79,12 @@ class IncomingOrder(TenantScopedModel):
     next_attempt_at = models.DateTimeField(null=True, blank=True,
                                            help_text="When the assignment worker may try again (retrying).")
     failure_reason = models.TextField(blank=True, default="")
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When a worker message was last sent for this order; the sweeper re-sends after a lease.")
+    customer_requisite = EncryptedTextField(
+        blank=True, default="", help_text="PayOut: the customer's card/account the trader pays to.")
+    customer_requisite_last4 = models.CharField(max_length=4, blank=True, default="")
     customer_id = models.CharField(max_length=128, null=True, blank=True)
     customer_ip = models.GenericIPAddressField(null=True, blank=True)
     return_url = models.URLField(max_length=2000, null=True, blank=True)
@@ -140,6 +153,15 @@ class OrderHistory(TenantScopedModel):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Unconfirmed after this: expired.")
     completed_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True, help_text="PayIn: the customer said they have paid.")
+    customer_receipt = models.FileField(upload_to="receipts/customer/%Y/%m/", null=True, blank=True)
+    trader_receipt = models.FileField(upload_to="receipts/trader/%Y/%m/", null=True, blank=True)
+    confirmed_fiat = FiatAmountField(null=True, blank=True,
+                                     help_text="The fiat amount the trader confirmed (may differ from total_fiat).")
+    confirmed_crypto = CryptoAmountField(null=True, blank=True, help_text="Crypto settled for confirmed_fiat.")
+    amount_mismatch = models.CharField(max_length=10, choices=AmountMismatch.choices, blank=True, default="")
+    hold_amount = CryptoAmountField(default=0, help_text="Crypto held from the trader (PayIn) for this order.")
+    dispute_reason = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -162,6 +184,11 @@ class OrderHistory(TenantScopedModel):
                                    name="order_history_amounts_positive"),
             models.CheckConstraint(condition=Q(store_commission__gte=0, trader_commission__gte=0),
                                    name="order_history_commissions_gte_0"),
+            models.CheckConstraint(condition=Q(amount_mismatch__in=["", "underpaid", "overpaid"]),
+                                   name="order_history_mismatch_valid"),
+            models.CheckConstraint(condition=Q(hold_amount__gte=0), name="order_history_hold_gte_0"),
+            models.CheckConstraint(condition=Q(confirmed_fiat__isnull=True) | Q(confirmed_fiat__gt=0),
+                                   name="order_history_confirmed_fiat_positive"),
         ]
 
     def __str__(self) -> str:
