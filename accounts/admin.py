@@ -13,6 +13,9 @@ from accounts.models import EmailVerification, FailedAttempt, OtpVerification, P
 from accounts.services import mfa as mfa_service
 from accounts.services import sessions as session_service
 from audit.services import field_changes, record_event
+from tenancy import authz
+from tenancy.admin_guards import ObjectPermissionAdminMixin
+from tenancy.models import Membership
 
 AUDITED_USER_FIELDS = ("email", "full_name", "phone", "phone_verified", "email_verified", "is_staff", "is_superuser")
 
@@ -57,7 +60,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ObjectPermissionAdminMixin, DjangoUserAdmin):
+    """Users. Staff powers (is_staff / is_superuser) are shown but never edited here:
+    they follow from Admin/Support profiles, which tenancy's services manage under the
+    seed's rules. Staff other than a super admin see only users who share a tenant."""
+
     form = UserChangeForm
     add_form = UserCreationForm
     list_display = ("email", "full_name", "status", "email_verified", "phone_verified", "mfa_enabled", "is_staff",
@@ -65,15 +72,15 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("status", "email_verified", "phone_verified", "mfa_enabled", "is_staff", "is_superuser")
     search_fields = ("email", "full_name", "phone")
     ordering = ("email",)
-    readonly_fields = ("status", "mfa_enabled", "backup_codes_left", "live_sessions", "last_login", "created_at",
-                       "updated_at")
-    filter_horizontal = ("groups", "user_permissions")
+    readonly_fields = ("status", "mfa_enabled", "backup_codes_left", "live_sessions", "is_staff", "is_superuser",
+                       "last_login", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Person", {"fields": ("full_name", "phone", "phone_verified", "email_verified")}),
         ("Status", {"fields": ("status", "mfa_enabled", "backup_codes_left", "live_sessions"),
                     "description": "Block / unblock and MFA reset are actions on the user list; they are audited."}),
-        ("Permissions", {"fields": ("is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Staff powers", {"fields": ("is_staff", "is_superuser"),
+                          "description": "Set through Admin and Support profiles (Tenants and authorization)."}),
         ("Dates", {"fields": ("last_login", "created_at", "updated_at")}),
     )
     add_fieldsets = (
@@ -90,7 +97,11 @@ class UserAdmin(DjangoUserAdmin):
         return response
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
+        queryset = super().get_queryset(request)
+        if not authz.is_super_admin(request.user):
+            shared = Membership.objects.filter(tenant_id__in=authz.member_tenant_ids(request.user))
+            queryset = queryset.filter(pk__in=shared.values("user_id"))
+        return queryset.annotate(
             _backup_codes_left=Count("backup_codes", filter=Q(backup_codes__used_at__isnull=True), distinct=True),
         )
 
@@ -117,16 +128,6 @@ class UserAdmin(DjangoUserAdmin):
         else:
             record_event(action="user.created_by_staff", actor=request.user, target=obj,
                          description=f"{obj.email} created in the admin.")
-
-    def save_related(self, request, form, formsets, change):
-        before = set()
-        if change:
-            before = set(form.instance.groups.values_list("name", flat=True))
-        super().save_related(request, form, formsets, change)
-        after = set(form.instance.groups.values_list("name", flat=True))
-        if change and before != after:
-            record_event(action="user.groups_changed", actor=request.user, target=form.instance,
-                         details={"added": sorted(after - before), "removed": sorted(before - after)})
 
     @admin.action(description="Block selected users (ends all their sessions)")
     def block_users(self, request, queryset):

@@ -50,7 +50,7 @@ def api_exception_handler(exc, context):
             body["error"]["message"] = "; ".join(str(item) for item in exc.detail)
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
-        code = getattr(exc, "default_code", "error")
+        code = "malformed_json" if isinstance(exc, exceptions.ParseError) else getattr(exc, "default_code", "error")
         if isinstance(detail, dict):
             body = error_body(code, "The request was refused.", _flatten(detail))
         else:

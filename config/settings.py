@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files: /api/docs/ works offline
     "django_filters",
     "guardian",
     "config",
@@ -177,21 +178,71 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# With late acks a task running when the broker connection drops is redelivered anyway; cancel it
+# rather than let it finish twice (Celery 6's default). Assignment is idempotent either way.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Keep a worker's database connection for this many tasks instead of reconnecting for each one.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=200)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
+    "payments.sweep_due_orders": {
+        "task": "payments.sweep_due_orders",
+        "schedule": env.int("ASSIGNMENT_SWEEP_SECONDS", default=5),
+    },
     "payments.load_exchange_rates": {
         "task": "payments.load_exchange_rates",
         "schedule": env.int("EXCHANGE_RATE_REFRESH_SECONDS", default=300),
     },
+    "payments.expire_due_orders": {
+        "task": "payments.expire_due_orders",
+        "schedule": env.int("ORDER_EXPIRY_SWEEP_SECONDS", default=60),
+    },
+    "payments.sweep_due_callbacks": {
+        "task": "payments.sweep_due_callbacks",
+        "schedule": env.int("CALLBACK_SWEEP_SECONDS", default=15),
+    },
+    "payments.purge_idempotency_keys": {"task": "payments.purge_idempotency_keys", "schedule": 3600},
 }
 
 # Exchange rates (payments): provider class, its local file, and how old a rate intake still accepts.
 EXCHANGE_RATE_PROVIDER = env.str("EXCHANGE_RATE_PROVIDER", default="payments.exchange_rates.FileExchangeRateProvider")
 EXCHANGE_RATE_FILE = env.str("EXCHANGE_RATE_FILE", default=str(BASE_DIR / "payments/fixtures/exchange_rates.json"))
 EXCHANGE_RATE_MAX_AGE = timedelta(seconds=env.int("EXCHANGE_RATE_MAX_AGE_SECONDS", default=3600))
+
+# Assignment (payments.services.assignment): tries per order before `failed`, the growing, jittered delay
+# between tries (kept in incoming_orders.next_attempt_at), requisites tried within one attempt, how long a
+# sent message owns an order before the sweeper sends another, and how long the customer (PayIn) or the
+# trader (PayOut) has to pay once an order is assigned.
+ASSIGNMENT_MAX_ATTEMPTS = env.int("ASSIGNMENT_MAX_ATTEMPTS", default=10)
+ASSIGNMENT_RETRY_BASE_DELAY = timedelta(seconds=env.float("ASSIGNMENT_RETRY_BASE_SECONDS", default=5))
+ASSIGNMENT_RETRY_MAX_DELAY = timedelta(seconds=env.float("ASSIGNMENT_RETRY_MAX_SECONDS", default=300))
+ASSIGNMENT_MAX_CANDIDATES = env.int("ASSIGNMENT_MAX_CANDIDATES", default=5)
+ASSIGNMENT_DISPATCH_LEASE_SECONDS = env.float("ASSIGNMENT_DISPATCH_LEASE_SECONDS", default=60)
+ASSIGNMENT_SWEEP_BATCH = env.int("ASSIGNMENT_SWEEP_BATCH", default=1000)
+ORDER_PAYMENT_WINDOW = timedelta(minutes=env.int("ORDER_PAYMENT_MINUTES", default=30))
+
+# Order execution (payments.services.execution): how long a trader has to confirm once the customer says
+# they have paid, the largest receipt upload, and how far below zero a new trader fiat balance may go
+# (PayOuts paid ahead of PayIns; the column balance_traders.fiat_credit_limit holds it per balance).
+ORDER_CONFIRMATION_WINDOW = timedelta(minutes=env.int("ORDER_CONFIRMATION_MINUTES", default=30))
+ORDER_RECEIPT_MAX_BYTES = env.int("ORDER_RECEIPT_MAX_BYTES", default=5 * 1024 * 1024)
+PAYMENTS_TRADER_FIAT_CREDIT_LIMIT = env.str("PAYMENTS_TRADER_FIAT_CREDIT_LIMIT", default="0.00")
+
+# Callbacks to stores (payments.services.callbacks; docs/callbacks.md): HTTP timeouts, the retry
+# schedule (exponential backoff with jitter, for CALLBACK_RETRY_WINDOW from the event), when a failing
+# endpoint is flagged to its merchant, and how long the previous secret still signs after a rotation.
+CALLBACK_CONNECT_TIMEOUT = env.float("CALLBACK_CONNECT_TIMEOUT_SECONDS", default=3.0)
+CALLBACK_READ_TIMEOUT = env.float("CALLBACK_READ_TIMEOUT_SECONDS", default=10.0)
+CALLBACK_RETRY_BASE_DELAY = timedelta(seconds=env.int("CALLBACK_RETRY_BASE_SECONDS", default=30))
+CALLBACK_RETRY_MAX_DELAY = timedelta(seconds=env.int("CALLBACK_RETRY_MAX_DELAY_SECONDS", default=6 * 3600))
+CALLBACK_RETRY_JITTER = env.float("CALLBACK_RETRY_JITTER", default=0.2)  # ± this share of each delay
+CALLBACK_RETRY_WINDOW = timedelta(hours=env.int("CALLBACK_RETRY_HOURS", default=72))
+CALLBACK_FLAG_AFTER_FAILURES = env.int("CALLBACK_FLAG_AFTER_FAILURES", default=10)
+CALLBACK_FLAG_AFTER = timedelta(minutes=env.int("CALLBACK_FLAG_AFTER_MINUTES", default=30))
+CALLBACK_SECRET_GRACE = timedelta(hours=env.int("CALLBACK_SECRET_GRACE_HOURS", default=24))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.AccessTokenAuthentication"],
@@ -206,14 +257,31 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Store API (payins, payouts, orders, balance) and API-client authentication.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "TAGS": [{"name": "Store API", "description": (BASE_DIR / "payments/api/store_api.md").read_text()}],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+
+# Cache: Redis when REDIS_URL is set (shared by all web processes, e.g. the store API rate limit),
+# else per-process memory.
+CACHES = {
+    "default": ({"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+                if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}),
+}
+
+# Store API (payments/api): requests per store ("<n>/<sec|min|hour|day>"), and idempotency keys.
+STORE_API_RATE_LIMIT = env.str("STORE_API_RATE_LIMIT", default="600/min")
+STORE_API_IDEMPOTENCY_TTL_HOURS = env.int("STORE_API_IDEMPOTENCY_TTL_HOURS", default=24)
+STORE_API_IDEMPOTENCY_LOCK_SECONDS = env.int("STORE_API_IDEMPOTENCY_LOCK_SECONDS", default=60)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # httpx logs every request's full URL at INFO; a store's callback URL may carry its own token.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
 
 ANONYMOUS_USER_NAME = None  # django-guardian: no anonymous user row

@@ -10,7 +10,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("tenancy/", include("tenancy.urls")),
+    path("cabinet/", include("payments.cabinet.urls")),
+    path("pay/", include("payments.pay_urls")),
     path("api/v1/auth/", include("accounts.api.urls")),
+    path("api/v1/", include("payments.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -17,6 +17,7 @@ MANAGE_MERCHANTS = ("can_manage_merchants",)
 # Admin profiles have no order flags; handling appeals is how admins work with orders (seed 2.8).
 VIEW_ORDERS = ("can_view_orders", "can_manage_orders", "can_handle_appeals")
 MANAGE_ORDERS = ("can_manage_orders",)
+HANDLE_APPEALS = ("can_handle_appeals",)
 VIEW_SENSITIVE = ("can_view_sensitive_data",)
 EDIT_REFERENCE_DATA = ("can_edit_system_settings",)
 

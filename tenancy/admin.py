@@ -357,6 +357,9 @@ class StaffProfileAdmin(ObjectPermissionAdminMixin, admin.ModelAdmin):
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         form.request = request
+        widget = form.base_fields["role"].widget
+        for link in ("can_add_related", "can_change_related", "can_delete_related", "can_view_related"):
+            setattr(widget, link, False)  # templates are picked here, not edited from here
         return form
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

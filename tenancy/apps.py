@@ -29,9 +29,11 @@ class TenancyConfig(AppConfig):
         post_migrate.connect(_sync_catalog, sender=self, dispatch_uid="tenancy.sync_catalog")
 
         from django.conf import settings
-        from django.db.models.signals import pre_save
+        from django.db.models.signals import pre_delete, pre_save
 
-        from tenancy.staff_guard import refuse_unsanctioned_staff_changes
+        from tenancy.staff_guard import refuse_unsanctioned_staff_changes, refuse_unsanctioned_staff_deletes
 
         pre_save.connect(refuse_unsanctioned_staff_changes, sender=settings.AUTH_USER_MODEL,
                          dispatch_uid="tenancy.staff_guard")
+        pre_delete.connect(refuse_unsanctioned_staff_deletes, sender=settings.AUTH_USER_MODEL,
+                           dispatch_uid="tenancy.staff_guard_delete")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from functools import cache
 
 from django.apps import apps as django_apps
 from django.db.models import F
@@ -44,6 +45,7 @@ class _Grants:
         self._memberships: list | None = None
         self._tenant_keys: dict[uuid.UUID, frozenset[str]] = {}
         self._service_keys: frozenset[str] | None = None
+        self._flag_keys: frozenset[str] | None = None
         self._checker = None
 
     # staff profiles
@@ -67,10 +69,12 @@ class _Grants:
         return any(profile is not None for profile in self.profiles())
 
     def flag_keys(self) -> frozenset[str]:
-        keys: set[str] = set(STAFF_BASE_PERMISSIONS) if self.is_staff_profile() else set()
-        for flag in self.flags():
-            keys.update(FLAG_PERMISSIONS.get(flag, ()))
-        return frozenset(keys)
+        if self._flag_keys is None:
+            keys: set[str] = set(STAFF_BASE_PERMISSIONS) if self.is_staff_profile() else set()
+            for flag in self.flags():
+                keys.update(FLAG_PERMISSIONS.get(flag, ()))
+            self._flag_keys = frozenset(keys)
+        return self._flag_keys
 
     # tenants
     def memberships(self) -> list:
@@ -178,8 +182,9 @@ def memberships(user) -> list:
     return _grants(user).memberships() if _is_active_user(user) else []
 
 
-def _django_app_labels() -> set[str]:
-    return {config.label for config in django_apps.get_app_configs()}
+@cache
+def _django_app_labels() -> frozenset[str]:
+    return frozenset(config.label for config in django_apps.get_app_configs())
 
 
 def _resolve_key(perm: str) -> tuple[str | None, bool]:

@@ -20,7 +20,7 @@ class TenantMiddleware:
 
     def __call__(self, request):
         request.tenant = self._resolve(request)
-        with tenant_context(request.tenant), request_in_progress():
+        with tenant_context(request.tenant), request_in_progress(getattr(request, "user", None)):
             return self.get_response(request)
 
     def _resolve(self, request):

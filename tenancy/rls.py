@@ -29,9 +29,10 @@ class EnableTenantRLS(Operation):
         if schema_editor.connection.vendor != "postgresql":
             return
         table = schema_editor.quote_name(self.table)
+        # uuid = uuid (not tenant_id::text = …) so the tenant_id index stays usable; '' or unset → NULL → no row.
         condition = (
             "(current_setting('app.bypass_rls', true) = 'on' "
-            "OR tenant_id::text = current_setting('app.tenant_id', true))"
+            "OR tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)"
         )
         schema_editor.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         schema_editor.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")

@@ -22,6 +22,9 @@ from tenancy.scoping import TenantScopeError, current_tenant_id, tenant_context
 
 class TenantTask(Task):
     abstract = True
+    # `tenant_id` is a keyword the task body never sees (popped below), so Celery's check of the
+    # arguments against the body's signature at send time would refuse every message.
+    typing = False
 
     def __call__(self, *args, **kwargs):
         tenant_id = kwargs.pop("tenant_id", None)

@@ -1,28 +1,71 @@
-"""Orders in the admin: seen with `can_view_orders`, acted on with `can_manage_orders`.
+"""Orders and appeals in the admin: seen with `can_view_orders`, acted on through services by flag.
 
-Rows are read-only here; status changes go through services (cancelling an
-order that has no requisite yet is the one action of this stage).
+Rows are read-only here; every change goes through a service, which checks the
+flag again and audits:
+- incoming orders not yet assigned: cancel (`can_manage_orders`);
+- assigned orders: change the status by hand within the transition table, with
+  a reason (`can_manage_orders`); a PayOut's customer requisite is shown to
+  `can_view_sensitive_data` (audited); receipts open for whoever sees the order;
+- appeals: resolve by completing or cancelling the order (`can_handle_appeals`).
+Each order's page shows its audit trail, its balance movements and its appeals beside it.
 """
 
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+import mimetypes
 
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from audit.models import AuditLog
 from payments.errors import PaymentsError
-from payments.models import IncomingOrder, OrderHistory
-from payments.permissions import MANAGE_ORDERS, VIEW_ORDERS
+from payments.models import (
+    Appeal,
+    BalanceStoreHistory,
+    BalanceTraderCryptoHistory,
+    BalanceTraderFiatHistory,
+    IncomingOrder,
+    OrderHistory,
+    OrderType,
+)
+from payments.permissions import HANDLE_APPEALS, MANAGE_ORDERS, VIEW_ORDERS, VIEW_SENSITIVE
+from payments.services import execution
+from payments.services.execution import REASON_MAX
 from payments.services.orders import cancel_incoming_order
 
 from .base import FlagGuardedAdmin
+
+RECEIPT_FIELDS = {"customer": "customer_receipt", "trader": "trader_receipt"}
 
 
 class ReadOnlyOrderAdmin(FlagGuardedAdmin):
     view_flags = VIEW_ORDERS
     change_flags = MANAGE_ORDERS
     date_hierarchy = "created_at"
+    hidden_fields: tuple[str, ...] = ()
 
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields if field.name != "tenant"] + list(
-            self.readonly_fields)
+        return [field.name for field in self.model._meta.fields
+                if field.name != "tenant" and field.name not in self.hidden_fields] + list(self.readonly_fields)
+
+    def get_exclude(self, request, obj=None):
+        return self.hidden_fields
+
+
+def _serve_file(field_file):
+    if not field_file:
+        raise Http404("No file.")
+    content_type = mimetypes.guess_type(field_file.name)[0] or "application/octet-stream"
+    response = FileResponse(field_file.open("rb"), content_type=content_type)
+    add_never_cache_headers(response)
+    return response
 
 
 @admin.register(IncomingOrder)
@@ -32,13 +75,17 @@ class IncomingOrderAdmin(ReadOnlyOrderAdmin):
     list_filter = ("status", "order_type", "fiat_currency", "crypto_currency")
     list_select_related = ("store", "fiat_currency", "crypto_currency")
     search_fields = ("=hash_id", "=client_id", "=customer_id", "store__store_name")
+    hidden_fields = ("customer_requisite",)
     readonly_fields = ("assigned_order_link",)
     actions = ("cancel_orders",)
 
     @admin.display(description="assigned order")
     def assigned_order_link(self, obj):
         order = OrderHistory.objects.filter(incoming_order=obj).only("hash_id", "status").first()
-        return f"{order.hash_id} ({order.get_status_display()})" if order else "—"
+        if order is None:
+            return "—"
+        return format_html('<a href="{}">{} ({})</a>', reverse("admin:payments_orderhistory_change", args=[order.pk]),
+                           order.hash_id, order.get_status_display())
 
     @admin.action(description="Cancel (only orders not yet assigned)")
     def cancel_orders(self, request, queryset):
@@ -58,11 +105,252 @@ class IncomingOrderAdmin(ReadOnlyOrderAdmin):
                                        "are.", messages.WARNING)
 
 
+class StatusChangeForm(forms.Form):
+    status = forms.ChoiceField(label="New status")
+    reason = forms.CharField(max_length=REASON_MAX, widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text="Recorded in the audit trail.")
+    confirmed_fiat = forms.DecimalField(
+        required=False, max_digits=20, decimal_places=2, min_value=0.01, label="Confirmed fiat amount",
+        help_text="Only when completing: the amount actually paid, if it differs from the order's.")
+
+    def __init__(self, *args, order: OrderHistory, **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = dict(OrderHistory.Status.choices)
+        self.fields["status"].choices = [(value, labels[value]) for value in execution.allowed_targets(order.status)]
+
+
+class ResolveAppealForm(forms.Form):
+    resolution = forms.ChoiceField(choices=[(Appeal.Resolution.COMPLETED, "Complete the order"),
+                                            (Appeal.Resolution.CANCELLED, "Cancel the order")],
+                                   widget=forms.RadioSelect)
+    note = forms.CharField(max_length=REASON_MAX, required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                           help_text="Recorded in the audit trail.")
+    confirmed_fiat = forms.DecimalField(
+        required=False, max_digits=20, decimal_places=2, min_value=0.01, label="Confirmed fiat amount",
+        help_text="Only when completing: the amount actually paid, if it differs from the order's.")
+
+
+def _apply_service_errors(form: forms.Form, exc: PaymentsError) -> None:
+    placed = False
+    for name, errors in (exc.fields or {}).items():
+        for error in errors:
+            form.add_error(name if name in form.fields else None, error)
+            placed = True
+    if not placed:
+        form.add_error(None, exc.message)
+
+
 @admin.register(OrderHistory)
 class OrderHistoryAdmin(ReadOnlyOrderAdmin):
     list_display = ("hash_id", "order_type", "status", "store", "trader", "requisite", "total_fiat", "fiat",
-                    "amount_currency", "crypto_currency", "created_at")
-    list_filter = ("status", "order_type", "fiat", "crypto_currency", "method", "bank")
+                    "amount_currency", "crypto_currency", "amount_mismatch", "expires_at", "created_at")
+    list_filter = ("status", "order_type", "amount_mismatch", "fiat", "crypto_currency", "method", "bank")
     list_select_related = ("store", "trader", "requisite", "fiat", "crypto_currency")
     search_fields = ("=hash_id", "=client_id", "=requisite__req_number_last4", "trader__user__email",
                      "store__store_name")
+    hidden_fields = ("customer_receipt", "trader_receipt")
+    readonly_fields = ("receipts", "appeals_list", "ledger_movements", "audit_trail")
+
+    # --- beside the order: receipts, appeals, movements, audit trail ---
+
+    @admin.display(description="receipts")
+    def receipts(self, obj):
+        links = [(reverse("admin:payments_orderhistory_receipt", args=[obj.pk, which]), f"{which} receipt")
+                 for which, field in RECEIPT_FIELDS.items() if getattr(obj, field)]
+        return format_html_join(" · ", '<a href="{}">{}</a>', links) if links else "—"
+
+    @admin.display(description="appeals")
+    def appeals_list(self, obj):
+        appeals = Appeal.objects.filter(order=obj).order_by("-created_at", "-id")
+        if not appeals:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"), '<a href="{}">#{} {} by {} ({})</a>',
+            ((reverse("admin:payments_appeal_change", args=[a.pk]), a.pk, a.get_status_display(),
+              a.get_opened_by_role_display(), a.created_at.strftime("%Y-%m-%d %H:%M")) for a in appeals))
+
+    @admin.display(description="balance movements")
+    def ledger_movements(self, obj):
+        rows = []
+        for label, model in (("store", BalanceStoreHistory), ("trader crypto", BalanceTraderCryptoHistory),
+                             ("trader fiat", BalanceTraderFiatHistory)):
+            for row in model.objects.filter(order=obj).order_by("id"):
+                hold = getattr(row, "hold_change", None)
+                rows.append((row.created_at.strftime("%Y-%m-%d %H:%M:%S"), label, row.get_kind_display(),
+                             f"{row.amount:+}", f"{hold:+}" if hold else "", row.balance_after))
+        if not rows:
+            return "—"
+        return format_html(
+            "<table><thead><tr><th>when</th><th>balance</th><th>kind</th><th>amount</th><th>hold</th>"
+            "<th>after</th></tr></thead><tbody>{}</tbody></table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                             rows))
+
+    @admin.display(description="audit trail")
+    def audit_trail(self, obj):
+        appeal_ids = [str(pk) for pk in Appeal.objects.filter(order=obj).values_list("pk", flat=True)]
+        entries = (AuditLog.objects.filter(tenant_id=obj.tenant_id)
+                   .filter(Q(target_entity="order_history", target_id=str(obj.pk))
+                           | Q(target_entity="incoming_orders", target_id=str(obj.incoming_order_id))
+                           | Q(target_entity="order_appeals", target_id__in=appeal_ids))
+                   .order_by("timestamp", "id")[:200])
+        if not entries:
+            return "—"
+        return format_html(
+            "<table><thead><tr><th>when (UTC)</th><th>who</th><th>action</th><th>what</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                             ((e.timestamp.strftime("%Y-%m-%d %H:%M:%S"), e.actor_label or "system/customer",
+                               e.action, e.description) for e in entries)))
+
+    # --- actions ---
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/status/", view(self.change_status_view), name="payments_orderhistory_status"),
+            path("<path:object_id>/receipt/<str:which>/", view(self.receipt_view),
+                 name="payments_orderhistory_receipt"),
+            path("<path:object_id>/customer-requisite/", view(self.customer_requisite_view),
+                 name="payments_orderhistory_customer_requisite"),
+            *super().get_urls(),
+        ]
+
+    def _order_or_404(self, request, object_id) -> OrderHistory:
+        order = self.get_object(request, unquote(object_id))
+        if order is None:
+            raise Http404("No such order.")
+        return order
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_change_status"] = (obj is not None and self.has_flags(request, MANAGE_ORDERS)
+                                        and bool(execution.allowed_targets(obj.status)))
+        context["can_reveal_customer_requisite"] = (obj is not None and obj.order_type == OrderType.PAY_OUT
+                                                    and self.has_flags(request, VIEW_SENSITIVE))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def change_status_view(self, request, object_id):
+        if not self.has_flags(request, MANAGE_ORDERS):
+            raise PermissionDenied
+        order = self._order_or_404(request, object_id)
+        change_url = reverse("admin:payments_orderhistory_change", args=[order.pk])
+        form = StatusChangeForm(request.POST or None, order=order)
+        if request.method == "POST" and form.is_valid():
+            try:
+                execution.set_order_status_by_staff(
+                    order=order, status=form.cleaned_data["status"], changed_by=request.user,
+                    reason=form.cleaned_data["reason"], confirmed_fiat=form.cleaned_data["confirmed_fiat"])
+            except PaymentsError as exc:
+                _apply_service_errors(form, exc)
+            else:
+                self.message_user(request, f"Order {order.hash_id} is now {form.cleaned_data['status']}.",
+                                  messages.SUCCESS)
+                return HttpResponseRedirect(change_url)
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "order": order, "form": form,
+                   "change_url": change_url, "title": f"Change the status of {order}"}
+        return TemplateResponse(request, "admin/payments/orderhistory/change_status.html", context,
+                                status=400 if form.errors else 200)
+
+    def receipt_view(self, request, object_id, which):
+        if not self.has_view_permission(request) or which not in RECEIPT_FIELDS:
+            raise PermissionDenied
+        order = self._order_or_404(request, object_id)
+        return _serve_file(getattr(order, RECEIPT_FIELDS[which]))
+
+    def customer_requisite_view(self, request, object_id):
+        if not self.has_flags(request, VIEW_SENSITIVE):
+            raise PermissionDenied
+        order = self._order_or_404(request, object_id)
+        change_url = reverse("admin:payments_orderhistory_change", args=[order.pk])
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "order": order,
+                   "change_url": change_url, "title": f"Customer requisite of {order}"}
+        if request.method == "POST":
+            reason = (request.POST.get("reason") or "").strip()[:200]
+            try:
+                context["number"] = execution.reveal_customer_requisite(order=order, viewer=request.user,
+                                                                        reason=reason)
+            except PaymentsError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return HttpResponseRedirect(change_url)
+        response = TemplateResponse(request, "admin/payments/orderhistory/customer_requisite.html", context)
+        add_never_cache_headers(response)
+        return response
+
+
+@admin.register(Appeal)
+class AppealAdmin(FlagGuardedAdmin):
+    view_flags = VIEW_ORDERS
+    change_flags = HANDLE_APPEALS
+    date_hierarchy = "created_at"
+    list_display = ("pk", "order", "opened_by_role", "status", "resolution", "created_at", "resolved_at")
+    list_filter = ("status", "opened_by_role", "resolution")
+    list_select_related = ("order",)
+    search_fields = ("=order__hash_id", "reason")
+    readonly_fields = ("order_link", "order_status", "evidence_link")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields
+                if field.name not in ("tenant", "order", "evidence")] + list(self.readonly_fields)
+
+    def get_exclude(self, request, obj=None):
+        return ("order", "evidence")
+
+    @admin.display(description="order")
+    def order_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("admin:payments_orderhistory_change", args=[obj.order_id]),
+                           obj.order)
+
+    @admin.display(description="order status")
+    def order_status(self, obj):
+        return obj.order.get_status_display()
+
+    @admin.display(description="evidence")
+    def evidence_link(self, obj):
+        if not obj.evidence:
+            return "—"
+        return format_html('<a href="{}">open</a>', reverse("admin:payments_appeal_evidence", args=[obj.pk]))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/resolve/", view(self.resolve_view), name="payments_appeal_resolve"),
+            path("<path:object_id>/evidence/", view(self.evidence_view), name="payments_appeal_evidence"),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_resolve"] = (obj is not None and obj.status == Appeal.Status.OPEN
+                                  and self.has_flags(request, HANDLE_APPEALS))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _appeal_or_404(self, request, object_id) -> Appeal:
+        appeal = self.get_object(request, unquote(object_id))
+        if appeal is None:
+            raise Http404("No such appeal.")
+        return appeal
+
+    def resolve_view(self, request, object_id):
+        if not self.has_flags(request, HANDLE_APPEALS):
+            raise PermissionDenied
+        appeal = self._appeal_or_404(request, object_id)
+        change_url = reverse("admin:payments_appeal_change", args=[appeal.pk])
+        form = ResolveAppealForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                execution.resolve_appeal(appeal=appeal, resolved_by=request.user,
+                                         resolution=form.cleaned_data["resolution"], note=form.cleaned_data["note"],
+                                         confirmed_fiat=form.cleaned_data["confirmed_fiat"])
+            except PaymentsError as exc:
+                _apply_service_errors(form, exc)
+            else:
+                self.message_user(request, f"Appeal #{appeal.pk} resolved.", messages.SUCCESS)
+                return HttpResponseRedirect(change_url)
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "appeal": appeal, "form": form,
+                   "change_url": change_url, "title": f"Resolve appeal #{appeal.pk} on {appeal.order}"}
+        return TemplateResponse(request, "admin/payments/appeal/resolve.html", context,
+                                status=400 if form.errors else 200)
+
+    def evidence_view(self, request, object_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return _serve_file(self._appeal_or_404(request, object_id).evidence)

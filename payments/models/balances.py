@@ -1,14 +1,18 @@
 """Balances and their history (seed 002 section 2.6).
 
 One history row per movement, `amount` signed, `balance_after` the balance once
-it is applied, so a balance always equals the sum of its history. The ledger
-services of issue 5 write them; these tables only hold the shape and the floor
-(no balance or hold below zero).
+it is applied, so a balance always equals the sum of its history (and a hold the
+sum of its `hold_change`). The ledger services (payments.services.ledger) write
+them; these tables hold the shape and the floors: no hold below zero, no hold
+larger than its balance, no balance below zero — except a trader's fiat balance,
+which may go down to its `fiat_credit_limit` (PAYMENTS_TRADER_FIAT_CREDIT_LIMIT
+when the row is made). An order settles once: each table takes at most one row
+of each settlement kind per order.
 """
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from tenancy.scoping import TenantScopedModel
@@ -47,6 +51,7 @@ class BalanceStore(TenantScopedModel):
             models.UniqueConstraint(fields=["tenant", "store", "crypto_currency"], name="balance_stores_uniq"),
             models.CheckConstraint(condition=Q(balance__gte=0), name="balance_stores_balance_gte_0"),
             models.CheckConstraint(condition=Q(hold__gte=0), name="balance_stores_hold_gte_0"),
+            models.CheckConstraint(condition=Q(balance__gte=F("hold")), name="balance_stores_hold_covered"),
         ]
 
     def __str__(self) -> str:
@@ -66,6 +71,8 @@ class BalanceTrader(TenantScopedModel):
     fiat_balance = FiatAmountField(default=ZERO)
     crypto_balance = CryptoAmountField(default=ZERO)
     crypto_hold = CryptoAmountField(default=ZERO)
+    fiat_credit_limit = FiatAmountField(
+        default=ZERO, help_text="How far below zero the fiat balance may go (PayOuts paid ahead of PayIns).")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -74,9 +81,13 @@ class BalanceTrader(TenantScopedModel):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "trader", "fiat_currency", "crypto_currency"],
                                     name="balance_traders_uniq"),
-            models.CheckConstraint(condition=Q(fiat_balance__gte=0), name="balance_traders_fiat_gte_0"),
+            models.CheckConstraint(condition=Q(fiat_balance__gte=-F("fiat_credit_limit")),
+                                   name="balance_traders_fiat_within_credit"),
+            models.CheckConstraint(condition=Q(fiat_credit_limit__gte=0), name="balance_traders_credit_gte_0"),
             models.CheckConstraint(condition=Q(crypto_balance__gte=0), name="balance_traders_crypto_gte_0"),
             models.CheckConstraint(condition=Q(crypto_hold__gte=0), name="balance_traders_hold_gte_0"),
+            models.CheckConstraint(condition=Q(crypto_balance__gte=F("crypto_hold")),
+                                   name="balance_traders_hold_covered"),
         ]
 
     def __str__(self) -> str:
@@ -85,6 +96,16 @@ class BalanceTrader(TenantScopedModel):
     @property
     def crypto_available(self):
         return self.crypto_balance - self.crypto_hold
+
+
+# Kinds an order posts at most once per history table (the settlement cannot run twice).
+ORDER_ONCE_KINDS = [MovementKind.HOLD, MovementKind.RELEASE, MovementKind.PAY_IN, MovementKind.PAY_OUT,
+                    MovementKind.COMMISSION]
+
+
+def _settles_once(table: str) -> models.UniqueConstraint:
+    return models.UniqueConstraint(fields=["order", "kind"], condition=Q(kind__in=ORDER_ONCE_KINDS),
+                                   name=f"{table}_order_kind_once")
 
 
 class _Movement(TenantScopedModel):
@@ -119,6 +140,7 @@ class BalanceStoreHistory(_Movement):
             models.CheckConstraint(condition=~Q(amount=0) | ~Q(hold_change=0),
                                    name="balance_store_history_amount_nonzero"),
             models.CheckConstraint(condition=Q(hold_after__gte=0), name="balance_store_history_hold_after_gte_0"),
+            _settles_once("balance_store_history"),
         ]
 
     def __str__(self) -> str:
@@ -141,9 +163,9 @@ class BalanceTraderFiatHistory(_Movement):
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=MovementKind.values),
                                    name="balance_trader_fiat_history_kind"),
-            models.CheckConstraint(condition=Q(balance_after__gte=0),
-                                   name="balance_trader_fiat_history_after_gte_0"),
+            # balance_after may be negative down to the balance's credit limit, checked on the balance row.
             models.CheckConstraint(condition=~Q(amount=0), name="balance_trader_fiat_history_amount_nonzero"),
+            _settles_once("balance_trader_fiat_history"),
         ]
 
     def __str__(self) -> str:
@@ -174,6 +196,7 @@ class BalanceTraderCryptoHistory(_Movement):
                                    name="balance_trader_crypto_history_amount_nonzero"),
             models.CheckConstraint(condition=Q(hold_after__gte=0),
                                    name="balance_trader_crypto_history_hold_after_gte_0"),
+            _settles_once("balance_trader_crypto_history"),
         ]
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -13,6 +14,7 @@ from payments.permissions import EDIT_LIMITS, MANAGE_MERCHANTS, require_any_flag
 from tenancy import services as tenancy_services
 
 from .audit_trail import record
+from .callbacks import check_callback_url
 from .changes import apply_changes, validate_model
 from .guards import ensure_same_tenant
 
@@ -86,7 +88,7 @@ def create_store(*, merchant: Merchant, store_name: str, crypto_currency: Crypto
     )
     raw_key = _set_private_key(store)
     validate_model(store, exclude=["tenant", "merchant", "crypto_currency", "fiat_currency"])
-    _check_limits(store)
+    _check_store(store)
     store.save()
     BalanceStore.objects.create(tenant_id=store.tenant_id, store=store, crypto_currency=crypto_currency)
     record(action="store.created", target=store, actor=created_by, description=f"Store {store.store_name}",
@@ -111,13 +113,22 @@ def rotate_store_keys(*, store: MerchantStore, rotated_by=None) -> str:
 
 @transaction.atomic
 def rotate_store_secret(*, store: MerchantStore, rotated_by=None) -> str:
-    """A new callback signing secret (kept encrypted, so it can be shown to the merchant later)."""
+    """A new callback signing secret (kept encrypted, so it can be shown to the merchant later).
+
+    The replaced secret keeps signing, next to the new one, for CALLBACK_SECRET_GRACE,
+    so the merchant can switch the receiver over without rejecting a callback.
+    A second rotation within that time drops the older secret.
+    """
     locked = MerchantStore.objects.unscoped().select_for_update().get(pk=store.pk, tenant_id=store.tenant_id)
+    locked.previous_secret_key = locked.secret_key
+    locked.previous_secret_valid_until = timezone.now() + settings.CALLBACK_SECRET_GRACE
     locked.secret_key = store_keys.new_callback_secret()
-    locked.save(update_fields=["secret_key", "updated_at"])
-    store.secret_key = locked.secret_key
+    locked.save(update_fields=["secret_key", "previous_secret_key", "previous_secret_valid_until", "updated_at"])
+    for field in ("secret_key", "previous_secret_key", "previous_secret_valid_until"):
+        setattr(store, field, getattr(locked, field))
     record(action="store.secret_rotated", target=locked, actor=rotated_by,
-           description=f"Callback secret of {locked.store_name} rotated")
+           description=f"Callback secret of {locked.store_name} rotated",
+           details={"previous_valid_until": locked.previous_secret_valid_until})
     return locked.secret_key
 
 
@@ -138,11 +149,16 @@ def update_store(*, store: MerchantStore, changes: dict[str, Any], changed_by=No
             require_any_flag(changed_by, MANAGE_MERCHANTS, action="change store settings")
 
     store = apply_changes(store, changes, set(STORE_SETTINGS) | set(STORE_LIMITS), action="store.changed",
-                          actor=changed_by, validate=_check_limits, authorize=authorize)
+                          actor=changed_by, validate=_check_store, authorize=authorize)
     if "crypto_currency" in changes:
         BalanceStore.objects.get_or_create(tenant_id=store.tenant_id, store=store,
                                            crypto_currency=store.crypto_currency)
     return store
+
+
+def _check_store(store: MerchantStore) -> None:
+    _check_limits(store)
+    check_callback_url(store.callback_url)
 
 
 def _check_limits(store: MerchantStore) -> None:

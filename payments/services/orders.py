@@ -1,4 +1,4 @@
-"""Intake-side order actions that need no assignment machinery."""
+"""Intake-side order actions that need no assignment machinery (execution: payments.services.execution)."""
 
 from django.db import transaction
 from django.utils import timezone
@@ -7,6 +7,7 @@ from payments.errors import ConflictError
 from payments.models import IncomingOrder
 
 from .audit_trail import record
+from .callbacks import enqueue_order_event
 
 
 @transaction.atomic
@@ -29,4 +30,5 @@ def cancel_incoming_order(*, order: IncomingOrder, cancelled_by=None, reason: st
     record(action="order.cancelled", target=order, actor=cancelled_by,
            description=f"Incoming order {order.hash_id} cancelled" + (f": {reason}" if reason else ""),
            details={"changes": {"status": {"old": old_status, "new": order.status}}, "reason": reason})
+    enqueue_order_event(incoming_order=order, event_type="order.cancelled")
     return order

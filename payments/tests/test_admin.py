@@ -365,7 +365,10 @@ def populate(refs, rows: int) -> dict:
         trader = TraderFactory()
         requisite = make_requisite(refs, trader=trader)
         created["requisites"].append(requisite)
-        make_assigned_order(store, requisite)
+        order = make_assigned_order(store, requisite)
+        from payments.models import Appeal
+
+        Appeal.objects.create(order=order, opened_by_role=Appeal.OpenedBy.CUSTOMER, reason="Paid, not confirmed")
         make_incoming_order(store, client_id=f"c{index}")
         make_store(refs)
         MerchantFactory()
@@ -379,6 +382,11 @@ def populate(refs, rows: int) -> dict:
         from payments.models import OwnerOfRequisites
 
         OwnerOfRequisites.objects.create(trader=trader, full_name=f"Owner {index}")
+        from payments.models import CallbackAttempt
+        from payments.services.callbacks import enqueue_order_event
+
+        event = enqueue_order_event(incoming_order=make_incoming_order(store), event_type="order.created")
+        CallbackAttempt.objects.create(event=event, status_code=500, latency_ms=5, error="HTTP 500")
     return created
 
 

@@ -1,0 +1,399 @@
+"""Benchmark of the store API intake (POST /api/v1/payins) against two baselines on the same database.
+
+    DATABASE_URL=postgres://user:pass@127.0.0.1:5432/p2p_bench .venv/bin/python bench/intake.py
+
+What one run does:
+1. refuses anything but PostgreSQL; migrates the database; creates (or reuses) a bench tenant with
+   reference data, a merchant, a store with a fresh key, and a fresh exchange rate;
+2. starts the app under gunicorn (same config for everything), with BENCH_BARE_VIEW=1 so the
+   bare-DRF baseline view is mounted, DEBUG off, persistent database connections, a rate limit
+   far above the load, and the Celery broker on Redis when one answers (else in-memory), so the
+   assignment task is only sent, as in production, never run inside the request;
+3. for each concurrency (16 and 64 connections) drives, for a fixed time with wrk:
+   - the intake: POST /api/v1/payins, each request with its own Idempotency-Key and client_id;
+   - the bare DRF view: POST /api/v1/bench/bare (JSON in, one INSERT, JSON out);
+   and runs pgbench with one single-row INSERT per transaction into a table of the same shape;
+4. prints requests/s, p50/p99 latency and errors of each, the ratios intake/bare-DRF and
+   intake/pgbench, and checks that every order the intake accepted (201) is in the database.
+
+Targets on the 2-core machine: intake ≥ 0.8 × bare DRF, p99 < 100 ms at 64 connections, zero errors.
+Needs wrk and pgbench (Debian: apt-get install -y wrk postgresql-client).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_TENANT = "Bench Operator"
+BARE_TABLE = "bench_bare_rows"
+PGBENCH_TABLE = "bench_pgbench_rows"
+TABLE_SHAPE = """(
+    id bigserial PRIMARY KEY,
+    client_id varchar(128) NOT NULL,
+    amount_fiat numeric(20, 2) NOT NULL,
+    status varchar(16) NOT NULL,
+    created_at timestamptz NOT NULL
+)"""
+
+WRK_SCRIPT = r"""
+local run_id = "%(run_id)s"
+local out_dir = "%(out_dir)s"
+local counter = 0
+local threads = {}
+local id_file = nil
+
+function setup(thread)
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  id_file = io.open(string.format("%%s/ids-%%s-%%d.txt", out_dir, run_id, tid), "w")
+end
+
+function request()
+  counter = counter + 1
+  local n = string.format("%%s-%%d-%%d", run_id, tid, counter)
+  local body = string.format('{"amount_fiat": "1500.00", "client_id": "c-%%s", '
+    .. '"customer_id": "cust-%%d", "method": "card"}', n, counter %% 997)
+  local headers = {}
+  headers["Content-Type"] = "application/json"
+  headers["Authorization"] = "Bearer %(key)s"
+  headers["Idempotency-Key"] = "k-" .. n
+  return wrk.format("POST", "%(path)s", headers, body)
+end
+
+function response(status, headers, body)
+  if status == 201 and id_file ~= nil then
+    local id = string.match(body, '"id":%%s*"?([%%w_%%-]+)"?')
+    if id then id_file:write(id, "\n") end
+  end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK_RESULT {"requests": %%d, "seconds": %%.6f, "p50_us": %%d, "p99_us": %%d, '
+    .. '"max_us": %%d, "connect": %%d, "read": %%d, "write": %%d, "status": %%d, "timeout": %%d}\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99), latency.max,
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+def die(message: str) -> None:
+    print(f"bench/intake.py: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+# --- database and data ------------------------------------------------------------------------------------
+
+
+def setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def prepare_database() -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", interactive=False, verbosity=0)
+    with connection.cursor() as cursor:
+        for table in (BARE_TABLE, PGBENCH_TABLE):
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} {TABLE_SHAPE}")
+            cursor.execute(f"TRUNCATE {table}")
+
+
+def prepare_store() -> tuple[str, int, str]:
+    """(tenant id, store id, raw private key): one bench tenant, reused across runs, with a fresh key and rate."""
+    from django.utils import timezone
+
+    from accounts.models import User
+    from payments.models import (
+        AvailableBankMethod,
+        Bank,
+        CryptoCurrency,
+        ExchangeRate,
+        FiatCurrency,
+        Merchant,
+        MerchantStore,
+        PaymentMethod,
+    )
+    from payments.services import merchants
+    from tenancy.models import Tenant
+    from tenancy.scoping import tenant_context
+
+    tenant, _ = Tenant.objects.get_or_create(name=BENCH_TENANT)
+    with tenant_context(tenant):
+        thb, _ = FiatCurrency.objects.get_or_create(code="THB", defaults={"name": "Thai baht"})
+        usdt, _ = CryptoCurrency.objects.get_or_create(code="USDT", defaults={"name": "Tether"})
+        bank, _ = Bank.objects.get_or_create(name="Kasikornbank")
+        card, _ = PaymentMethod.objects.get_or_create(code="card", defaults={"name": "Card transfer"})
+        AvailableBankMethod.objects.get_or_create(bank=bank, method=card)
+        ExchangeRate.objects.create(fiat_currency=thb, crypto_currency=usdt, rate=Decimal("36.5"), source="bench",
+                                    fetched_at=timezone.now())
+        store = MerchantStore.objects.filter(store_name="Bench Store").first()
+        if store is None:
+            user = User.objects.filter(email="bench-merchant@bench.local").first() or User.objects.create_user(
+                email="bench-merchant@bench.local", password=uuid.uuid4().hex, full_name="Bench Merchant",
+                status=User.Status.ACTIVE)
+            merchant = Merchant.objects.filter(user=user).first() or merchants.create_merchant(
+                tenant=tenant, user=user, first_name="Bench", last_name="Merchant")
+            store, key = merchants.create_store(merchant=merchant, store_name="Bench Store", crypto_currency=usdt,
+                                                fiat_currency=thb, lower_limit=Decimal("100"),
+                                                upper_limit=Decimal("100000"), pay_in_commission_percent=Decimal("2"))
+        else:
+            key = merchants.rotate_store_keys(store=store)
+    return str(tenant.pk), store.pk, key
+
+
+def count_orders(tenant_id: str, store_id: int) -> int:
+    from payments.models import IncomingOrder
+    from tenancy.scoping import tenant_context
+
+    with tenant_context(tenant_id):
+        return IncomingOrder.objects.filter(store_id=store_id).count()
+
+
+def missing_orders(tenant_id: str, hash_ids: list[str]) -> int:
+    from payments.models import IncomingOrder
+    from tenancy.scoping import tenant_context
+
+    found = 0
+    with tenant_context(tenant_id):
+        for start in range(0, len(hash_ids), 5000):
+            chunk = hash_ids[start:start + 5000]
+            found += IncomingOrder.objects.filter(hash_id__in=chunk).count()
+    return len(hash_ids) - found
+
+
+def count_rows(table: str) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {table}")
+        return cursor.fetchone()[0]
+
+
+# --- the server ------------------------------------------------------------------------------------------
+
+
+def broker_url() -> str:
+    url = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL")
+    if url:
+        return url
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            if sock.recv(16).startswith(b"+PONG"):
+                return "redis://127.0.0.1:6379/14"
+    except OSError:
+        pass
+    return "memory://"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(database_url: str, port: int, workers: int, broker: str) -> subprocess.Popen:
+    from django.conf import settings
+
+    # The same keys as this process: the store key's digest and the encrypted fields depend on them.
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url + ("&" if "?" in database_url else "?") + "conn_max_age=600",
+        "DEBUG": "0",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "BENCH_BARE_VIEW": "1",
+        "STORE_API_RATE_LIMIT": "100000000/min",
+        "CELERY_BROKER_URL": broker,
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "LOG_LEVEL": "ERROR",
+    }
+    if broker.startswith("redis://"):
+        env.setdefault("REDIS_URL", broker)
+    command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+               "--workers", str(workers), "--worker-class", "sync", "--backlog", "2048", "--timeout", "60",
+               "--log-level", "warning"]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            die("gunicorn exited at start-up.")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return server
+        except OSError:
+            time.sleep(0.3)
+    stop(server)
+    die("gunicorn did not start listening within 60 s.")
+    raise AssertionError  # unreachable
+
+
+def stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+# --- load generators ------------------------------------------------------------------------------------
+
+
+def run_wrk(*, port: int, path: str, key: str, connections: int, seconds: int, out_dir: str, run_id: str) -> dict:
+    script = Path(out_dir) / f"{run_id}.lua"
+    script.write_text(WRK_SCRIPT % {"run_id": run_id, "out_dir": out_dir, "key": key, "path": path})
+    command = ["wrk", "--threads", "2", "--connections", str(connections), "--duration", f"{seconds}s",
+               "--timeout", "10s", "--latency", "--script", str(script), f"http://127.0.0.1:{port}{path}"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in output.splitlines() if line.startswith("WRK_RESULT "))
+    result = json.loads(line.removeprefix("WRK_RESULT "))
+    errors = result["connect"] + result["read"] + result["write"] + result["status"] + result["timeout"]
+    ids = []
+    for id_file in Path(out_dir).glob(f"ids-{run_id}-*.txt"):
+        ids.extend(line for line in id_file.read_text().split() if line)
+    return {"rps": result["requests"] / result["seconds"], "p50_ms": result["p50_us"] / 1000,
+            "p99_ms": result["p99_us"] / 1000, "errors": errors, "requests": result["requests"],
+            "accepted_ids": ids}
+
+
+def run_pgbench(*, database_url: str, connections: int, seconds: int, out_dir: str) -> dict:
+    parts = urlsplit(database_url)
+    script = Path(out_dir) / "insert.sql"
+    script.write_text(f"INSERT INTO {PGBENCH_TABLE} (client_id, amount_fiat, status, created_at) "
+                      "VALUES ('c-' || :client_id, 1500.00, 'new', now());\n")
+    prefix = Path(out_dir) / f"pgbench-{connections}"
+    env = {**os.environ, "PGPASSWORD": parts.password or ""}
+    command = ["pgbench", "-n", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432),
+               "-U", parts.username or "postgres", "-c", str(connections), "-j", "2", "-T", str(seconds),
+               "-f", str(script), "-l", "--log-prefix", str(prefix), parts.path.lstrip("/")]
+    output = subprocess.run(command, capture_output=True, text=True, check=True, env=env, cwd=out_dir).stdout
+    tps = next(float(line.split("=")[1].split()[0]) for line in output.splitlines() if line.startswith("tps = "))
+    failed = next((int(line.split(":")[1].split()[0]) for line in output.splitlines()
+                   if line.strip().startswith("number of failed transactions")), 0)
+    latencies = []
+    for log in Path(out_dir).glob(f"{prefix.name}*"):
+        latencies.extend(int(line.split()[2]) for line in log.read_text().splitlines() if line.strip())
+    latencies.sort()
+    return {"rps": tps, "p50_ms": percentile(latencies, 50) / 1000, "p99_ms": percentile(latencies, 99) / 1000,
+            "errors": failed, "requests": len(latencies)}
+
+
+def percentile(values: list[int], pct: float) -> float:
+    if not values:
+        return 0.0
+    return values[min(len(values) - 1, int(round(pct / 100 * (len(values) - 1))))]
+
+
+# --- main -----------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=20, help="length of each measured run (default 20)")
+    parser.add_argument("--warmup", type=int, default=3, help="unmeasured warm-up before each run (default 3)")
+    parser.add_argument("--connections", default="16,64", help="concurrencies to measure (default 16,64)")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "4")),
+                        help="gunicorn sync workers (default 4)")
+    parser.add_argument("--port", type=int, default=0, help="port for gunicorn (default: a free one)")
+    args = parser.parse_args()
+
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url.startswith(("postgres://", "postgresql://")):
+        die("DATABASE_URL must point at PostgreSQL (postgres://user:pass@host:port/db); SQLite is not benchmarked.")
+    for tool in ("wrk", "pgbench"):
+        if shutil.which(tool) is None:
+            die(f"{tool} is missing: apt-get install -y {'wrk' if tool == 'wrk' else 'postgresql-client'}")
+    concurrencies = [int(c) for c in args.connections.split(",")]
+    args.port = args.port or free_port()
+
+    setup_django(database_url)
+    prepare_database()
+    tenant_id, store_id, key = prepare_store()
+    broker = broker_url()
+    orders_before = count_orders(tenant_id, store_id)
+    print(f"bench: PostgreSQL {urlsplit(database_url).path.lstrip('/')}, gunicorn {args.workers} sync workers, "
+          f"broker {broker.split('@')[-1]}, {args.seconds}s per run (+{args.warmup}s warm-up), wrk 2 threads")
+    print(f"bench: {os.cpu_count()} cores, load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+    results: dict[tuple[str, int], dict] = {}
+    accepted: list[str] = []
+    server = start_gunicorn(database_url, args.port, args.workers, broker)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-intake-") as out_dir:
+            for connections in concurrencies:
+                for name, path in (("intake", "/api/v1/payins"), ("bare DRF", "/api/v1/bench/bare")):
+                    run_id = uuid.uuid4().hex[:8]
+                    if args.warmup:
+                        warm = run_wrk(port=args.port, path=path, key=key, connections=connections,
+                                       seconds=args.warmup, out_dir=out_dir, run_id=f"w{run_id}")
+                        if name == "intake":
+                            accepted.extend(warm["accepted_ids"])
+                    result = run_wrk(port=args.port, path=path, key=key, connections=connections,
+                                     seconds=args.seconds, out_dir=out_dir, run_id=run_id)
+                    if name == "intake":
+                        accepted.extend(result["accepted_ids"])
+                    results[(name, connections)] = result
+                results[("pgbench", connections)] = run_pgbench(database_url=database_url, connections=connections,
+                                                                seconds=args.seconds, out_dir=out_dir)
+    finally:
+        stop(server)
+
+    print()
+    print(f"bench: load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (the bench itself adds ~2-3)")
+    print(f"{'connections':>11}  {'what':<9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for connections in concurrencies:
+        for name in ("intake", "bare DRF", "pgbench"):
+            r = results[(name, connections)]
+            print(f"{connections:>11}  {name:<9} {r['rps']:>9.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
+                  f"{r['errors']:>7}")
+    print()
+    verdicts = []
+    for connections in concurrencies:
+        intake, bare, pg = (results[(name, connections)] for name in ("intake", "bare DRF", "pgbench"))
+        vs_bare, vs_pg = intake["rps"] / bare["rps"], intake["rps"] / pg["rps"]
+        print(f"{connections:>3} connections: intake / bare DRF = {vs_bare:.2f}, intake / pgbench = {vs_pg:.3f}")
+        verdicts.append(("intake ≥ 0.8 × bare DRF at " + str(connections), vs_bare >= 0.8))
+        verdicts.append((f"zero errors at {connections}", intake["errors"] == 0 and bare["errors"] == 0))
+    if 64 in concurrencies:
+        verdicts.append(("p99 < 100 ms at 64 (intake)", results[("intake", 64)]["p99_ms"] < 100))
+
+    orders_after = count_orders(tenant_id, store_id)
+    lost = missing_orders(tenant_id, accepted)
+    print(f"accepted (201) orders: {len(accepted)}; in the database: {len(accepted) - lost}; missing: {lost}; "
+          f"store rows added during the run: {orders_after - orders_before}")
+    print(f"bare rows: {count_rows(BARE_TABLE)}, pgbench rows: {count_rows(PGBENCH_TABLE)}")
+    verdicts.append(("every accepted order is in the database", lost == 0))
+    print()
+    for label, ok in verdicts:
+        print(f"  [{'ok' if ok else 'MISSED'}] {label}")
+    if broker.startswith("redis://") and "/14" in broker:
+        subprocess.run(["redis-cli", "-n", "14", "FLUSHDB"], capture_output=True, check=False)
+
+
+if __name__ == "__main__":
+    main()

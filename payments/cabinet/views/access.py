@@ -1,0 +1,70 @@
+"""Who may open a cabinet page: a logged-in user with a trader or merchant profile in the current tenant.
+
+The tenancy middleware runs every request inside `tenant_context(request.tenant)`,
+so the profile lookup (and every query after it) is scoped to that tenant and,
+on PostgreSQL, to its RLS policies. The profile's tenant role must still grant
+the page's permission (`tenancy.authz.can`): staff take cabinet access away by
+removing the role. Another owner's rows are never looked up by id alone, so
+they are a 404, not a 403.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render, resolve_url
+
+from tenancy import authz
+
+from .. import selectors
+
+TRADER = "trader"
+MERCHANT = "merchant"
+
+
+def no_profile(request: HttpRequest, kind: str, *, status: int = 403) -> HttpResponse:
+    return render(request, "cabinet/no_profile.html", {"kind": kind, "tenant": getattr(request, "tenant", None)},
+                  status=status)
+
+
+def no_permission(request: HttpRequest, kind: str, perm: str) -> HttpResponse:
+    return render(request, "cabinet/no_permission.html", {"kind": kind, "perm": perm}, status=403)
+
+
+def _login_first(request: HttpRequest) -> HttpResponse:
+    if request.headers.get("HX-Request"):
+        # An htmx poll after the session ended: send the whole page to the login form.
+        response = HttpResponse(status=200)
+        response["HX-Redirect"] = resolve_url(settings.LOGIN_URL)
+        return response
+    return redirect_to_login(request.get_full_path())
+
+
+def _cabinet_view(kind: str, lookup: Callable, perm: str):
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return _login_first(request)
+            profile = lookup(request.user)
+            if profile is None:
+                return no_profile(request, kind)
+            if not authz.can(request.user, perm, obj=profile):
+                return no_permission(request, kind, perm)
+            return view(request, profile, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def trader_view(perm: str = "traders.view"):
+    """The view gets the trader profile as its second argument."""
+    return _cabinet_view(TRADER, selectors.trader_for_user, perm)
+
+
+def merchant_view(perm: str = "merchants.view"):
+    """The view gets the merchant profile as its second argument."""
+    return _cabinet_view(MERCHANT, selectors.merchant_for_user, perm)

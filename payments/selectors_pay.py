@@ -1,0 +1,113 @@
+"""Reads of the hosted payment page /pay/<hash_id>: which tenant an order is in, and what its customer sees.
+
+The page has no login: the order's hash id (unguessable, handed to the customer
+by the store) is the only credential. So the tenant is found from the hash id
+alone (`tenant_of_hash_id`, the one read across tenants), and everything else
+is read inside that tenant. The whole requisite number is not read here: it
+comes from `payments.selectors.payment_details_for_customer`, which gives it
+only while the order is waiting for payment.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.utils import timezone
+
+from payments.models import Appeal, IncomingOrder, OrderHistory, OrderType
+from tenancy.scoping import dangerously_bypass_tenant_scope
+
+HASH_ID_MAX = 32
+
+
+class Stage:
+    """What the page shows; one word per state the customer can tell apart."""
+
+    WAITING = "waiting"  # accepted by the store, no requisite yet
+    UNAVAILABLE = "unavailable"  # no requisite could be found, or the store cancelled before one was
+    PAY = "pay"  # PayIn waiting for the customer's payment
+    PAID = "paid"  # the customer said they paid; the trader is checking
+    DISPUTED = "disputed"  # an appeal is being looked at
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    CLOSED = "closed"  # cancelled or failed
+    PAYOUT = "payout"  # PayOut in progress (the customer receives money; nothing to do here)
+
+
+@dataclass(frozen=True)
+class HostedOrder:
+    hash_id: str
+    tenant_id: uuid.UUID
+    order_type: str
+    stage: str
+    amount: Decimal
+    fiat_code: str
+    return_url: str | None
+    expires_at: datetime | None
+    paid_at: datetime | None
+    has_receipt: bool
+    appeal_open: bool
+    can_appeal: bool
+    order: OrderHistory | None
+
+
+def _valid_hash(hash_id: str) -> bool:
+    return bool(hash_id) and len(hash_id) <= HASH_ID_MAX
+
+
+def tenant_of_hash_id(hash_id: str) -> uuid.UUID | None:
+    """The tenant of the order with this hash id, or None; the page's one read across tenants."""
+    if not _valid_hash(hash_id):
+        return None
+    with dangerously_bypass_tenant_scope():
+        return IncomingOrder.objects.filter(hash_id=hash_id).values_list("tenant_id", flat=True).first()
+
+
+def _safe_return_url(url: str | None) -> str | None:
+    return url if url and url.lower().startswith(("https://", "http://")) else None
+
+
+def _stage(incoming: IncomingOrder, order: OrderHistory | None, now: datetime) -> str:
+    if order is None:
+        if incoming.status in (IncomingOrder.Status.FAILED, IncomingOrder.Status.CANCELLED):
+            return Stage.UNAVAILABLE
+        return Stage.WAITING
+    status = order.status
+    if status == OrderHistory.Status.COMPLETED:
+        return Stage.COMPLETED
+    if status == OrderHistory.Status.EXPIRED:
+        return Stage.EXPIRED
+    if status in (OrderHistory.Status.CANCELLED, OrderHistory.Status.FAILED):
+        return Stage.CLOSED
+    if status == OrderHistory.Status.DISPUTED:
+        return Stage.DISPUTED
+    if order.order_type == OrderType.PAY_OUT:
+        return Stage.PAYOUT
+    if status == OrderHistory.Status.PROCESSING:
+        return Stage.PAID
+    if order.expires_at is not None and order.expires_at <= now:
+        return Stage.EXPIRED  # the sweeper has not got to it yet
+    return Stage.PAY
+
+
+def hosted_order(hash_id: str) -> HostedOrder | None:
+    """The order behind /pay/<hash_id> as its customer sees it; call inside the order's tenant."""
+    if not _valid_hash(hash_id):
+        return None
+    incoming = (IncomingOrder.objects.select_related("fiat_currency")
+                .filter(hash_id=hash_id).first())
+    if incoming is None:
+        return None
+    order = OrderHistory.objects.select_related("fiat").filter(incoming_order=incoming).first()
+    appeal_open = order is not None and Appeal.objects.filter(order=order, status=Appeal.Status.OPEN).exists()
+    stage = _stage(incoming, order, timezone.now())
+    can_appeal = (order is not None and not appeal_open and order.order_type == OrderType.PAY_IN
+                  and stage in (Stage.PAY, Stage.PAID, Stage.EXPIRED))
+    return HostedOrder(
+        hash_id=incoming.hash_id, tenant_id=incoming.tenant_id, order_type=incoming.order_type, stage=stage,
+        amount=order.total_fiat if order else incoming.total_fiat, fiat_code=incoming.fiat_currency.code,
+        return_url=_safe_return_url(incoming.return_url), expires_at=order.expires_at if order else None,
+        paid_at=order.paid_at if order else None, has_receipt=bool(order and order.customer_receipt),
+        appeal_open=appeal_open, can_appeal=can_appeal, order=order,
+    )

@@ -1,0 +1,467 @@
+"""Assignment (stage 2, seed 002 section 3): give one incoming order a trader's requisite.
+
+One short transaction per order, all or nothing:
+
+1. Lock the incoming order (`new`/`retrying`, due) with `FOR UPDATE SKIP LOCKED`:
+   a second message for the same order, or the sweeper, skips it while a live
+   task holds it, and a cancel by the store waits for us and then sees the result.
+2. Find and lock the best requisite (`_CANDIDATE_SQL`): the seed's joins and
+   filters, ordered by the trader's `trafic_priority`, then `last_used_at`
+   (NULLS FIRST: round-robin), `LIMIT 1 FOR UPDATE OF r SKIP LOCKED` (the NO KEY
+   UPDATE strength, as for the order: we change no key, so rows that merely
+   reference the requisite or the order are never blocked by our locks).
+3. Check the dynamic limits against `order_history` *after* the lock, in a new
+   statement: holding the requisite's row lock serialises every assignment to
+   it, and in READ COMMITTED each statement sees what the previous holder
+   committed. (The seed suggests REPEATABLE READ or SERIALIZABLE; the row lock
+   gives the same guarantee here without serialization failures to retry, and
+   a REPEATABLE READ snapshot taken before the lock would miss the previous
+   holder's order.) A candidate that fails is passed over for the next one, at
+   most ASSIGNMENT_MAX_CANDIDATES in one attempt, and goes to the back of its
+   round (`last_used_at` = now, as if it had taken its turn): requisites that hit
+   their limits stop being used and so sort first, and would otherwise be
+   locked and checked by every order before any other.
+4. Write `order_history`, mark the incoming order `assigned` (compare-and-swap),
+   bump `last_used_at`, place the hold (payments.services.execution), audit, and
+   write the store's callback event — or, when nothing fits, count a failed
+   attempt: `retrying` with a growing, jittered delay in `next_attempt_at`, or
+   `failed` after ASSIGNMENT_MAX_ATTEMPTS.
+
+The database row is the truth and a Celery message only a hint. Retries are not
+broker ETAs: `sweep_due_orders` (beat) sends a message for every open order
+whose time has come and that no live task holds, so a lost message, Redis down
+at intake, or a worker killed mid-transaction (PostgreSQL rolls it back) only
+delays an order. `order_history.incoming_order_id` is unique besides.
+
+Limits (fiat, `full_requisites_settings`), counted over the requisite's orders
+that are not cancelled, failed or expired (a confirmed amount counts instead of
+the requested one), this order included:
+- `lower_limit` / `upper_limit`: the order amount (static, in the search);
+- `turnover_day_max`: turnover since 00:00 UTC;
+- `total_limit`: turnover over the requisite's lifetime;
+- `turnover_limit_minutes`: when set, `turnover_day_max` also caps the turnover
+  of the rolling window of that many minutes before now (a 1440-minute window
+  is a rolling day that does not reset at midnight).
+"""
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from enum import StrEnum
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from payments.errors import PaymentsError
+from payments.models import IncomingOrder, OrderHistory, OrderType, ReqTrader
+from payments.models.fields import CRYPTO_PLACES
+from tenancy.models import Tenant
+from tenancy.scoping import tenant_context
+
+from .audit_trail import record
+from .callbacks import enqueue_order_event
+from .execution import place_order_hold
+
+logger = logging.getLogger(__name__)
+
+CRYPTO_STEP = Decimal(1).scaleb(-CRYPTO_PLACES)
+OPEN_STATUSES = [IncomingOrder.Status.NEW, IncomingOrder.Status.RETRYING]
+# Orders that no longer count towards a requisite's turnover.
+NOT_COUNTED = [OrderHistory.Status.CANCELLED, OrderHistory.Status.FAILED, OrderHistory.Status.EXPIRED]
+REASON_MAX_LENGTH = 500
+
+NO_CANDIDATE = "No free requisite fits this order (currency, method, bank, limits, trader balance)."
+
+
+class Outcome(StrEnum):
+    ASSIGNED = "assigned"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # not open, not due yet, or held by another live task: nothing changed
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    order_id: int
+    outcome: Outcome
+    order: OrderHistory | None = None
+    reason: str = ""
+    next_attempt_at: datetime | None = None
+
+    @property
+    def assigned(self) -> bool:
+        return self.outcome == Outcome.ASSIGNED
+
+
+@dataclass(frozen=True)
+class Candidate:
+    requisite_id: int
+    trader_id: int
+    method_id: int
+    bank_id: int
+    commission_percent: Decimal
+    total_limit: Decimal | None
+    turnover_day_max: Decimal | None
+    turnover_limit_minutes: int | None
+
+    @property
+    def has_dynamic_limits(self) -> bool:
+        return self.total_limit is not None or self.turnover_day_max is not None
+
+
+class _StopAttempt(Exception):
+    """Nothing this attempt can do (e.g. the store cannot cover a PayOut): roll back, count the attempt."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- assigning one order --------------------------------------------------------------------------------
+
+def assign_incoming_order(*, order_id: int, tenant_id) -> AssignmentResult:
+    """Assign incoming order `order_id` of tenant `tenant_id`, or count a failed attempt (see the module doc).
+
+    Safe to call any number of times, concurrently too: only one call can hold
+    the order, and an order that is no longer open is left alone. An unexpected
+    error rolls everything back, is counted as a failed attempt (so an order that
+    always breaks ends `failed` instead of circling forever) and is re-raised.
+    """
+    with tenant_context(tenant_id):
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                return _assign_locked(order_id, now)
+        except _StopAttempt as stop:
+            return _count_failed_attempt_again(order_id, stop.reason, now)
+        except Exception as exc:
+            logger.exception("Assignment of incoming order %s broke", order_id)
+            _count_failed_attempt_again(order_id, f"Internal error while assigning ({type(exc).__name__}).", now)
+            raise
+
+
+def _assign_locked(order_id: int, now: datetime) -> AssignmentResult:
+    order = (IncomingOrder.objects.select_related("fiat_currency", "crypto_currency")
+             .select_for_update(skip_locked=True, of=("self",), no_key=True)
+             .filter(pk=order_id, status__in=OPEN_STATUSES).first())
+    if order is None:
+        return AssignmentResult(order_id, Outcome.SKIPPED, reason="Not open, or held by another task.")
+    if order.next_attempt_at is not None and order.next_attempt_at > now:
+        return AssignmentResult(order_id, Outcome.SKIPPED, reason="Not due yet.",
+                                next_attempt_at=order.next_attempt_at)
+    tried: list[int] = []
+    reason = NO_CANDIDATE
+    for _ in range(max(1, settings.ASSIGNMENT_MAX_CANDIDATES)):
+        candidate = _lock_best_candidate(order, exclude=tried)
+        if candidate is None:
+            break
+        tried.append(candidate.requisite_id)
+        over = _dynamic_limit_exceeded(candidate, order, now)
+        if over:
+            reason = over
+            # Its turn came and it could not take it: to the back of the round, or requisites that hit
+            # their limits (no longer used, so sorted first) would be tried first by every order.
+            ReqTrader.objects.filter(pk=candidate.requisite_id).update(last_used_at=now)
+            continue
+        return _record_assignment(order, candidate, now)
+    if tried and reason == NO_CANDIDATE:
+        reason = f"Requisites {tried} were taken meanwhile."
+    return _count_failed_attempt(order, reason, now)
+
+
+# The seed's candidate search. {placeholders} are filled from fixed fragments only; values are parameters.
+_CANDIDATE_SQL = """
+SELECT r.id, r.trader_id, r.method_id, r.bank_id, t.{commission_column},
+       s.total_limit, s.turnover_day_max, s.turnover_limit_minutes
+FROM req_traders r
+JOIN traders t ON t.id = r.trader_id
+JOIN users u ON u.id = t.user_id
+JOIN full_requisites_settings s ON s.requisite_id = r.id
+{balance_join}
+WHERE r.tenant_id = %(tenant)s
+  AND r.fiat_id = %(fiat)s
+  AND r.status = 'approve'
+  AND NOT r.is_excluded_from_distribution
+  AND t.in_work
+  AND u.status <> 'blocked'
+  AND t.{flag_column} AND s.{flag_column}
+  AND (s.lower_limit IS NULL OR s.lower_limit <= CAST(%(amount)s AS NUMERIC))
+  AND (s.upper_limit IS NULL OR s.upper_limit >= CAST(%(amount)s AS NUMERIC))
+  {extra_filters}
+ORDER BY t.trafic_priority ASC, r.last_used_at ASC NULLS FIRST, r.id ASC
+LIMIT 1
+{locking}
+"""
+# PayIn: the trader's available crypto (balance − hold) in the order's pair covers the order. The balance
+# row is locked with the requisite (SKIP LOCKED: a trader busy with another order is passed over rather than
+# waited for), and PostgreSQL re-checks the condition on the row as last committed once it holds the lock,
+# so the hold placed afterwards cannot fail for want of balance.
+_BALANCE_JOIN = """JOIN balance_traders b ON b.trader_id = r.trader_id AND b.tenant_id = r.tenant_id
+  AND b.fiat_currency_id = %(fiat)s AND b.crypto_currency_id = %(crypto)s
+  AND b.crypto_balance - b.crypto_hold >= CAST(%(crypto_amount)s AS NUMERIC)"""
+
+
+def _lock_best_candidate(order: IncomingOrder, *, exclude: list[int]) -> Candidate | None:
+    pay_in = order.order_type == OrderType.PAY_IN
+    ops = connection.ops
+    params = {"tenant": _tenant_param(order.tenant_id), "fiat": order.fiat_currency_id,
+              "amount": ops.adapt_decimalfield_value(order.total_fiat, 20, 2)}
+    extra = []
+    if order.payment_method_id is not None:
+        extra.append("AND r.method_id = %(method)s")
+        params["method"] = order.payment_method_id
+    if order.bank_id is not None:
+        extra.append("AND r.bank_id = %(bank)s")
+        params["bank"] = order.bank_id
+    if exclude:
+        names = [f"exclude{i}" for i in range(len(exclude))]
+        extra.append("AND r.id NOT IN ({})".format(", ".join(f"%({name})s" for name in names)))
+        params.update(zip(names, exclude, strict=True))
+    if pay_in:
+        params["crypto"] = order.crypto_currency_id
+        params["crypto_amount"] = ops.adapt_decimalfield_value(order.amount_currency, 20, 8)
+    locking = ""
+    if connection.features.has_select_for_update_skip_locked:  # SQLite (the demo) serialises writers instead
+        locking = f"FOR NO KEY UPDATE OF {'r, b' if pay_in else 'r'} SKIP LOCKED"
+    sql = _CANDIDATE_SQL.format(
+        commission_column="pay_in_commission_percent" if pay_in else "pay_out_commission_percent",
+        flag_column="pay_in" if pay_in else "pay_out",
+        balance_join=_BALANCE_JOIN if pay_in else "",
+        extra_filters="\n  ".join(extra),
+        locking=locking,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Candidate(requisite_id=row[0], trader_id=row[1], method_id=row[2], bank_id=row[3],
+                     commission_percent=_decimal(row[4]), total_limit=_decimal(row[5]),
+                     turnover_day_max=_decimal(row[6]), turnover_limit_minutes=row[7])
+
+
+def _tenant_param(tenant_id):
+    """The tenant id as the backend stores it (a UUID on PostgreSQL, 32 hex digits on SQLite)."""
+    return Tenant._meta.pk.get_db_prep_value(tenant_id, connection)
+
+
+def _decimal(value) -> Decimal | None:
+    if value is None or isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))  # SQLite hands back floats and ints
+
+
+def _day_start(now: datetime) -> datetime:
+    return datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
+
+
+def _dynamic_limit_exceeded(candidate: Candidate, order: IncomingOrder, now: datetime) -> str:
+    """Why the locked candidate cannot take `order` (empty: it can), from what is committed now."""
+    if not candidate.has_dynamic_limits:
+        return ""
+    day_start = _day_start(now)
+    window_start = None
+    if candidate.turnover_limit_minutes and candidate.turnover_day_max is not None:
+        window_start = now - timedelta(minutes=candidate.turnover_limit_minutes)
+    counted = OrderHistory.objects.filter(requisite_id=candidate.requisite_id).exclude(status__in=NOT_COUNTED)
+    if candidate.total_limit is None:
+        counted = counted.filter(created_at__gte=min(day_start, window_start or day_start))
+    amount = Coalesce("confirmed_fiat", "total_fiat")
+    sums = counted.aggregate(
+        total=Sum(amount),
+        day=Sum(amount, filter=Q(created_at__gte=day_start)),
+        window=Sum(amount, filter=Q(created_at__gte=window_start or now)),
+    )
+    requested = order.total_fiat
+    checks = (
+        ("daily turnover", candidate.turnover_day_max, sums["day"]),
+        ("lifetime turnover", candidate.total_limit, sums["total"]),
+        (f"turnover of the last {candidate.turnover_limit_minutes} minutes",
+         candidate.turnover_day_max if window_start else None, sums["window"]),
+    )
+    for label, cap, used in checks:
+        used = used or Decimal("0")
+        if cap is not None and used + requested > cap:
+            return (f"Requisite {candidate.requisite_id}: {label} {used} + {requested} "
+                    f"would exceed its limit {cap}.")
+    return ""
+
+
+def trader_commission(amount_currency: Decimal, percent: Decimal) -> Decimal:
+    """The trader's commission in crypto: `percent` of the order's crypto amount, 8 places, half up."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return (amount_currency * percent / 100).quantize(CRYPTO_STEP, rounding=ROUND_HALF_UP)
+
+
+def _record_assignment(order: IncomingOrder, candidate: Candidate, now: datetime) -> AssignmentResult:
+    assigned = OrderHistory(
+        tenant_id=order.tenant_id, client_id=order.client_id, incoming_order=order, hash_id=order.hash_id,
+        trader_id=candidate.trader_id, requisite_id=candidate.requisite_id, merchant_id=order.merchant_id,
+        store_id=order.store_id, method_id=candidate.method_id, bank_id=candidate.bank_id,
+        crypto_currency=order.crypto_currency, fiat=order.fiat_currency, order_type=order.order_type,
+        exchange_rate=order.exchange_rate, amount_currency=order.amount_currency, total_fiat=order.total_fiat,
+        store_commission=order.store_commission,
+        trader_commission=trader_commission(order.amount_currency, candidate.commission_percent),
+        status=OrderHistory.Status.PENDING, expires_at=now + settings.ORDER_PAYMENT_WINDOW, created_at=now,
+    )
+    assigned.save(force_insert=True)
+    old_status = order.status
+    swapped = IncomingOrder.objects.filter(pk=order.pk, status__in=OPEN_STATUSES).update(
+        status=IncomingOrder.Status.ASSIGNED, payment_method_id=candidate.method_id, bank_id=candidate.bank_id,
+        last_attempt_at=now, next_attempt_at=None, dispatched_at=None, failure_reason="", updated_at=now)
+    if swapped != 1:  # cannot happen while we hold the row lock; refuse rather than write half
+        raise RuntimeError(f"Incoming order {order.pk} changed under its lock.")
+    order.status, order.payment_method_id, order.bank_id = IncomingOrder.Status.ASSIGNED, candidate.method_id, \
+        candidate.bank_id
+    order.last_attempt_at, order.next_attempt_at, order.dispatched_at, order.failure_reason = now, None, None, ""
+    ReqTrader.objects.filter(pk=candidate.requisite_id).update(last_used_at=now)
+    try:
+        place_order_hold(order=assigned)
+    except PaymentsError as exc:
+        # PayIn: cannot happen, the trader's balance is locked and checked by the search. PayOut: the
+        # store's balance does not cover the payout, which no other requisite changes.
+        raise _StopAttempt(f"The hold could not be placed: {exc}") from exc
+    record(action="order.assigned", target=order,
+           description=f"{order} assigned to requisite {candidate.requisite_id} of trader {candidate.trader_id}",
+           details={"changes": {"status": {"old": old_status, "new": order.status}}, "order": assigned.pk,
+                    "requisite": candidate.requisite_id, "trader": candidate.trader_id,
+                    "trader_commission": assigned.trader_commission, "attempt": order.retry_count + 1})
+    enqueue_order_event(incoming_order=order, event_type="order.assigned")
+    return AssignmentResult(order.pk, Outcome.ASSIGNED, order=assigned)
+
+
+# --- failed attempts ------------------------------------------------------------------------------------
+
+def retry_delay(failed_attempts: int) -> timedelta:
+    """The wait after the n-th failed attempt: d = base·2^(n−1) capped, drawn from [d/2, d].
+
+    Half fixed, half random ("equal jitter"): orders that failed together spread
+    out, and below the cap a delay is never shorter than the one before it.
+    """
+    base = settings.ASSIGNMENT_RETRY_BASE_DELAY.total_seconds()
+    cap = settings.ASSIGNMENT_RETRY_MAX_DELAY.total_seconds()
+    full = min(cap, base * 2 ** min(max(failed_attempts, 1) - 1, 32))
+    return timedelta(seconds=full / 2 + random.uniform(0, full / 2))
+
+
+def _count_failed_attempt(order: IncomingOrder, reason: str, now: datetime) -> AssignmentResult:
+    """Write the failed attempt on the locked, open order: `retrying` with its next time, or `failed`."""
+    attempts = order.retry_count + 1
+    final = attempts >= settings.ASSIGNMENT_MAX_ATTEMPTS
+    reason = reason[:REASON_MAX_LENGTH]
+    if final:
+        reason = f"Not assigned after {attempts} attempts. {reason}"[:REASON_MAX_LENGTH]
+    new_status = IncomingOrder.Status.FAILED if final else IncomingOrder.Status.RETRYING
+    next_attempt_at = None if final else now + retry_delay(attempts)
+    swapped = IncomingOrder.objects.filter(pk=order.pk, status__in=OPEN_STATUSES).update(
+        status=new_status, retry_count=attempts, last_attempt_at=now, next_attempt_at=next_attempt_at,
+        failure_reason=reason, dispatched_at=None, updated_at=now)
+    if not swapped:
+        return AssignmentResult(order.pk, Outcome.SKIPPED, reason="The order changed meanwhile.")
+    old_status = order.status
+    order.status, order.retry_count, order.last_attempt_at = new_status, attempts, now
+    order.next_attempt_at, order.failure_reason, order.dispatched_at = next_attempt_at, reason, None
+    if new_status != old_status:
+        record(action="order.assignment_failed" if final else "order.assignment_retrying", target=order,
+               description=f"{order}: {reason}",
+               details={"changes": {"status": {"old": old_status, "new": new_status}}, "attempts": attempts,
+                        "next_attempt_at": next_attempt_at, "reason": reason})
+    if final:
+        enqueue_order_event(incoming_order=order, event_type="order.failed")
+    return AssignmentResult(order.pk, Outcome.FAILED if final else Outcome.RETRYING, reason=reason,
+                            next_attempt_at=next_attempt_at)
+
+
+@transaction.atomic
+def _count_failed_attempt_again(order_id: int, reason: str, now: datetime) -> AssignmentResult:
+    """After a rolled-back attempt: lock the order anew (if still ours to count) and count the attempt."""
+    order = (IncomingOrder.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
+             .filter(pk=order_id, status__in=OPEN_STATUSES).first())
+    if order is None:
+        return AssignmentResult(order_id, Outcome.SKIPPED, reason="Not open, or held by another task.")
+    return _count_failed_attempt(order, reason, now)
+
+
+# --- the sweeper ----------------------------------------------------------------------------------------
+
+def dispatch_lease() -> timedelta:
+    """How long a sent message owns an order; after that the sweeper sends another (the first was lost)."""
+    return timedelta(seconds=settings.ASSIGNMENT_DISPATCH_LEASE_SECONDS)
+
+
+_CLAIM_DUE_SQL = """
+UPDATE incoming_orders SET dispatched_at = %(now)s
+WHERE id IN (
+    SELECT id FROM incoming_orders
+    WHERE tenant_id = %(tenant)s
+      AND ((status = 'new' AND COALESCE(dispatched_at, created_at) <= %(stale)s)
+           OR (status = 'retrying' AND next_attempt_at <= %(now)s
+               AND (dispatched_at IS NULL OR dispatched_at <= %(stale)s)))
+    ORDER BY COALESCE(next_attempt_at, created_at), id
+    LIMIT %(limit)s
+    {locking}
+)
+RETURNING id
+"""
+
+
+def sweep_due_orders(*, now: datetime | None = None, limit: int | None = None) -> int:
+    """Send an assignment message for every open order that is due and that no live task holds; returns how many.
+
+    Due: a `retrying` order whose `next_attempt_at` has come, or a `new` one
+    whose message should long have been worked off (created or last sent more
+    than the dispatch lease ago: its message was lost, or Redis was down at
+    intake). Claiming moves `dispatched_at` to now in one UPDATE over rows taken
+    with `FOR UPDATE SKIP LOCKED`, so an order a worker is assigning right now
+    is skipped, and two sweepers never send the same order twice.
+
+    Tenant by tenant inside each tenant's context (as the callback and expiry
+    sweepers do) instead of bypassing RLS: the tenants table is small, the scope
+    stays enforced, and no audit entry is needed for a bypass every few seconds.
+    """
+    now = now or timezone.now()
+    limit = limit or settings.ASSIGNMENT_SWEEP_BATCH
+    ops = connection.ops
+    sent = 0
+    for tenant_id in Tenant.objects.order_by("created_at").values_list("pk", flat=True):
+        if sent >= limit:
+            break
+        with tenant_context(tenant_id):
+            params = {"now": ops.adapt_datetimefield_value(now),
+                      "stale": ops.adapt_datetimefield_value(now - dispatch_lease()),
+                      "tenant": _tenant_param(tenant_id),
+                      "limit": limit - sent}
+            sql = _CLAIM_DUE_SQL.format(
+                locking="FOR NO KEY UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked
+                else "")
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                claimed = sorted(row[0] for row in cursor.fetchall())
+            sent += _dispatch(claimed, tenant_id)
+    if sent:
+        logger.info("Assignment sweeper sent %s due orders", sent)
+    return sent
+
+
+def _dispatch(order_ids: list[int], tenant_id) -> int:
+    """Send one message per claimed order; if the broker refuses, the rest wait for the lease to run out."""
+    from payments.tasks_assignment import assign_incoming_order_task
+
+    for position, order_id in enumerate(order_ids):
+        try:
+            assign_incoming_order_task.apply_async(args=[order_id], kwargs={"tenant_id": str(tenant_id)})
+        except Exception:
+            logger.warning("Could not queue assignment of orders %s; the sweeper retries after the lease",
+                           order_ids[position:], exc_info=True)
+            return position
+    return len(order_ids)
+
+
+__all__ = ["AssignmentResult", "Candidate", "Outcome", "assign_incoming_order", "dispatch_lease", "retry_delay",
+           "sweep_due_orders", "trader_commission"]

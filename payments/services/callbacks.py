@@ -1,0 +1,415 @@
+"""Callbacks to stores: every order event, signed, delivered to the store's callback_url until it answers.
+
+How it holds together (docs/callbacks.md has the receiver's side):
+- `enqueue_order_event` writes a CallbackEvent in the caller's transaction, so an
+  event exists exactly when the status change committed, and sends a Celery
+  message on commit. The row is the truth, the message only a hint:
+  `sweep_due_callbacks` (beat) sends a new message for every pending event whose
+  time has come and that has no message out, so a lost message, Redis being down
+  or a worker killed mid-request only delay a delivery.
+- `deliver_callback` claims the event with a compare-and-swap (its next attempt
+  moved a lease ahead, so a duplicate message is a no-op), POSTs outside any
+  transaction, then records the attempt and the next step in one short
+  transaction: `delivered` on 2xx, else another try after an exponential,
+  jittered delay, until CALLBACK_RETRY_WINDOW after the event: then `failed`.
+- Every attempt (automatic or a merchant's resend) also feeds the store's
+  endpoint health: a failure streak long enough (CALLBACK_FLAG_AFTER_FAILURES
+  failed attempts or CALLBACK_FLAG_AFTER of failing) flags the store and mails
+  its merchant once; the next success clears the flag.
+
+The signing secrets never leave this module: not in attempts, events, the audit
+trail or the logs (the signature itself is not logged either).
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from payments.errors import PaymentsError
+from payments.models import CallbackAttempt, CallbackEvent, IncomingOrder, MerchantStore
+from payments.permissions import has_any_flag
+from payments.selectors_callbacks import order_event_data
+from tenancy.models import Tenant
+from tenancy.scoping import tenant_context
+
+from .audit_trail import record
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPES = (
+    "order.created", "order.assigned", "order.failed", "order.cancelled", "order.paid", "order.completed",
+    "order.disputed", "order.expired", "appeal.opened", "appeal.resolved",
+)
+# Staff who may resend a store's callback (besides the store's own merchant).
+RESEND_FLAGS = ("can_manage_orders", "can_manage_merchants")
+ALLOWED_SCHEMES = ("http", "https")
+SIGNATURE_HEADER = "X-Signature"
+USER_AGENT = "P2P-Platform-Callbacks/1"
+# A message sent but not yet taken by a worker: the sweeper sends another only after this.
+DISPATCH_LEASE = timedelta(minutes=5)
+
+
+# --- signing -----------------------------------------------------------------------------------------------
+
+def sign(secret: str, timestamp: int, body: bytes | str) -> str:
+    """hex HMAC-SHA256(secret, "<timestamp>.<body>"), the `v1` value of the X-Signature header."""
+    raw = body.encode() if isinstance(body, str) else body
+    return hmac.new(secret.encode(), f"{int(timestamp)}.".encode() + raw, hashlib.sha256).hexdigest()
+
+
+def signature_header(*, secrets: Sequence[str], timestamp: int, body: bytes) -> str:
+    """`t=<unix>,v1=<hex>[,v1=<hex>]`: one v1 per secret, the current one first."""
+    return ",".join([f"t={int(timestamp)}", *(f"v1={sign(secret, timestamp, body)}" for secret in secrets if secret)])
+
+
+def signing_secrets(store: MerchantStore, *, now: datetime) -> list[str]:
+    """The current secret, and the previous one while its grace period after a rotation lasts."""
+    secrets = [store.secret_key]
+    if (store.previous_secret_key and store.previous_secret_valid_until is not None
+            and store.previous_secret_valid_until > now):
+        secrets.append(store.previous_secret_key)
+    return secrets
+
+
+def event_body(event: CallbackEvent) -> bytes:
+    """The bytes every attempt of the event sends (keys sorted, so the same row gives the same bytes)."""
+    return json.dumps(event.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# --- callback URLs -----------------------------------------------------------------------------------------
+
+def callback_url_problem(url: str) -> str:
+    """Why a callback URL cannot be used ("" when it can)."""
+    if not url:
+        return "the store has no callback URL"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "the callback URL is not a valid URL"
+    if parts.scheme.lower() not in ALLOWED_SCHEMES:
+        return "the callback URL must be http:// or https://"
+    if not host:
+        return "the callback URL has no host"
+    return ""
+
+
+def check_callback_url(url: str) -> None:
+    """Refuse a callback URL that is not http(s) (empty is allowed: no callbacks)."""
+    if url and (problem := callback_url_problem(url)):
+        message = problem[0].upper() + problem[1:] + "."
+        raise PaymentsError(message, code="invalid_callback_url", fields={"callback_url": [message]})
+
+
+# --- writing events ----------------------------------------------------------------------------------------
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def enqueue_order_event(*, incoming_order: IncomingOrder, event_type: str) -> CallbackEvent:
+    """Record that `incoming_order` changed (call it inside the transaction that changed it, after the change).
+
+    The body is fixed now, from the rows as this transaction sees them, so it
+    describes exactly this change however late it is delivered. A store without
+    a usable callback URL still gets the row (status `failed`, saying why), so
+    its merchant sees what was not sent and can resend it after setting a URL.
+    """
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"Unknown callback event type {event_type!r}.")
+    store = MerchantStore.objects.unscoped().only("id", "tenant_id", "callback_url").get(
+        pk=incoming_order.store_id, tenant_id=incoming_order.tenant_id)
+    now = timezone.now()
+    event = CallbackEvent(tenant_id=incoming_order.tenant_id, store_id=store.pk, incoming_order_id=incoming_order.pk,
+                          event_type=event_type, created_at=now)
+    event.payload = {"id": str(event.event_id), "type": event_type, "created": _iso(now),
+                     "data": order_event_data(incoming_order, event_type=event_type)}
+    problem = callback_url_problem(store.callback_url)
+    if problem:
+        event.status = CallbackEvent.Status.FAILED
+        event.last_error = f"Not sent: {problem}."
+    else:
+        event.next_attempt_at = now
+        event.dispatched_at = now
+    event.save()
+    if not problem:
+        transaction.on_commit(lambda: _dispatch(event.pk, event.tenant_id))
+    return event
+
+
+def _dispatch(event_pk: int, tenant_id) -> None:
+    """Send the delivery message; if the broker refuses, leave the event for the sweeper."""
+    from payments.tasks_callbacks import deliver_callback_task
+
+    try:
+        deliver_callback_task.apply_async(kwargs={"event_id": event_pk, "tenant_id": str(tenant_id)})
+    except Exception:
+        logger.warning("Could not queue callback event %s; the sweeper will send it", event_pk, exc_info=True)
+        with tenant_context(tenant_id):
+            CallbackEvent.objects.filter(pk=event_pk, status=CallbackEvent.Status.PENDING).update(dispatched_at=None)
+
+
+# --- the retry schedule ------------------------------------------------------------------------------------
+
+def retry_delay(failed_attempts: int) -> timedelta:
+    """The wait after the n-th failed automatic attempt: base·2^(n-1), capped, ± CALLBACK_RETRY_JITTER."""
+    base = settings.CALLBACK_RETRY_BASE_DELAY.total_seconds()
+    cap = settings.CALLBACK_RETRY_MAX_DELAY.total_seconds()
+    delay = min(cap, base * 2 ** min(max(failed_attempts, 1) - 1, 32))
+    jitter = settings.CALLBACK_RETRY_JITTER
+    if jitter:
+        delay *= random.uniform(1 - jitter, 1 + jitter)
+    return timedelta(seconds=delay)
+
+
+def delivery_lease() -> timedelta:
+    """How long a claimed delivery may take before the event counts as due again (a worker died)."""
+    return timedelta(seconds=settings.CALLBACK_CONNECT_TIMEOUT + 2 * settings.CALLBACK_READ_TIMEOUT + 30)
+
+
+# --- delivering ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outcome:
+    attempted_at: datetime
+    status_code: int | None = None
+    latency_ms: int | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def _timeout() -> httpx.Timeout:
+    return httpx.Timeout(connect=settings.CALLBACK_CONNECT_TIMEOUT, read=settings.CALLBACK_READ_TIMEOUT,
+                         write=settings.CALLBACK_READ_TIMEOUT, pool=settings.CALLBACK_CONNECT_TIMEOUT)
+
+
+_TIMEOUT_KINDS = ((httpx.ConnectTimeout, "connect"), (httpx.ReadTimeout, "read"), (httpx.WriteTimeout, "write"),
+                  (httpx.PoolTimeout, "pool"))
+
+
+def _describe(exc: Exception, url: str) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        kind = next((name for cls, name in _TIMEOUT_KINDS if isinstance(exc, cls)), "")
+        return f"Timed out ({kind} timeout)" if kind else "Timed out"
+    # The URL may carry the merchant's own token in its query: never repeat it.
+    text = str(exc).replace(url, "<callback_url>") if url else str(exc)
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+def _post(event: CallbackEvent, store: MerchantStore) -> Outcome:
+    attempted_at = timezone.now()
+    url = store.callback_url
+    problem = callback_url_problem(url)
+    if problem:
+        return Outcome(attempted_at=attempted_at, error=f"Not sent: {problem}.")
+    body = event_body(event)
+    timestamp = int(attempted_at.timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Event-Id": str(event.event_id),
+        SIGNATURE_HEADER: signature_header(secrets=signing_secrets(store, now=attempted_at), timestamp=timestamp,
+                                           body=body),
+    }
+    started = time.monotonic()
+    status_code, error = None, ""
+    try:
+        # Only the status line matters: the body is not read, so a slow or huge one costs nothing.
+        with (httpx.Client(timeout=_timeout(), follow_redirects=False) as client,
+              client.stream("POST", url, content=body, headers=headers) as response):
+            status_code = response.status_code
+    except Exception as exc:  # any failure to get an answer is a failed attempt, recorded like the others
+        error = _describe(exc, url)
+    latency_ms = int((time.monotonic() - started) * 1000)
+    if status_code is not None and not 200 <= status_code < 300:
+        error = f"HTTP {status_code}" + (": redirects are not followed" if 300 <= status_code < 400 else "")
+    return Outcome(attempted_at=attempted_at, status_code=status_code, latency_ms=latency_ms, error=error)
+
+
+def deliver_callback(*, event_id: int) -> CallbackAttempt | None:
+    """One automatic attempt of a due, pending event; None when there is nothing to do.
+
+    Runs in the event's tenant (the task enters it). Nothing to do means: the
+    event is delivered or given up, not due yet, or another worker holds it.
+    """
+    started = timezone.now()
+    claimed = CallbackEvent.objects.filter(
+        pk=event_id, status=CallbackEvent.Status.PENDING, next_attempt_at__lte=started,
+    ).update(next_attempt_at=started + delivery_lease())
+    if not claimed:
+        return None
+    event = CallbackEvent.objects.select_related("store").get(pk=event_id)
+    outcome = _post(event, event.store)
+    return _record_attempt(event_id=event_id, outcome=outcome, manual=False)
+
+
+def resend_callback(*, event: CallbackEvent, requested_by) -> CallbackAttempt:
+    """Send the event again now, on behalf of its store's merchant or staff; audited.
+
+    Call it outside a transaction (it waits for the store's answer, within the
+    timeouts). A success marks the event delivered, whatever it was; a failure
+    leaves the automatic schedule as it was.
+    """
+    event = CallbackEvent.objects.select_related("store__merchant").get(pk=event.pk, tenant_id=event.tenant_id)
+    _authorize_resend(event, requested_by)
+    outcome = _post(event, event.store)
+    return _record_attempt(event_id=event.pk, outcome=outcome, manual=True, requested_by=requested_by)
+
+
+def _authorize_resend(event: CallbackEvent, user) -> None:
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        raise PermissionDenied("Sign in to resend a callback.")
+    if event.store.merchant.user_id == user.pk or has_any_flag(user, RESEND_FLAGS):
+        return
+    raise PermissionDenied("Only the store's merchant or staff with "
+                           f"{' or '.join(RESEND_FLAGS)} may resend its callbacks.")
+
+
+@transaction.atomic
+def _record_attempt(*, event_id: int, outcome: Outcome, manual: bool, requested_by=None) -> CallbackAttempt:
+    now = timezone.now()
+    event = CallbackEvent.objects.select_for_update().get(pk=event_id)
+    attempt = CallbackAttempt.objects.create(
+        tenant_id=event.tenant_id, event=event, attempted_at=outcome.attempted_at, status_code=outcome.status_code,
+        latency_ms=outcome.latency_ms, error=outcome.error, manual=manual)
+    event.attempts += 1
+    event.last_status_code = outcome.status_code
+    event.last_error = outcome.error
+    if outcome.ok:
+        if event.status != CallbackEvent.Status.DELIVERED:
+            event.status = CallbackEvent.Status.DELIVERED
+            event.delivered_at = now
+        event.next_attempt_at = None
+        event.dispatched_at = None
+    elif not manual and event.status == CallbackEvent.Status.PENDING:
+        deadline = event.created_at + settings.CALLBACK_RETRY_WINDOW
+        if now >= deadline:
+            event.status = CallbackEvent.Status.FAILED
+            event.next_attempt_at = None
+        else:
+            failed_automatic = event.attempt_rows.filter(manual=False).count()
+            event.next_attempt_at = min(outcome.attempted_at + retry_delay(failed_automatic), deadline)
+        event.dispatched_at = None  # the message is used up; the sweeper sends the next one when due
+    event.save(update_fields=["attempts", "last_status_code", "last_error", "status", "delivered_at",
+                              "next_attempt_at", "dispatched_at"])
+    logger.info("Callback %s (%s) attempt %s%s: %s", event.event_id, event.event_type, event.attempts,
+                " (manual)" if manual else "", "delivered" if outcome.ok else outcome.error)
+    if event.status == CallbackEvent.Status.FAILED and not outcome.ok and not manual:
+        logger.warning("Callback %s (%s) given up after %s attempts", event.event_id, event.event_type,
+                       event.attempts)
+    _note_endpoint_health(store_id=event.store_id, tenant_id=event.tenant_id, outcome=outcome, now=now)
+    if manual:
+        record(action="callback.resent", target=event, actor=requested_by,
+               description=f"Callback {event.event_type} {event.event_id} resent",
+               details={"event_id": str(event.event_id), "event_type": event.event_type, "attempt": attempt.pk,
+                        "http_status": outcome.status_code, "error": outcome.error})
+    return attempt
+
+
+# --- the store's endpoint health ---------------------------------------------------------------------------
+
+def _failed_attempts_since(store_id: int, since: datetime) -> int:
+    succeeded = Q(status_code__gte=200, status_code__lt=300)
+    return CallbackAttempt.objects.filter(event__store_id=store_id, attempted_at__gte=since).exclude(succeeded).count()
+
+
+def _note_endpoint_health(*, store_id: int, tenant_id, outcome: Outcome, now: datetime) -> None:
+    """Start, extend or end the store's failure streak; flag it (once) when it has gone on too long."""
+    store = MerchantStore.objects.unscoped().select_for_update(no_key=True).get(pk=store_id, tenant_id=tenant_id)
+    if outcome.ok:
+        if store.callback_failing_since is None and store.callback_flagged_at is None:
+            return
+        was_flagged, failing_since = store.callback_flagged_at is not None, store.callback_failing_since
+        store.callback_failing_since = None
+        store.callback_flagged_at = None
+        store.save(update_fields=["callback_failing_since", "callback_flagged_at"])
+        if was_flagged:
+            record(action="store.callback_recovered", target=store,
+                   description=f"Callbacks of {store.store_name} are delivered again",
+                   details={"failing_since": failing_since})
+        return
+    if store.callback_failing_since is None:
+        store.callback_failing_since = outcome.attempted_at
+        store.save(update_fields=["callback_failing_since"])
+    if store.callback_flagged_at is not None:
+        return
+    failures = _failed_attempts_since(store.pk, store.callback_failing_since)
+    failing_for = now - store.callback_failing_since
+    if failures < settings.CALLBACK_FLAG_AFTER_FAILURES and failing_for < settings.CALLBACK_FLAG_AFTER:
+        return
+    store.callback_flagged_at = now
+    store.save(update_fields=["callback_flagged_at"])
+    record(action="store.callback_flagged", target=store,
+           description=f"Callbacks of {store.store_name} keep failing",
+           details={"failing_since": store.callback_failing_since, "failed_attempts": failures,
+                    "last_error": outcome.error})
+    _mail_merchant_about_failing_endpoint(store, failures=failures, last_error=outcome.error)
+
+
+def _mail_merchant_about_failing_endpoint(store: MerchantStore, *, failures: int, last_error: str) -> None:
+    user = store.merchant.user
+    if not user.email:
+        return
+    body = render_to_string("payments/email/callback_failing.txt", {
+        "store": store, "failures": failures, "last_error": last_error,
+        "failing_since": store.callback_failing_since, "site_url": settings.SITE_URL.rstrip("/"),
+        "retry_days": settings.CALLBACK_RETRY_WINDOW.total_seconds() / 86400,
+    })
+    subject = f"Callbacks to your store {store.store_name} keep failing"
+
+    def deliver() -> None:
+        try:
+            send_mail(subject, body, None, [user.email])
+        except Exception:
+            logger.exception("Could not mail the merchant of store %s about failing callbacks", store.pk)
+
+    transaction.on_commit(deliver)
+
+
+# --- the sweeper -------------------------------------------------------------------------------------------
+
+def sweep_due_callbacks(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Send a delivery message for each pending event that is due and has none out; returns how many.
+
+    Goes tenant by tenant inside each tenant's context (as the exchange-rate
+    loader does) rather than bypassing RLS: the tenants table is small and the
+    scope stays enforced. The dispatch mark is a compare-and-swap, so two
+    sweepers never send the same event twice.
+    """
+    now = now or timezone.now()
+    stale = now - DISPATCH_LEASE
+    no_message_out = Q(dispatched_at__isnull=True) | Q(dispatched_at__lte=stale)
+    sent = 0
+    for tenant_id in Tenant.objects.order_by("created_at").values_list("pk", flat=True):
+        with tenant_context(tenant_id):
+            due = list(CallbackEvent.objects.filter(no_message_out, status=CallbackEvent.Status.PENDING,
+                                                    next_attempt_at__lte=now)
+                       .order_by("next_attempt_at").values_list("pk", flat=True)[:limit - sent])
+            for event_pk in due:
+                marked = CallbackEvent.objects.filter(no_message_out, pk=event_pk,
+                                                      status=CallbackEvent.Status.PENDING).update(dispatched_at=now)
+                if marked:
+                    _dispatch(event_pk, tenant_id)
+                    sent += 1
+        if sent >= limit:
+            break
+    return sent

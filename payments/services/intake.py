@@ -1,0 +1,300 @@
+"""Store API intake (stage 1): check a PayIn/PayOut request, fix its rate and commission, write it `new`.
+
+Nothing else happens while the store waits: the row is the truth, and the
+assignment task enqueued on commit is only a hint for the worker (issue 5),
+whose sweeper also finds `new` rows whose message was lost.
+
+Amounts: a PayIn is asked in fiat and a PayOut in crypto (seed 002 2.4), but a
+store may name the other side instead unless its `gateway_require_amount_param`
+is on. Both sides are fixed here with the current rate: fiat to 2 places,
+crypto to 8, half up. The store commission is its percentage of the crypto
+amount, to 8 places, half up. Limits are in fiat (seed 2.2).
+"""
+
+import logging
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import status
+
+from payments import selectors
+from payments.errors import ConflictError, PaymentsError
+from payments.models import (
+    AvailableBankMethod,
+    Bank,
+    ExchangeRate,
+    IncomingOrder,
+    MerchantStore,
+    OrderHistory,
+    OrderType,
+    PaymentMethod,
+)
+from payments.models.traders import normalise_requisite_number
+
+from .audit_trail import record
+from .execution import cancel_order
+from .orders import cancel_incoming_order
+from .requisites import REQUISITE_NUMBER
+
+logger = logging.getLogger(__name__)
+
+FIAT_STEP = Decimal("0.01")
+CRYPTO_STEP = Decimal("0.00000001")
+FIAT_CEILING = Decimal(10) ** 18  # DECIMAL(20,2)
+CRYPTO_CEILING = Decimal(10) ** 12  # DECIMAL(20,8)
+
+
+class IntakeRefused(PaymentsError):
+    """The store may not send this kind of order now (a store flag is off)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+
+
+@dataclass(frozen=True)
+class OrderQuote:
+    total_fiat: Decimal
+    amount_currency: Decimal
+    exchange_rate: Decimal
+    store_commission: Decimal
+
+
+def quote_order(*, store: MerchantStore, order_type: str, rate: Decimal, amount_fiat: Decimal | None,
+                amount_crypto: Decimal | None) -> OrderQuote:
+    """Both sides of the order at `rate` (fiat per crypto unit), checked against the store's limits."""
+    field = "amount_fiat" if amount_fiat is not None else "amount_crypto"
+    with localcontext() as ctx:
+        ctx.prec = 60  # exact enough for DECIMAL(20,x) × DECIMAL(20,8) before rounding
+        try:
+            if amount_fiat is not None:
+                total_fiat = amount_fiat.quantize(FIAT_STEP, rounding=ROUND_HALF_UP)
+                _check_limits(store, total_fiat, field)
+                amount_currency = (total_fiat / rate).quantize(CRYPTO_STEP, rounding=ROUND_HALF_UP)
+            else:
+                amount_currency = amount_crypto.quantize(CRYPTO_STEP, rounding=ROUND_HALF_UP)
+                total_fiat = (amount_currency * rate).quantize(FIAT_STEP, rounding=ROUND_HALF_UP)
+                _check_limits(store, total_fiat, field)
+        except InvalidOperation:
+            raise PaymentsError("The amount is out of range.", code="amount_out_of_range",
+                                fields={field: ["Out of range."]})
+        if amount_currency >= CRYPTO_CEILING or total_fiat >= FIAT_CEILING:
+            raise PaymentsError("The amount is out of range at the current rate.", code="amount_out_of_range",
+                                fields={field: ["Out of range at the current rate."]})
+        if amount_currency <= 0 or total_fiat <= 0:
+            raise PaymentsError("The amount is too small at the current rate.", code="amount_too_small",
+                                fields={field: ["Too small at the current rate."]})
+        percent = (store.pay_in_commission_percent if order_type == OrderType.PAY_IN
+                   else store.pay_out_commission_percent)
+        commission = (amount_currency * percent / 100).quantize(CRYPTO_STEP, rounding=ROUND_HALF_UP)
+    return OrderQuote(total_fiat=total_fiat, amount_currency=amount_currency, exchange_rate=rate,
+                      store_commission=commission)
+
+
+def _check_limits(store: MerchantStore, total_fiat: Decimal, field: str) -> None:
+    if total_fiat < store.lower_limit or total_fiat > store.upper_limit:
+        fiat = store.fiat_currency.code
+        raise PaymentsError(
+            f"The order amount must be between {store.lower_limit} and {store.upper_limit} {fiat}.",
+            code="amount_out_of_limits",
+            fields={field: [f"{total_fiat} {fiat} is outside {store.lower_limit}–{store.upper_limit} {fiat}."]},
+        )
+
+
+def _check_store_may_send(store: MerchantStore, order_type: str) -> None:
+    if not store.access:
+        raise IntakeRefused("This store is disabled.", code="store_disabled")
+    if not store.trafic_access:
+        raise IntakeRefused("This store may not send new orders now.", code="store_traffic_disabled")
+    if order_type == OrderType.PAY_IN and not store.pay_in_enabled:
+        raise IntakeRefused("PayIns are turned off for this store.", code="pay_in_disabled")
+    if order_type == OrderType.PAY_OUT and not store.pay_out_enabled:
+        raise IntakeRefused("PayOuts are turned off for this store.", code="pay_out_disabled")
+
+
+def _check_request_fields(store: MerchantStore, order_type: str, *, fiat_currency: str | None,
+                          crypto_currency: str | None, amount_fiat: Decimal | None, amount_crypto: Decimal | None,
+                          customer_id: str | None, customer_requisite: str | None) -> None:
+    """The rules that depend on the store's settings and the order type, all reported at once."""
+    fields: dict[str, list[str]] = {}
+    if order_type == OrderType.PAY_OUT and not customer_requisite:
+        fields["customer_requisite"] = ["A PayOut needs the customer's card, account or phone number."]
+    elif customer_requisite and not REQUISITE_NUMBER.match(customer_requisite):
+        # never repeats what was sent: it is a card or account number
+        fields["customer_requisite"] = ["Enter 6–34 letters or digits (spaces and dashes are ignored)."]
+    if fiat_currency is not None and fiat_currency != store.fiat_currency.code:
+        fields["fiat_currency"] = [f"This store works in {store.fiat_currency.code} only."]
+    if crypto_currency is not None and crypto_currency != store.crypto_currency.code:
+        fields["crypto_currency"] = [f"This store works in {store.crypto_currency.code} only."]
+    if (amount_fiat is None) == (amount_crypto is None):
+        fields["amount_fiat"] = ["Give exactly one of amount_fiat and amount_crypto."]
+    elif store.gateway_require_amount_param:
+        own = "amount_fiat" if order_type == OrderType.PAY_IN else "amount_crypto"
+        if (amount_fiat if own == "amount_fiat" else amount_crypto) is None:
+            fields[own] = [f"This store must state the amount as {own}."]
+    if store.gateway_require_customer_id_param and not customer_id:
+        fields["customer_id"] = ["This store must send customer_id."]
+    if fields:
+        code = "unsupported_currency" if set(fields) <= {"fiat_currency", "crypto_currency"} else "invalid_order"
+        raise PaymentsError("The order does not fit this store's settings.", code=code, fields=fields)
+
+
+def _resolve_method_and_bank(method_code: str | None,
+                             bank_name: str | None) -> tuple[PaymentMethod | None, Bank | None]:
+    """The store's preferred method and bank: active, and the bank must offer the method.
+
+    The common case (both named and fine) is one query; the others only run to say what is wrong.
+    """
+    if method_code is not None and bank_name is not None:
+        offer = (AvailableBankMethod.objects.select_related("method", "bank")
+                 .filter(method__code=method_code, method__is_active=True, bank__name=bank_name,
+                         bank__is_active=True, is_active=True).first())
+        if offer is not None:
+            return offer.method, offer.bank
+    method = bank = None
+    if method_code is not None:
+        method = PaymentMethod.objects.filter(code=method_code, is_active=True).order_by().first()
+        if method is None:
+            raise PaymentsError("Unknown payment method.", code="unknown_payment_method",
+                                fields={"method": [f"No active payment method {method_code!r}."]})
+    if bank_name is not None:
+        bank = Bank.objects.filter(name=bank_name, is_active=True).order_by().first()
+        if bank is None:
+            raise PaymentsError("Unknown bank.", code="unknown_bank",
+                                fields={"bank": [f"No active bank {bank_name!r}."]})
+    if method is not None and bank is not None:
+        raise PaymentsError("The bank does not offer this payment method.", code="method_not_available",
+                            fields={"method": [f"{bank.name} does not offer {method.code}."]})
+    return method, bank
+
+
+def _current_rate(store: MerchantStore) -> Decimal:
+    """The rate payments.selectors.current_rate would give (newest of the pair, younger than
+    EXCHANGE_RATE_MAX_AGE), read as one value; when there is none, that selector raises its error."""
+    now = timezone.now()
+    rate = (ExchangeRate.objects
+            .filter(fiat_currency_id=store.fiat_currency_id, crypto_currency_id=store.crypto_currency_id,
+                    fetched_at__gt=now - settings.EXCHANGE_RATE_MAX_AGE, fetched_at__lte=now)
+            .order_by("-fetched_at", "-id").values_list("rate", flat=True)[:1])
+    rate = list(rate)
+    if not rate:  # raises NoExchangeRate (or finds one that arrived meanwhile)
+        return selectors.current_rate(store.tenant_id, store.fiat_currency, store.crypto_currency).rate
+    return rate[0]
+
+
+def create_incoming_order(*, store: MerchantStore, order_type: str, amount_fiat: Decimal | None = None,
+                          amount_crypto: Decimal | None = None, fiat_currency: str | None = None,
+                          crypto_currency: str | None = None, method: str | None = None, bank: str | None = None,
+                          client_id: str | None = None, customer_id: str | None = None,
+                          customer_ip: str | None = None, return_url: str | None = None,
+                          gateway_id: str | None = None, customer_requisite: str | None = None) -> IncomingOrder:
+    """Accept a PayIn/PayOut from `store`: check it, fix rate and commission, write it `new`, enqueue assignment.
+
+    Run inside the store's tenant. Every check reads; the only write is the
+    order row, so a refusal leaves nothing behind. Callers may wrap this in
+    their own transaction (the idempotency record is completed in the same one).
+    """
+    if order_type not in OrderType.values:
+        raise PaymentsError("Unknown order type.", code="invalid_order_type")
+    _check_store_may_send(store, order_type)
+    customer_requisite = normalise_requisite_number(customer_requisite) if customer_requisite else ""
+    _check_request_fields(store, order_type, fiat_currency=fiat_currency, crypto_currency=crypto_currency,
+                          amount_fiat=amount_fiat, amount_crypto=amount_crypto, customer_id=customer_id,
+                          customer_requisite=customer_requisite)
+    target_method, target_bank = _resolve_method_and_bank(method, bank)
+    quote = quote_order(store=store, order_type=order_type, rate=_current_rate(store), amount_fiat=amount_fiat,
+                        amount_crypto=amount_crypto)
+    order = IncomingOrder(
+        tenant_id=store.tenant_id, merchant_id=store.merchant_id, store=store, order_type=order_type,
+        status=IncomingOrder.Status.NEW, client_id=client_id, customer_id=customer_id, customer_ip=customer_ip,
+        return_url=return_url, gateway_id=gateway_id,
+        target_method=target_method, target_bank=target_bank, payment_method=target_method, bank=target_bank,
+        fiat_currency=store.fiat_currency, crypto_currency=store.crypto_currency,
+        amount_fiat=amount_fiat, amount_crypto=amount_crypto,
+        total_fiat=quote.total_fiat, amount_currency=quote.amount_currency, exchange_rate=quote.exchange_rate,
+        store_commission=quote.store_commission,
+        customer_requisite=customer_requisite, customer_requisite_last4=customer_requisite[-4:],
+        dispatched_at=timezone.now(),  # the assignment message goes out on commit
+    )
+    # One INSERT is atomic by itself (autocommit): no BEGIN/COMMIT round trips. Inside a caller's
+    # transaction (the idempotency record is completed in the same one) the task waits for its commit.
+    order.save(force_insert=True)
+    _enqueue_assignment(order)
+    return order
+
+
+def _enqueue_assignment(order: IncomingOrder) -> None:
+    from payments.tasks import assign_incoming_order_task
+
+    order_id, tenant_id = order.pk, str(order.tenant_id)
+
+    def send() -> None:
+        assign_incoming_order_task.apply_async(args=[order_id], kwargs={"tenant_id": tenant_id})
+
+    # robust: a broker outage must not turn an accepted (committed) order into an error answer;
+    # the order stays `new` and the assignment sweeper (issue 5) picks it up.
+    transaction.on_commit(send, robust=True)
+
+
+# --- cancel -----------------------------------------------------------------------------------
+
+
+def cancel_store_order(*, store: MerchantStore, order: IncomingOrder, cancelled_by=None) -> IncomingOrder:
+    """The store cancels one of its orders, which is possible until it is completed — or paid.
+
+    - `new` / `retrying`: cancelled (payments.services.orders.cancel_incoming_order, compare-and-swap);
+    - `failed`: cancelled, so the store's books show its decision;
+    - `processing`: a worker is assigning it right now → 409 `order_busy`, retry in a moment;
+    - `assigned`: while nobody has paid yet (`pending`) the assigned order is cancelled and the
+      trader's hold released (payments.services.execution.cancel_order); a completed order is 409
+      `order_completed`; one the customer says they paid, or that is disputed, is 409
+      `order_not_cancellable` (open an appeal); one that ended otherwise too;
+    - already cancelled: answered as it is, so a retried cancel is not an error.
+    `cancelled_by` is the merchant's user (the key is theirs); it is audited as the actor.
+    """
+    if order.store_id != store.pk:
+        raise PaymentsError("No such order.", code="not_found", status_code=status.HTTP_404_NOT_FOUND)
+    reason = f"Cancelled by store {store.store_name} through the store API."
+    current = order.status
+    if current in IncomingOrder.OPEN_STATUSES:
+        return cancel_incoming_order(order=order, cancelled_by=cancelled_by, reason=reason)
+    if current == IncomingOrder.Status.FAILED:
+        return _cancel_failed(order=order, cancelled_by=cancelled_by, reason=reason)
+    if current == IncomingOrder.Status.CANCELLED:
+        return order
+    if current == IncomingOrder.Status.PROCESSING:
+        raise ConflictError("The order is being assigned right now; try again in a moment.", code="order_busy")
+    _cancel_assigned(order=order, cancelled_by=cancelled_by, reason=reason)
+    return order
+
+
+@transaction.atomic
+def _cancel_failed(*, order: IncomingOrder, cancelled_by, reason: str) -> IncomingOrder:
+    updated = IncomingOrder.objects.filter(pk=order.pk, status=IncomingOrder.Status.FAILED).update(
+        status=IncomingOrder.Status.CANCELLED, updated_at=timezone.now())
+    if not updated:
+        raise ConflictError("The order changed meanwhile; fetch it and try again.", code="order_not_cancellable")
+    order.refresh_from_db()
+    record(action="order.cancelled", target=order, actor=cancelled_by,
+           description=f"Incoming order {order.hash_id} cancelled: {reason}",
+           details={"changes": {"status": {"old": "failed", "new": order.status}}, "reason": reason})
+    return order
+
+
+def _cancel_assigned(*, order: IncomingOrder, cancelled_by, reason: str) -> None:
+    execution = OrderHistory.objects.filter(incoming_order=order).first()
+    if execution is None:  # `assigned` always has its execution row; refuse rather than guess
+        raise ConflictError("The order cannot be cancelled now.", code="order_not_cancellable")
+    if execution.status == OrderHistory.Status.COMPLETED:
+        raise ConflictError("The order is completed and can no longer be cancelled.", code="order_completed")
+    if execution.status == OrderHistory.Status.CANCELLED:
+        return
+    if execution.status != OrderHistory.Status.PENDING:
+        raise ConflictError(
+            f"The order can no longer be cancelled (it is {execution.status}); open an appeal if something is "
+            "wrong.", code="order_not_cancellable")
+    try:
+        cancel_order(order=execution, cancelled_by=cancelled_by, reason=reason)
+    except ConflictError as refused:  # the customer reported paying meanwhile
+        raise ConflictError(refused.message, code="order_not_cancellable")

@@ -1,0 +1,254 @@
+"""Store API: the Idempotency-Key header of POST /payins and /payouts."""
+
+import threading
+import time
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from payments.models import IdempotencyKey, IncomingOrder
+from payments.services import idempotency as idempotency_services
+from payments.services import intake
+from payments.tasks import purge_idempotency_keys_task
+from tenancy.models import Tenant
+from tenancy.scoping import tenant_context
+
+from .api_support import PAYIN, PAYOUT, make_api_store
+
+PAYINS = "/api/v1/payins"
+
+
+@pytest.fixture
+def api(tenant):
+    return make_api_store(tenant)
+
+
+def _post(client, body, key, path=PAYINS):
+    return client.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def _count(api) -> int:
+    with tenant_context(api.tenant):
+        return IncomingOrder.objects.count()
+
+
+def _keys(api) -> list[IdempotencyKey]:
+    with tenant_context(api.tenant):
+        return list(IdempotencyKey.objects.all())
+
+
+def test_a_retry_with_the_same_key_and_body_replays_the_first_answer(api):
+    client = api.client()
+    first = _post(client, PAYIN, "key-1")
+
+    again = _post(client, PAYIN, "key-1")
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert _count(api) == 1
+    [record] = _keys(api)
+    assert record.status == "done" and record.response_status == 201
+    assert record.expires_at >= timezone.now() + timedelta(hours=23)
+
+
+def test_the_replay_is_the_first_answer_even_after_the_order_changed(api):
+    client = api.client()
+    first = _post(client, PAYIN, "key-1").json()
+    client.post(f"/api/v1/orders/{first['id']}/cancel")
+
+    again = _post(client, PAYIN, "key-1")
+
+    assert again.json()["status"] == "new"
+    assert again.json() == first
+
+
+def test_the_same_key_with_another_body_is_422(api):
+    client = api.client()
+    _post(client, PAYIN, "key-1")
+
+    response = _post(client, {**PAYIN, "amount_fiat": "2000.00"}, "key-1")
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "idempotency_key_reused"
+    assert _count(api) == 1
+
+
+def test_the_same_key_on_the_other_endpoint_is_422(api):
+    client = api.client()
+    _post(client, PAYIN, "key-1")
+
+    response = _post(client, PAYOUT, "key-1", path="/api/v1/payouts")
+
+    assert response.status_code == 422 and response.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_keys_are_per_store(api, tenant):
+    other = make_api_store(tenant, refs=api.refs, with_rate=False)
+
+    assert _post(api.client(), PAYIN, "shared").status_code == 201
+    second = _post(other.client(), PAYIN, "shared")
+
+    assert second.status_code == 201 and "Idempotent-Replayed" not in second.headers
+    assert _count(api) == 2
+
+
+def test_a_request_still_in_flight_makes_the_second_one_409(api):
+    now = timezone.now()
+    with tenant_context(api.tenant):
+        IdempotencyKey.objects.create(
+            store=api.store, key="busy", lock_token="first-request",
+            request_fingerprint=idempotency_services.request_fingerprint(method="POST", path=PAYINS, body=PAYIN),
+            locked_at=now, created_at=now, expires_at=now + timedelta(hours=24))
+
+    response = _post(api.client(), PAYIN, "busy")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "idempotency_key_in_flight"
+    assert _count(api) == 0
+
+
+def test_a_claim_left_by_a_dead_request_is_taken_over_after_the_lock_timeout(api, settings):
+    settings.STORE_API_IDEMPOTENCY_LOCK_SECONDS = 60
+    old = timezone.now() - timedelta(seconds=61)
+    with tenant_context(api.tenant):
+        IdempotencyKey.objects.create(
+            store=api.store, key="stale", lock_token="dead-request",
+            request_fingerprint=idempotency_services.request_fingerprint(method="POST", path=PAYINS, body=PAYIN),
+            locked_at=old, created_at=old, expires_at=old + timedelta(hours=24))
+
+    response = _post(api.client(), PAYIN, "stale")
+
+    assert response.status_code == 201
+    [record] = _keys(api)
+    assert record.status == "done" and record.lock_token != "dead-request"
+
+
+def test_an_error_answer_frees_the_key(api):
+    client = api.client()
+    refused = _post(client, {"amount_fiat": "5.00"}, "key-1")  # below the lower limit
+
+    accepted = _post(client, PAYIN, "key-1")
+
+    assert refused.status_code == 422
+    assert accepted.status_code == 201 and "Idempotent-Replayed" not in accepted.headers
+    assert _count(api) == 1
+
+
+def test_a_validation_error_stores_nothing(api):
+    response = _post(api.client(), {"amount_fiat": "abc"}, "key-1")
+
+    assert response.status_code == 400
+    assert _keys(api) == []
+
+
+def test_an_expired_answer_is_forgotten(api):
+    client = api.client()
+    _post(client, PAYIN, "key-1")
+    with tenant_context(api.tenant):
+        IdempotencyKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = _post(client, {**PAYIN, "amount_fiat": "2000.00"}, "key-1")
+
+    assert response.status_code == 201 and response.json()["amount_fiat"] == "2000.00"
+    assert _count(api) == 2
+
+
+def test_the_periodic_purge_drops_expired_answers_only(api):
+    client = api.client()
+    _post(client, PAYIN, "old")
+    _post(client, PAYIN, "fresh")
+    with tenant_context(api.tenant):
+        IdempotencyKey.objects.filter(key="old").update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    removed = purge_idempotency_keys_task.apply().get()
+
+    assert removed == 1
+    assert [record.key for record in _keys(api)] == ["fresh"]
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "with space", "naïve"])
+def test_a_malformed_key_is_400(api, key):
+    response = api.client().post(PAYINS, PAYIN, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_idempotency_key"
+    assert _count(api) == 0
+
+
+def test_the_canonical_body_ignores_key_order_and_spacing(api):
+    client = api.client()
+    first = client.post(PAYINS, '{"amount_fiat": "1000.00", "client_id": "order-1"}',
+                        content_type="application/json", HTTP_IDEMPOTENCY_KEY="k")
+
+    again = client.post(PAYINS, '{"client_id":"order-1","amount_fiat":"1000.00"}',
+                        content_type="application/json", HTTP_IDEMPOTENCY_KEY="k")
+
+    assert first.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+
+
+# --- real concurrency (PostgreSQL) ----------------------------------------------------------------------
+
+
+def _race(api, threads: int, key: str) -> list:
+    """`threads` clients send one payin with one key at the same moment, each on its own connection."""
+    start = threading.Barrier(threads)
+    answers: list = []
+    lock = threading.Lock()
+
+    def send():
+        try:
+            client = api.client()
+            start.wait()
+            response = _post(client, PAYIN, key)
+            with lock:
+                answers.append((response.status_code, response.json()))
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=send) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    return answers
+
+
+@pytest.fixture
+def committed_api(transactional_db):
+    tenant = Tenant.objects.create(name="Race Operator")
+    return make_api_store(tenant)
+
+
+@pytest.mark.postgres
+def test_concurrent_requests_with_one_key_create_one_order(committed_api):
+    answers = _race(committed_api, threads=8, key="race-1")
+
+    assert len(answers) == 8
+    assert {status for status, _ in answers} <= {201, 409}
+    created = {body["id"] for status, body in answers if status == 201}
+    assert len(created) == 1
+    assert _count(committed_api) == 1
+
+
+@pytest.mark.postgres
+def test_while_the_first_request_works_the_others_get_409(committed_api):
+    real = intake.create_incoming_order
+
+    def slow(**kwargs):
+        time.sleep(0.5)  # hold the claim long enough for every other request to arrive
+        return real(**kwargs)
+
+    with mock.patch.object(intake, "create_incoming_order", side_effect=slow):
+        answers = _race(committed_api, threads=4, key="race-2")
+
+    statuses = sorted(status for status, _ in answers)
+    assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}
+    assert len({body["id"] for status, body in answers if status == 201}) == 1
+    assert _count(committed_api) == 1
+    [record] = _keys(committed_api)
+    assert record.status == "done"

@@ -1,0 +1,69 @@
+"""Store API: the per-store rate limit (STORE_API_RATE_LIMIT) answers 429 with Retry-After."""
+
+from unittest import mock
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from payments.api.throttling import parse_rate
+
+from .api_support import PAYIN, make_api_store
+
+NOW = 1_800_000_010.0  # 10 s into a minute
+
+
+@pytest.fixture
+def frozen_clock():
+    with mock.patch("payments.api.throttling.time") as clock:
+        clock.time.return_value = NOW
+        yield clock
+
+
+def test_the_request_over_the_limit_is_429_with_retry_after(tenant, settings, frozen_clock):
+    settings.STORE_API_RATE_LIMIT = "3/min"
+    api = make_api_store(tenant)
+    client = api.client()
+
+    answers = [client.get("/api/v1/balance").status_code for _ in range(3)]
+    refused = client.post("/api/v1/payins", PAYIN, format="json")
+
+    assert answers == [200, 200, 200]
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "throttled"
+    assert refused.headers["Retry-After"] == "50"
+
+
+def test_the_limit_is_per_store_and_resets_with_the_window(tenant, settings, frozen_clock):
+    settings.STORE_API_RATE_LIMIT = "2/min"
+    first = make_api_store(tenant)
+    second = make_api_store(tenant, refs=first.refs, with_rate=False)
+    client = first.client()
+    client.get("/api/v1/balance")
+    client.get("/api/v1/balance")
+
+    assert client.get("/api/v1/balance").status_code == 429
+    assert second.client().get("/api/v1/balance").status_code == 200
+
+    frozen_clock.time.return_value = NOW + 60
+    assert client.get("/api/v1/balance").status_code == 200
+
+
+def test_requests_without_a_valid_key_are_not_counted_against_a_store(tenant, settings, frozen_clock, client):
+    settings.STORE_API_RATE_LIMIT = "1/min"
+    api = make_api_store(tenant)
+    for _ in range(3):
+        assert client.get("/api/v1/balance", HTTP_AUTHORIZATION="Bearer sk_wrong").status_code == 401
+
+    assert api.client().get("/api/v1/balance").status_code == 200
+
+
+@pytest.mark.parametrize(("rate", "expected"), [("600/min", (600, 60)), ("10/s", (10, 1)), ("5/hour", (5, 3600)),
+                                                ("1000/day", (1000, 86400))])
+def test_rates_are_parsed(rate, expected):
+    assert parse_rate(rate) == expected
+
+
+@pytest.mark.parametrize("rate", ["", "600", "x/min", "600/fortnight"])
+def test_a_bad_rate_setting_fails_loudly(rate):
+    with pytest.raises(ImproperlyConfigured):
+        parse_rate(rate)
