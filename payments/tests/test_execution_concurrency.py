@@ -129,7 +129,11 @@ def test_confirm_cancel_and_expire_racing_on_one_order_leave_one_outcome(tenant,
         order.refresh_from_db()
         assert order.status in ("completed", "cancelled", "expired")
         succeeded = [r for r in results[:2] if isinstance(r, str)] + (["expired"] if results[2] == 1 else [])
-        assert succeeded == [order.status], results
+        # Expired → cancelled is an allowed later step (staff may close an expired order), so two
+        # outcomes can both succeed one after the other; completion, though, is final and alone.
+        assert order.status in succeeded, results
+        assert "completed" not in succeeded or succeeded == ["completed"], results
+        assert len(succeeded) == 1 or set(succeeded) == {"expired", "cancelled"}, results
         assert order.hold_amount == 0 and trader_balance(world).crypto_hold == 0
         assert verify_tenant_ledger(tenant.pk).differences == []
 
