@@ -29,6 +29,13 @@ def _email_locmem(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
+@pytest.fixture(autouse=True)
+def _callbacks_to_local_receivers(settings):
+    """The real callback receivers of the tests listen on 127.0.0.1, which the SSRF guard refuses in
+    production; the tests of the guard itself empty this list again."""
+    settings.CALLBACK_ALLOW_PRIVATE_HOSTS = ["127.0.0.1"]
+
+
 @pytest.fixture
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
@@ -43,3 +50,13 @@ def _tasks_in_process():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _fresh_local_caches():
+    """Per-process caches (config.local_cache) start empty in every test, as in a new web process."""
+    from config.local_cache import clear_local_caches
+
+    clear_local_caches()
+    yield
+    clear_local_caches()

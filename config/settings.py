@@ -186,7 +186,23 @@ CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=200)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# The broker never holds anything up for long. kombu's defaults wait without limit: no socket timeouts (a Redis
+# that accepts connections but does not answer is waited for forever) and connection retries. So every
+# connection attempt and every socket read or write gives up after a few seconds, in web processes and
+# workers alike (socket_timeout stays above the 1 s of the workers' BRPOP; their event loop is not affected).
+# Web requests do not even wait that long: they hand messages to a background publisher that drops them when
+# the broker is away (payments.services.hints); the sweepers of CELERY_BEAT_SCHEDULE resend them.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT_SECONDS", default=2.0)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT_SECONDS", default=5.0),
+    "socket_keepalive": True,
+}
+# Workers and beat keep trying to reach the broker, at start and after losing it, for as long as it takes
+# (Celery's default gives up after 100 tries, about 50 minutes), so they come back by themselves with Redis.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BEAT_SCHEDULE = {
     "payments.sweep_due_orders": {
         "task": "payments.sweep_due_orders",
@@ -243,6 +259,7 @@ CALLBACK_RETRY_WINDOW = timedelta(hours=env.int("CALLBACK_RETRY_HOURS", default=
 CALLBACK_FLAG_AFTER_FAILURES = env.int("CALLBACK_FLAG_AFTER_FAILURES", default=10)
 CALLBACK_FLAG_AFTER = timedelta(minutes=env.int("CALLBACK_FLAG_AFTER_MINUTES", default=30))
 CALLBACK_SECRET_GRACE = timedelta(hours=env.int("CALLBACK_SECRET_GRACE_HOURS", default=24))
+CALLBACK_ALLOW_PRIVATE_HOSTS = env.list("CALLBACK_ALLOW_PRIVATE_HOSTS", default=[])  # hosts/CIDRs past the SSRF guard
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.AccessTokenAuthentication"],
@@ -274,6 +291,9 @@ CACHES = {
 STORE_API_RATE_LIMIT = env.str("STORE_API_RATE_LIMIT", default="600/min")
 STORE_API_IDEMPOTENCY_TTL_HOURS = env.int("STORE_API_IDEMPOTENCY_TTL_HOURS", default=24)
 STORE_API_IDEMPOTENCY_LOCK_SECONDS = env.int("STORE_API_IDEMPOTENCY_LOCK_SECONDS", default=60)
+# Each web process keeps a store of a key, and the rates / payment methods intake reads, this many seconds
+# (config.local_cache): a store disabled or a key rotated in another process stops working within it. 0 = off.
+STORE_API_CACHE_SECONDS = env.float("STORE_API_CACHE_SECONDS", default=2.0)
 
 LOGGING = {
     "version": 1,

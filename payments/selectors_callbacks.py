@@ -1,12 +1,13 @@
-"""Reads for store callbacks: the event body a store receives, and the deliveries a merchant sees."""
+"""Reads for store callbacks: the event body a store receives.
+
+The deliveries a merchant sees are read by the cabinet (payments.cabinet.selectors).
+"""
 
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
-
-from payments.models import Appeal, CallbackAttempt, CallbackEvent, IncomingOrder, Merchant, MerchantStore, OrderHistory
+from payments.models import Appeal, IncomingOrder, OrderHistory
 
 
 def _amount(value: Decimal | None) -> str | None:
@@ -82,31 +83,3 @@ def order_event_data(incoming_order: IncomingOrder, *, event_type: str) -> dict[
             }
     return data
 
-
-def callback_events_for_merchant(*, merchant: Merchant, store: MerchantStore | None = None,
-                                 status: str | None = None, event_type: str | None = None
-                                 ) -> QuerySet[CallbackEvent]:
-    """A merchant's deliveries, newest first, with store and order loaded (the cabinet's list)."""
-    events = (CallbackEvent.objects.filter(store__merchant=merchant)
-              .select_related("store", "incoming_order").order_by("-created_at", "-id"))
-    if store is not None:
-        events = events.filter(store=store)
-    if status:
-        events = events.filter(status=status)
-    if event_type:
-        events = events.filter(event_type=event_type)
-    return events
-
-
-def callback_event_with_attempts(*, event_id: int, merchant: Merchant | None = None) -> CallbackEvent | None:
-    """One event with its attempts (newest first); None when it is not the merchant's."""
-    events = CallbackEvent.objects.select_related("store", "incoming_order").prefetch_related(
-        Prefetch("attempt_rows", queryset=CallbackAttempt.objects.order_by("-attempted_at", "-id")))
-    if merchant is not None:
-        events = events.filter(store__merchant=merchant)
-    return events.filter(pk=event_id).first()
-
-
-def failing_stores_of_merchant(*, merchant: Merchant) -> QuerySet[MerchantStore]:
-    """The merchant's stores currently flagged for a callback endpoint that keeps failing."""
-    return MerchantStore.objects.filter(merchant=merchant, callback_flagged_at__isnull=False).order_by("store_name")

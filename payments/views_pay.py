@@ -5,7 +5,12 @@ tenant only. Responses are never cached (the page shows a whole card number
 while the order waits for payment) and an unknown hash id is a plain 404 page.
 """
 
-from django.http import HttpResponse
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, Literal
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
@@ -14,18 +19,19 @@ from payments.errors import PaymentsError
 from payments.forms_pay import CustomerAppealForm, MarkPaidForm, add_service_errors
 from payments.models import Appeal
 from payments.selectors import payment_details_for_customer
-from payments.selectors_pay import Stage, hosted_order, tenant_of_hash_id
+from payments.selectors_pay import HostedOrder, Stage, hosted_order, tenant_of_hash_id
 from payments.services import execution
 from tenancy.scoping import tenant_context
 
 
-def _not_found(request):
+def _not_found(request: HttpRequest) -> HttpResponse:
     response = render(request, "pay/not_found.html", status=404)
     add_never_cache_headers(response)
     return response
 
 
-def _page(request, hosted, *, paid_form=None, appeal_form=None, status=200):
+def _page(request: HttpRequest, hosted: HostedOrder, *, paid_form=None, appeal_form=None,
+          status: int = 200) -> HttpResponse:
     details = payment_details_for_customer(hosted.hash_id) if hosted.stage == Stage.PAY else None
     context = {
         "hosted": hosted, "details": details, "stage": hosted.stage, "Stage": Stage,
@@ -40,69 +46,67 @@ def _page(request, hosted, *, paid_form=None, appeal_form=None, status=200):
     return response
 
 
-@require_GET
-def order_page(request, hash_id: str):
-    tenant_id = tenant_of_hash_id(hash_id)
-    if tenant_id is None:
+def _hosted_view(view: Callable[..., HttpResponse]) -> Callable[[HttpRequest, str], HttpResponse]:
+    """Runs the view inside the tenant of the hash id's order, with the order as its customer sees it.
+
+    An unknown hash id is the plain 404 page, given outside any order's tenant.
+    """
+    @wraps(view)
+    def wrapper(request: HttpRequest, hash_id: str) -> HttpResponse:
+        tenant_id = tenant_of_hash_id(hash_id)
+        if tenant_id is not None:
+            with tenant_context(tenant_id):
+                hosted = hosted_order(hash_id)
+                if hosted is not None:
+                    return view(request, hosted)
         return _not_found(request)
-    with tenant_context(tenant_id):
-        hosted = hosted_order(hash_id)
-        if hosted is None:
-            return _not_found(request)
-        return _page(request, hosted)
+
+    return wrapper
 
 
-@require_POST
-def mark_paid_view(request, hash_id: str):
-    tenant_id = tenant_of_hash_id(hash_id)
-    if tenant_id is None:
+def _submit(request: HttpRequest, hosted: HostedOrder, form: forms.Form, form_name: Literal["paid_form", "appeal_form"],
+            act: Callable[[dict[str, Any]], object]) -> HttpResponse:
+    """A customer's form: a valid one runs `act` (a service) and reloads the page; errors show on the form.
+
+    A refusal is shown on the page as the order is now (the service may have seen it move on).
+    """
+    if hosted.order is None:
         return _not_found(request)
-    with tenant_context(tenant_id):
-        hosted = hosted_order(hash_id)
-        if hosted is None or hosted.order is None:
-            return _not_found(request)
-        form = MarkPaidForm(request.POST, request.FILES)
-        if form.is_valid():
-            try:
-                execution.mark_paid(order=hosted.order, receipt=form.cleaned_data["receipt"])
-            except PaymentsError as exc:
-                add_service_errors(form, exc)
-                return _page(request, hosted_order(hash_id), paid_form=form, status=exc.status_code)
-            return redirect("pay:order", hash_id=hash_id)
-        return _page(request, hosted, paid_form=form, status=400)
-
-
-@require_POST
-def appeal_view(request, hash_id: str):
-    tenant_id = tenant_of_hash_id(hash_id)
-    if tenant_id is None:
-        return _not_found(request)
-    with tenant_context(tenant_id):
-        hosted = hosted_order(hash_id)
-        if hosted is None or hosted.order is None:
-            return _not_found(request)
-        form = CustomerAppealForm(request.POST, request.FILES)
-        if form.is_valid():
-            try:
-                execution.open_appeal(order=hosted.order, opened_by_role=Appeal.OpenedBy.CUSTOMER,
-                                      reason=form.cleaned_data["reason"], evidence=form.cleaned_data["evidence"])
-            except PaymentsError as exc:
-                add_service_errors(form, exc)
-                return _page(request, hosted_order(hash_id), appeal_form=form, status=exc.status_code)
-            return redirect("pay:order", hash_id=hash_id)
-        return _page(request, hosted, appeal_form=form, status=400)
+    if not form.is_valid():
+        return _page(request, hosted, **{form_name: form}, status=400)
+    try:
+        act(form.cleaned_data)
+    except PaymentsError as exc:
+        add_service_errors(form, exc)
+        return _page(request, hosted_order(hosted.hash_id), **{form_name: form}, status=exc.status_code)
+    return redirect("pay:order", hash_id=hosted.hash_id)
 
 
 @require_GET
-def state_view(request, hash_id: str):
+@_hosted_view
+def order_page(request: HttpRequest, hosted: HostedOrder) -> HttpResponse:
+    return _page(request, hosted)
+
+
+@require_POST
+@_hosted_view
+def mark_paid_view(request: HttpRequest, hosted: HostedOrder) -> HttpResponse:
+    return _submit(request, hosted, MarkPaidForm(request.POST, request.FILES), "paid_form",
+                   lambda data: execution.mark_paid(order=hosted.order, receipt=data["receipt"]))
+
+
+@require_POST
+@_hosted_view
+def appeal_view(request: HttpRequest, hosted: HostedOrder) -> HttpResponse:
+    return _submit(request, hosted, CustomerAppealForm(request.POST, request.FILES), "appeal_form",
+                   lambda data: execution.open_appeal(order=hosted.order, opened_by_role=Appeal.OpenedBy.CUSTOMER,
+                                                      reason=data["reason"], evidence=data["evidence"]))
+
+
+@require_GET
+@_hosted_view
+def state_view(request: HttpRequest, hosted: HostedOrder) -> HttpResponse:
     """Polled by the page (htmx): 204 while the stage is the one shown, else a full reload."""
-    tenant_id = tenant_of_hash_id(hash_id)
-    if tenant_id is None:
-        return _not_found(request)
-    with tenant_context(tenant_id):
-        hosted = hosted_order(hash_id)
-    if hosted is None:
-        return _not_found(request)
     if request.GET.get("seen") == hosted.stage:
         response = HttpResponse(status=204)
     else:

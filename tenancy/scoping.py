@@ -11,29 +11,29 @@ Two layers keep tenants apart:
 
 How the setting reaches PostgreSQL (the choice, and why)
 --------------------------------------------------------
-The Python context (two ContextVars) is the source of truth; every change of
-it is pushed at once to the thread's open connections with
-`set_config(name, value, false)`, and a new connection gets it when it opens
-(`connection_created`). We do not use `SET LOCAL` / `set_config(..., true)`:
-Django runs in autocommit, where a "transaction-local" value would vanish after
-the very next statement, and Django offers no hook at BEGIN to re-apply it.
-Session-level values are safe here because:
+The Python context (two ContextVars) is the source of truth. Every PostgreSQL
+connection carries an execute wrapper (installed when it opens) that, before
+each statement, compares the context with what it last sent on that connection
+and, when they differ, first sends
+`SELECT set_config('app.tenant_id', …, false), set_config('app.bypass_rls', …, false)`.
+So the value is pushed lazily, only when a statement is about to run with a
+different context — a request in the same tenant as the one before it on a
+persistent connection costs no extra round trip — and no statement can ever run
+under a stale value, because the check happens at the statement, not at the
+`with` block.
 
-- Every change is scoped by a `with` block that restores the previous value
-  on the way out (the middleware wraps each request, `TenantTask` each Celery
-  task), so a persistent connection (CONN_MAX_AGE) never carries one request's
-  tenant into the next; anonymous requests explicitly run with *no* tenant.
+We do not use `SET LOCAL` / `set_config(..., true)`: Django runs in
+autocommit, where a "transaction-local" value would vanish after the very next
+statement, and Django offers no hook at BEGIN to re-apply it. Session-level
+values are safe because of the check before every statement, and because:
+
 - Each thread has its own Django connection and its own ContextVars, and a new
   thread starts with no tenant: a thread only sees a tenant it enters itself.
 - PostgreSQL rolls a `set_config` back with the (sub)transaction it ran in.
-  Because `tenant_context` and `atomic` are both `with` blocks they nest, so
-  a rollback restores exactly the value the context had when the block began.
-  When a block exits while its transaction is already broken we skip the
-  reset (the pending rollback undoes it) and forget what we last sent, so the
-  next change is always re-sent.
-
-Repeated identical values are not re-sent (the last value sent is kept on the
-connection wrapper), so a request costs no extra queries in the common case.
+  A value sent inside an atomic block is therefore trusted only while that very
+  block is open; once it has closed (committed or rolled back — we cannot tell
+  which from here) the value is sent again before the next statement.
+- A new connection starts with nothing sent, so its first statement sends it.
 """
 
 import uuid
@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from django.db import connections, models
+from django.db import models
 from django.db.backends.signals import connection_created
 from django.db.models import Q
 from django.db.models.sql import Query
@@ -70,33 +70,43 @@ def _desired() -> tuple[str, str]:
     return (str(tenant_id) if tenant_id else "", "on" if _bypass.get() else "off")
 
 
-def _apply(connection, *, force: bool = False) -> None:
-    if connection.vendor != "postgresql":
-        return
+def _still_trusted(connection, sent) -> bool:
+    """Whether the value recorded as sent is still in effect (see the module docstring)."""
+    if sent is None:
+        return False
+    depth, block = sent[1], sent[2]
+    if depth == 0:
+        return True  # sent in autocommit: nothing can roll it back
+    blocks = connection.atomic_blocks
+    return len(blocks) >= depth and blocks[depth - 1] is block
+
+
+def _apply(connection) -> None:
+    """Send the context to `connection` unless it already carries it."""
     desired = _desired()
-    if not force and getattr(connection, _SENT_ATTR, None) == desired:
+    sent = getattr(connection, _SENT_ATTR, None)
+    if sent is not None and sent[0] == desired and _still_trusted(connection, sent):
         return
     if connection.needs_rollback:
-        # A broken atomic block: its rollback restores the value from before the block.
-        setattr(connection, _SENT_ATTR, None)
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('app.tenant_id', %s, false), set_config('app.bypass_rls', %s, false)",
-                       list(desired))
-    setattr(connection, _SENT_ATTR, desired)
+        return  # a broken transaction: the statement about to run fails anyway, and the rollback resets us
+    connection.connection.execute(
+        "SELECT set_config('app.tenant_id', %s, false), set_config('app.bypass_rls', %s, false)", list(desired))
+    depth = len(connection.atomic_blocks) if connection.in_atomic_block else 0
+    setattr(connection, _SENT_ATTR, (desired, depth, connection.atomic_blocks[-1] if depth else None))
 
 
-def apply_to_open_connections() -> None:
-    """Push the context into every open connection of this thread (new ones get it on connect)."""
-    for alias in connections:
-        connection = connections[alias]
-        if connection.connection is not None:
-            _apply(connection)
+def _tenant_setting_wrapper(execute, sql, params, many, context):
+    _apply(context["connection"])
+    return execute(sql, params, many, context)
 
 
 @receiver(connection_created)
 def _on_connect(sender, connection, **kwargs):
-    _apply(connection, force=True)
+    if connection.vendor != "postgresql":
+        return
+    setattr(connection, _SENT_ATTR, None)
+    if _tenant_setting_wrapper not in connection.execute_wrappers:
+        connection.execute_wrappers.insert(0, _tenant_setting_wrapper)
 
 
 def _as_uuid(tenant) -> uuid.UUID | None:
@@ -108,12 +118,10 @@ def _as_uuid(tenant) -> uuid.UUID | None:
 def tenant_context(tenant) -> Iterator[None]:
     """Act inside one tenant (a Tenant or its id; None means no tenant) for the block."""
     token = _current_tenant_id.set(_as_uuid(tenant))
-    apply_to_open_connections()
     try:
         yield
     finally:
         _current_tenant_id.reset(token)
-        apply_to_open_connections()
 
 
 @contextmanager
@@ -121,12 +129,10 @@ def dangerously_bypass_tenant_scope() -> Iterator[None]:
     """See every tenant's rows. Only for platform-wide work (super admin, sweepers);
     prefer `tenancy.services.platform_wide_access(reason=...)`, which records why."""
     token = _bypass.set(True)
-    apply_to_open_connections()
     try:
         yield
     finally:
         _bypass.reset(token)
-        apply_to_open_connections()
 
 
 def _scope_error(model) -> TenantScopeError:

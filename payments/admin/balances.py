@@ -11,15 +11,10 @@ from payments.models import (
 )
 from payments.permissions import EDIT_LIMITS, EDIT_TRADER_SETTINGS, MANAGE_MERCHANTS, VIEW_ORDERS
 
-from .base import FlagGuardedAdmin
+from .base import ReadOnlyAdmin
 
 STORE_BALANCE_FLAGS = MANAGE_MERCHANTS + EDIT_LIMITS + VIEW_ORDERS
 TRADER_BALANCE_FLAGS = EDIT_TRADER_SETTINGS + EDIT_LIMITS + VIEW_ORDERS
-
-
-class ReadOnlyAdmin(FlagGuardedAdmin):
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields if field.name != "tenant"]
 
 
 @admin.register(BalanceStore)
@@ -54,16 +49,8 @@ class BalanceStoreHistoryAdmin(HistoryAdmin):
     search_fields = ("store__store_name", "=order__hash_id")
 
 
-@admin.register(BalanceTraderFiatHistory)
-class BalanceTraderFiatHistoryAdmin(HistoryAdmin):
-    view_flags = TRADER_BALANCE_FLAGS
-    list_display = ("created_at", "trader", "kind", "amount", "balance_after", "order", "description")
-    list_select_related = ("trader", "order")
-    search_fields = ("trader__last_name", "trader__user__email", "=order__hash_id")
-
-
-@admin.register(BalanceTraderCryptoHistory)
-class BalanceTraderCryptoHistoryAdmin(HistoryAdmin):
+@admin.register(BalanceTraderFiatHistory, BalanceTraderCryptoHistory)
+class BalanceTraderHistoryAdmin(HistoryAdmin):
     view_flags = TRADER_BALANCE_FLAGS
     list_display = ("created_at", "trader", "kind", "amount", "balance_after", "order", "description")
     list_select_related = ("trader", "order")

@@ -7,8 +7,9 @@ seed 002 are the final word here as everywhere (payments.permissions).
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db import models
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 
 from audit.services import field_changes
 from payments.errors import PaymentsError
@@ -84,6 +85,36 @@ class FlagGuardedAdmin(admin.ModelAdmin):
         except PaymentsError as exc:
             self.message_user(request, exc.message, messages.ERROR)
         return HttpResponseRedirect(request.get_full_path())
+
+    # --- the pages of a row's own actions (rotate keys, reveal a number, change a status...) ---
+
+    def object_or_404(self, request, object_id: str, message: str):
+        """The row of an action page, through get_queryset (so in the current tenant only)."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404(message)
+        return obj
+
+    def page_context(self, request, **extra) -> dict:
+        """The context of an action page: the admin's own (site header, sidebar) and the model's options."""
+        return {**self.admin_site.each_context(request), "opts": self.opts, **extra}
+
+
+class ReadOnlyAdmin(FlagGuardedAdmin):
+    """Rows shown, not edited, in the form: every field read-only but the tenant (not shown).
+
+    `hidden_fields` are not shown at all (a secret, a file served by a view of its own);
+    changes, where there are any, go through the admin's own action pages and services.
+    """
+
+    hidden_fields: tuple[str, ...] = ()
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields
+                if field.name != "tenant" and field.name not in self.hidden_fields] + list(self.readonly_fields)
+
+    def get_exclude(self, request, obj=None):
+        return self.hidden_fields or super().get_exclude(request, obj)
 
 
 class AuditedAdmin(FlagGuardedAdmin):

@@ -15,19 +15,15 @@ from payments.models import CallbackAttempt, CallbackEvent
 from payments.permissions import MANAGE_MERCHANTS, VIEW_ORDERS, has_any_flag
 from payments.services.callbacks import RESEND_FLAGS, resend_callback
 
-from .base import FlagGuardedAdmin
+from .base import ReadOnlyAdmin
 
 VIEW_CALLBACKS = tuple(dict.fromkeys(VIEW_ORDERS + MANAGE_MERCHANTS))
 # One resend waits for the store's answer; more than this per click would hold the page too long.
 MAX_RESEND_PER_ACTION = 20
 
 
-class ReadOnlyCallbackAdmin(FlagGuardedAdmin):
+class ReadOnlyCallbackAdmin(ReadOnlyAdmin):
     view_flags = VIEW_CALLBACKS
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields if field.name != "tenant"] + list(
-            self.readonly_fields)
 
 
 class CallbackAttemptInline(admin.TabularInline):
@@ -61,7 +57,7 @@ class CallbackEventAdmin(ReadOnlyCallbackAdmin):
     search_fields = ("=event_id", "=incoming_order__hash_id", "=incoming_order__client_id", "store__store_name")
     date_hierarchy = "created_at"
     readonly_fields = ("payload_pretty",)
-    exclude = ("payload",)
+    hidden_fields = ("payload",)  # shown pretty-printed
     inlines = (CallbackAttemptInline,)
     actions = ("resend_events",)
 
@@ -72,9 +68,6 @@ class CallbackEventAdmin(ReadOnlyCallbackAdmin):
     @admin.display(description="body")
     def payload_pretty(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True, ensure_ascii=False))
-
-    def get_readonly_fields(self, request, obj=None):
-        return [name for name in super().get_readonly_fields(request, obj) if name != "payload"]
 
     def has_resend_permission(self, request):
         return self.has_flags(request, RESEND_FLAGS)

@@ -6,10 +6,8 @@ only as a digest.
 """
 
 from django.contrib import admin
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
@@ -142,22 +140,17 @@ class MerchantStoreAdmin(FlagGuardedAdmin):
     def rotate_keys_view(self, request, object_id):
         if not self.has_flags(request, MANAGE_MERCHANTS):
             raise PermissionDenied
-        store = self.get_object(request, unquote(object_id))
-        if store is None:
-            raise Http404("No such store.")
+        store = self.object_or_404(request, object_id, "No such store.")
         if request.method == "POST":
             raw_key = merchant_services.rotate_store_keys(store=store, rotated_by=request.user)
             return self._key_once_response(request, store, raw_key, created=False)
-        context = {**self.admin_site.each_context(request), "opts": self.opts, "store": store,
-                   "title": f"Rotate the API key of {store.store_name}?"}
+        context = self.page_context(request, store=store, title=f"Rotate the API key of {store.store_name}?")
         return TemplateResponse(request, "admin/payments/merchantstore/rotate_keys.html", context)
 
     def _key_once_response(self, request, store, raw_key: str, *, created: bool):
-        context = {
-            **self.admin_site.each_context(request), "opts": self.opts, "store": store, "raw_key": raw_key,
-            "created": created, "title": f"API key of {store.store_name}",
-            "change_url": reverse("admin:payments_merchantstore_change", args=[store.pk]),
-        }
+        context = self.page_context(request, store=store, raw_key=raw_key, created=created,
+                                    title=f"API key of {store.store_name}",
+                                    change_url=reverse("admin:payments_merchantstore_change", args=[store.pk]))
         response = TemplateResponse(request, "admin/payments/merchantstore/key_once.html", context)
         add_never_cache_headers(response)
         return response

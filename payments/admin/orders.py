@@ -14,7 +14,6 @@ import mimetypes
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
@@ -40,23 +39,15 @@ from payments.services import execution
 from payments.services.execution import REASON_MAX
 from payments.services.orders import cancel_incoming_order
 
-from .base import FlagGuardedAdmin
+from .base import ReadOnlyAdmin
 
 RECEIPT_FIELDS = {"customer": "customer_receipt", "trader": "trader_receipt"}
 
 
-class ReadOnlyOrderAdmin(FlagGuardedAdmin):
+class ReadOnlyOrderAdmin(ReadOnlyAdmin):
     view_flags = VIEW_ORDERS
     change_flags = MANAGE_ORDERS
     date_hierarchy = "created_at"
-    hidden_fields: tuple[str, ...] = ()
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields
-                if field.name != "tenant" and field.name not in self.hidden_fields] + list(self.readonly_fields)
-
-    def get_exclude(self, request, obj=None):
-        return self.hidden_fields
 
 
 def _serve_file(field_file):
@@ -217,10 +208,7 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
         ]
 
     def _order_or_404(self, request, object_id) -> OrderHistory:
-        order = self.get_object(request, unquote(object_id))
-        if order is None:
-            raise Http404("No such order.")
-        return order
+        return self.object_or_404(request, object_id, "No such order.")
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["can_change_status"] = (obj is not None and self.has_flags(request, MANAGE_ORDERS)
@@ -246,8 +234,8 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
                 self.message_user(request, f"Order {order.hash_id} is now {form.cleaned_data['status']}.",
                                   messages.SUCCESS)
                 return HttpResponseRedirect(change_url)
-        context = {**self.admin_site.each_context(request), "opts": self.opts, "order": order, "form": form,
-                   "change_url": change_url, "title": f"Change the status of {order}"}
+        context = self.page_context(request, order=order, form=form, change_url=change_url,
+                                    title=f"Change the status of {order}")
         return TemplateResponse(request, "admin/payments/orderhistory/change_status.html", context,
                                 status=400 if form.errors else 200)
 
@@ -262,8 +250,8 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
             raise PermissionDenied
         order = self._order_or_404(request, object_id)
         change_url = reverse("admin:payments_orderhistory_change", args=[order.pk])
-        context = {**self.admin_site.each_context(request), "opts": self.opts, "order": order,
-                   "change_url": change_url, "title": f"Customer requisite of {order}"}
+        context = self.page_context(request, order=order, change_url=change_url,
+                                    title=f"Customer requisite of {order}")
         if request.method == "POST":
             reason = (request.POST.get("reason") or "").strip()[:200]
             try:
@@ -278,7 +266,7 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
 
 
 @admin.register(Appeal)
-class AppealAdmin(FlagGuardedAdmin):
+class AppealAdmin(ReadOnlyAdmin):
     view_flags = VIEW_ORDERS
     change_flags = HANDLE_APPEALS
     date_hierarchy = "created_at"
@@ -286,14 +274,8 @@ class AppealAdmin(FlagGuardedAdmin):
     list_filter = ("status", "opened_by_role", "resolution")
     list_select_related = ("order",)
     search_fields = ("=order__hash_id", "reason")
+    hidden_fields = ("order", "evidence")  # shown as links
     readonly_fields = ("order_link", "order_status", "evidence_link")
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields
-                if field.name not in ("tenant", "order", "evidence")] + list(self.readonly_fields)
-
-    def get_exclude(self, request, obj=None):
-        return ("order", "evidence")
 
     @admin.display(description="order")
     def order_link(self, obj):
@@ -324,10 +306,7 @@ class AppealAdmin(FlagGuardedAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def _appeal_or_404(self, request, object_id) -> Appeal:
-        appeal = self.get_object(request, unquote(object_id))
-        if appeal is None:
-            raise Http404("No such appeal.")
-        return appeal
+        return self.object_or_404(request, object_id, "No such appeal.")
 
     def resolve_view(self, request, object_id):
         if not self.has_flags(request, HANDLE_APPEALS):
@@ -345,8 +324,8 @@ class AppealAdmin(FlagGuardedAdmin):
             else:
                 self.message_user(request, f"Appeal #{appeal.pk} resolved.", messages.SUCCESS)
                 return HttpResponseRedirect(change_url)
-        context = {**self.admin_site.each_context(request), "opts": self.opts, "appeal": appeal, "form": form,
-                   "change_url": change_url, "title": f"Resolve appeal #{appeal.pk} on {appeal.order}"}
+        context = self.page_context(request, appeal=appeal, form=form, change_url=change_url,
+                                    title=f"Resolve appeal #{appeal.pk} on {appeal.order}")
         return TemplateResponse(request, "admin/payments/appeal/resolve.html", context,
                                 status=400 if form.errors else 200)
 

@@ -9,10 +9,9 @@ masked everywhere else and the number input never echoes what was typed.
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import Http404, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
@@ -305,12 +304,10 @@ class ReqTraderAdmin(FlagGuardedAdmin):
     def reveal_number_view(self, request, object_id):
         if not self.has_flags(request, VIEW_SENSITIVE):
             raise PermissionDenied
-        requisite = self.get_object(request, unquote(object_id))
-        if requisite is None:
-            raise Http404("No such requisite.")
-        context = {**self.admin_site.each_context(request), "opts": self.opts, "requisite": requisite,
-                   "title": f"Whole number of requisite {requisite.masked_number}",
-                   "change_url": reverse("admin:payments_reqtrader_change", args=[requisite.pk])}
+        requisite = self.object_or_404(request, object_id, "No such requisite.")
+        context = self.page_context(request, requisite=requisite,
+                                    title=f"Whole number of requisite {requisite.masked_number}",
+                                    change_url=reverse("admin:payments_reqtrader_change", args=[requisite.pk]))
         if request.method == "POST":
             reason = (request.POST.get("reason") or "").strip()[:200]
             context["number"] = requisite_services.reveal_requisite_number(requisite=requisite,

@@ -3,7 +3,6 @@
 import re
 from collections.abc import Callable
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.response import Response
@@ -11,9 +10,9 @@ from rest_framework.response import Response
 from config.api_errors import DomainError
 from payments.models import MerchantStore
 from payments.services.idempotency import (
+    Claim,
     Replay,
     claim_idempotency_key,
-    complete_idempotency_key,
     release_idempotency_key,
     request_fingerprint,
 )
@@ -46,21 +45,21 @@ def _key_from(request) -> str | None:
     return raw
 
 
-def respond_idempotently(request, store: MerchantStore, produce: Callable[[], Response]) -> Response:
-    """Run `produce` once per (store, key); replay its successful answer for retries of the same request."""
+def respond_idempotently(request, store: MerchantStore, produce: Callable[[Claim | None], Response]) -> Response:
+    """Run `produce` once per (store, key); replay its successful answer for retries of the same request.
+
+    `produce(claim)` must store its answer on the claim in the same transaction (or statement) as its
+    work — payments.services.idempotency.insert_completing; it gets None when the request has no key.
+    """
     key = _key_from(request)
     if key is None:
-        return produce()
+        return produce(None)
     fingerprint = request_fingerprint(method=request.method, path=request.path, body=request.data)
     outcome = claim_idempotency_key(store=store, key=key, fingerprint=fingerprint)
     if isinstance(outcome, Replay):
         return Response(outcome.response_body, status=outcome.response_status, headers={REPLAYED_HEADER: "true"})
     try:
-        with transaction.atomic():
-            response = produce()
-            complete_idempotency_key(claim=outcome, response_status=response.status_code,
-                                     response_body=response.data)
+        return produce(outcome)
     except BaseException:
         release_idempotency_key(claim=outcome)
         raise
-    return response

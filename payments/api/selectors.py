@@ -4,6 +4,7 @@ import re
 
 from django.db.models import Prefetch, QuerySet
 
+from config.local_cache import LocalTTLCache
 from payments.models import AvailableBankMethod, BalanceStore, IncomingOrder, MerchantStore, PaymentMethod
 from payments.store_keys import private_key_digest
 from tenancy.scoping import dangerously_bypass_tenant_scope
@@ -22,19 +23,30 @@ STORE_API_COLUMNS = (
 )
 
 
+# The store of a key digest, for STORE_API_CACHE_SECONDS (see config.local_cache for the staleness bound).
+_stores_by_key_digest: LocalTTLCache[MerchantStore] = LocalTTLCache("store-api-stores",
+                                                                    ttl_setting="STORE_API_CACHE_SECONDS")
+
+
 def store_for_api_key(raw_key: str) -> MerchantStore | None:
     """payments.selectors.find_store_by_private_key, loading only what the store API uses.
 
     Same rule: looked up by the key's keyed digest across tenants (the tenant is not known yet);
-    the caller checks access, merchant and tenant, then enters the store's tenant.
+    the caller checks access, merchant and tenant, then enters the store's tenant. Unknown keys
+    are never cached, so a new key works at once.
     """
     if not raw_key or len(raw_key) > 256:
         return None
+    digest = private_key_digest(raw_key)
+    return _stores_by_key_digest.get_or_load(digest, lambda: _load_store(digest))
+
+
+def _load_store(digest: str) -> MerchantStore | None:
     with dangerously_bypass_tenant_scope():
         found = list(MerchantStore.objects
                      .select_related("tenant", "merchant__user", "crypto_currency", "fiat_currency")
                      .only(*STORE_API_COLUMNS)
-                     .filter(private_api_key_digest=private_key_digest(raw_key)).order_by()[:1])
+                     .filter(private_api_key_digest=digest).order_by()[:1])
     return found[0] if found else None
 
 

@@ -1,20 +1,31 @@
 """Per-store rate limit of the store API (setting STORE_API_RATE_LIMIT, e.g. "600/min").
 
-A fixed-window counter in the cache: one atomic increment per request (Redis
-when REDIS_URL is set, so all web processes share the count). DRF's stock
-throttle keeps every request time in one cached list, which grows with the
-limit and is rewritten on each request; a counter costs the same at any rate.
+A fixed-window counter: one atomic increment per request. With REDIS_URL set, all web processes share
+the count in Redis, through one client per process and one round trip (INCR; the window's first request
+also sets the EXPIRE); Django's cache API would build a new Redis client and make two round trips
+(EXISTS, INCR) per request.
+Without Redis the counter lives in Django's cache (per-process memory).
+
+If Redis does not answer, the request is let through (and logged): a rate limit must not turn a broker
+outage into refused orders — the orders themselves live in PostgreSQL.
 """
 
+import logging
 import time
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.throttling import BaseThrottle
 
+logger = logging.getLogger(__name__)
+
 PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
            "d": 86400, "day": 86400}
+REDIS_TIMEOUT_SECONDS = 0.5
+
+_redis_clients: dict[str, redis.Redis] = {}
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -24,6 +35,30 @@ def parse_rate(rate: str) -> tuple[int, int]:
         return int(count), PERIODS[period.strip().lower()]
     except (ValueError, KeyError):
         raise ImproperlyConfigured(f'STORE_API_RATE_LIMIT must look like "600/min", not {rate!r}.')
+
+
+def _redis_client(url: str) -> redis.Redis:
+    """One client (and connection pool, which redis-py renews after a fork) per process and URL."""
+    client = _redis_clients.get(url)
+    if client is None:
+        client = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_SECONDS,
+                                      socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
+        _redis_clients[url] = client
+    return client
+
+
+def count_request(key: str, period: int) -> int:
+    """Add one to the window counter `key` (kept a little longer than `period`) and return the count."""
+    if settings.REDIS_URL:
+        client = _redis_client(settings.REDIS_URL)
+        count = client.incr(key)
+        if count == 1:  # the window's first request gives the counter its lifetime
+            client.expire(key, period + 1)
+        return count
+    try:
+        return cache.incr(key)
+    except ValueError:  # only the first request of a window creates the counter (with its timeout)
+        return 1 if cache.add(key, 1, timeout=period + 1) else cache.incr(key)
 
 
 class StoreRateThrottle(BaseThrottle):
@@ -38,11 +73,11 @@ class StoreRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // self.period)
         key = f"store-api-rate:{store.tenant_id}:{store.pk}:{self.period}:{window}"
-        # incr() is atomic; only the first request of a window creates the counter (with its timeout).
         try:
-            count = cache.incr(key)
-        except ValueError:
-            count = 1 if cache.add(key, 1, timeout=self.period + 1) else cache.incr(key)
+            count = count_request(key, self.period)
+        except redis.RedisError as error:
+            logger.warning("Store API rate limit not checked (Redis: %s); request let through", error)
+            return True
         if count <= self.limit:
             return True
         self._wait = (window + 1) * self.period - now

@@ -49,9 +49,16 @@ def _create_order(view: StoreAPIView, request, order_type: str) -> Response:
     data = view.InputSerializer(data=request.data)
     data.is_valid(raise_exception=True)
 
-    def create() -> Response:
-        order = intake.create_incoming_order(store=view.store, order_type=order_type, **data.validated_data)
-        return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+    def create(claim) -> Response:
+        rendered: list[dict] = []
+
+        def answer(order: IncomingOrder) -> dict:
+            rendered.append(OrderSerializer(order).data)
+            return rendered[0]
+
+        order = intake.create_incoming_order(store=view.store, order_type=order_type, claim=claim, answer=answer,
+                                             **data.validated_data)
+        return Response(rendered[0] if rendered else OrderSerializer(order).data, status=status.HTTP_201_CREATED)
 
     return respond_idempotently(request, view.store, create)
 

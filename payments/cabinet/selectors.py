@@ -87,12 +87,21 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _created_between(queryset: QuerySet, filters: OrderFilters) -> QuerySet:
+def _filtered(queryset: QuerySet, filters: OrderFilters, *, status_field: str = "status") -> QuerySet:
+    """An order list with its filters, newest first; `status_field` is the column the list calls the status."""
+    if filters.store_id:
+        queryset = queryset.filter(store_id=filters.store_id)
+    if filters.status:
+        queryset = queryset.filter(**{status_field: filters.status})
+    if filters.order_type:
+        queryset = queryset.filter(order_type=filters.order_type)
+    if filters.query:
+        queryset = queryset.filter(Q(hash_id=filters.query) | Q(client_id=filters.query))
     if filters.date_from:
         queryset = queryset.filter(created_at__gte=_day_start(filters.date_from))
     if filters.date_to:
         queryset = queryset.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
-    return queryset
+    return queryset.order_by("-created_at", "-id")
 
 
 # --- trader --------------------------------------------------------------------------------------
@@ -110,14 +119,7 @@ def trader_active_orders(trader: Trader) -> QuerySet:
 
 
 def trader_orders(trader: Trader, filters: OrderFilters) -> QuerySet:
-    queryset = _trader_orders(trader)
-    if filters.status:
-        queryset = queryset.filter(status=filters.status)
-    if filters.order_type:
-        queryset = queryset.filter(order_type=filters.order_type)
-    if filters.query:
-        queryset = queryset.filter(Q(hash_id=filters.query) | Q(client_id=filters.query))
-    return _created_between(queryset, filters).order_by("-created_at", "-id")
+    return _filtered(_trader_orders(trader), filters)
 
 
 def trader_order(trader: Trader, hash_id: str) -> OrderHistory | None:
@@ -147,25 +149,24 @@ def trader_balances(trader: Trader) -> QuerySet:
             .order_by("fiat_currency__code", "crypto_currency__code", "id"))
 
 
-def trader_crypto_history(trader: Trader, *, balance_id: int | None = None) -> QuerySet:
-    queryset = (BalanceTraderCryptoHistory.objects.filter(trader=trader)
-                .select_related("balance__fiat_currency", "balance__crypto_currency", "order")
-                .only("id", "kind", "description", "created_at", "amount", "balance_after", "hold_change",
-                      "hold_after", "balance__id", "balance__fiat_currency__code",
-                      "balance__crypto_currency__code", "order__hash_id"))
+def _movements(queryset: QuerySet, balance_id: int | None, *fields: str) -> QuerySet:
+    """A balance history page's rows (only the columns it shows), newest first, of one balance if given."""
+    queryset = queryset.select_related("balance__crypto_currency", "order").only(
+        "id", "kind", "description", "created_at", "amount", "balance_after", "balance__id",
+        "balance__crypto_currency__code", "order__hash_id", *fields)
     if balance_id:
         queryset = queryset.filter(balance_id=balance_id)
     return queryset.order_by("-created_at", "-id")
+
+
+def trader_crypto_history(trader: Trader, *, balance_id: int | None = None) -> QuerySet:
+    return _movements(BalanceTraderCryptoHistory.objects.filter(trader=trader).select_related("balance__fiat_currency"),
+                      balance_id, "hold_change", "hold_after", "balance__fiat_currency__code")
 
 
 def trader_fiat_history(trader: Trader, *, balance_id: int | None = None) -> QuerySet:
-    queryset = (BalanceTraderFiatHistory.objects.filter(trader=trader)
-                .select_related("balance__fiat_currency", "balance__crypto_currency", "order")
-                .only("id", "kind", "description", "created_at", "amount", "balance_after", "balance__id",
-                      "balance__fiat_currency__code", "balance__crypto_currency__code", "order__hash_id"))
-    if balance_id:
-        queryset = queryset.filter(balance_id=balance_id)
-    return queryset.order_by("-created_at", "-id")
+    return _movements(BalanceTraderFiatHistory.objects.filter(trader=trader).select_related("balance__fiat_currency"),
+                      balance_id, "balance__fiat_currency__code")
 
 
 def trader_appeals(trader: Trader) -> QuerySet:
@@ -191,15 +192,7 @@ def merchant_orders(merchant: Merchant, filters: OrderFilters) -> QuerySet:
                 .defer("customer_requisite")
                 .annotate(state=Coalesce("assigned_order__status", "status"),
                           requisite_last4=F("assigned_order__requisite__req_number_last4")))
-    if filters.store_id:
-        queryset = queryset.filter(store_id=filters.store_id)
-    if filters.status:
-        queryset = queryset.filter(state=filters.status)
-    if filters.order_type:
-        queryset = queryset.filter(order_type=filters.order_type)
-    if filters.query:
-        queryset = queryset.filter(Q(hash_id=filters.query) | Q(client_id=filters.query))
-    return _created_between(queryset, filters).order_by("-created_at", "-id")
+    return _filtered(queryset, filters, status_field="state")
 
 
 # The CSV's columns: plain values only (no encrypted column is ever selected).
@@ -250,15 +243,9 @@ def store_balances(merchant: Merchant) -> QuerySet:
             .order_by("store__store_name", "crypto_currency__code", "id"))
 
 
-def store_balance_history(merchant: Merchant, *, store_id: int | None = None) -> QuerySet:
-    queryset = (BalanceStoreHistory.objects.filter(store__merchant=merchant)
-                .select_related("store", "balance__crypto_currency", "order")
-                .only("id", "kind", "description", "created_at", "amount", "balance_after", "hold_change",
-                      "hold_after", "store__id", "store__store_name", "balance__id",
-                      "balance__crypto_currency__code", "order__hash_id"))
-    if store_id:
-        queryset = queryset.filter(store_id=store_id)
-    return queryset.order_by("-created_at", "-id")
+def store_balance_history(merchant: Merchant, *, balance_id: int | None = None) -> QuerySet:
+    return _movements(BalanceStoreHistory.objects.filter(store__merchant=merchant).select_related("store"),
+                      balance_id, "hold_change", "hold_after", "store__id", "store__store_name")
 
 
 def callback_events(merchant: Merchant, *, store_id: int | None = None, status: str = "") -> QuerySet:

@@ -25,7 +25,8 @@ One short transaction per order, all or nothing:
    bump `last_used_at`, place the hold (payments.services.execution), audit, and
    write the store's callback event — or, when nothing fits, count a failed
    attempt: `retrying` with a growing, jittered delay in `next_attempt_at`, or
-   `failed` after ASSIGNMENT_MAX_ATTEMPTS.
+   `failed` after ASSIGNMENT_MAX_ATTEMPTS. The first claim of an order also
+   writes its `order.created` event, ahead of those (intake writes none).
 
 The database row is the truth and a Celery message only a hint. Retries are not
 broker ETAs: `sweep_due_orders` (beat) sends a message for every open order
@@ -64,7 +65,7 @@ from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
 from .audit_trail import record
-from .callbacks import enqueue_order_event
+from .callbacks import enqueue_order_created_once, enqueue_order_event
 from .execution import place_order_hold
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ def _assign_locked(order_id: int, now: datetime) -> AssignmentResult:
     if order.next_attempt_at is not None and order.next_attempt_at > now:
         return AssignmentResult(order_id, Outcome.SKIPPED, reason="Not due yet.",
                                 next_attempt_at=order.next_attempt_at)
+    enqueue_order_created_once(incoming_order=order)  # the first claim tells the store (intake does not)
     tried: list[int] = []
     reason = NO_CANDIDATE
     for _ in range(max(1, settings.ASSIGNMENT_MAX_CANDIDATES)):
@@ -385,6 +387,13 @@ def _count_failed_attempt_again(order_id: int, reason: str, now: datetime) -> As
              .filter(pk=order_id, status__in=OPEN_STATUSES).first())
     if order is None:
         return AssignmentResult(order_id, Outcome.SKIPPED, reason="Not open, or held by another task.")
+    # The rolled-back attempt took its order.created with it; this one must not fail for the event's sake,
+    # or an order that always breaks would never be counted (the next claim writes the event instead).
+    try:
+        with transaction.atomic():
+            enqueue_order_created_once(incoming_order=order)
+    except Exception:
+        logger.exception("Could not write order.created of incoming order %s", order_id)
     return _count_failed_attempt(order, reason, now)
 
 

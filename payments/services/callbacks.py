@@ -16,6 +16,12 @@ How it holds together (docs/callbacks.md has the receiver's side):
   endpoint health: a failure streak long enough (CALLBACK_FLAG_AFTER_FAILURES
   failed attempts or CALLBACK_FLAG_AFTER of failing) flags the store and mails
   its merchant once; the next success clears the flag.
+- Callbacks reach public internet addresses only (SSRF guard): checked when the
+  URL is saved and at every attempt, where the request goes to the checked
+  address; a refused attempt is recorded like a failed one, nothing is raised.
+- `order.created` is not written by intake (its request path stays one INSERT)
+  but by the first transaction holding the order's row lock: the assignment
+  worker's first claim, or a cancel that comes before it.
 
 The signing secrets never leave this module: not in attempts, events, the audit
 trail or the logs (the signature itself is not logged either).
@@ -23,9 +29,11 @@ trail or the logs (the signature itself is not logged either).
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import random
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,7 +103,8 @@ def event_body(event: CallbackEvent) -> bytes:
 # --- callback URLs -----------------------------------------------------------------------------------------
 
 def callback_url_problem(url: str) -> str:
-    """Why a callback URL cannot be used ("" when it can)."""
+    """Why a callback URL cannot be used ("" when it can), from its text alone: no DNS lookup, so it is
+    cheap enough for the transaction that writes an event (the host is checked on saving and sending)."""
     if not url:
         return "the store has no callback URL"
     try:
@@ -111,10 +120,147 @@ def callback_url_problem(url: str) -> str:
 
 
 def check_callback_url(url: str) -> None:
-    """Refuse a callback URL that is not http(s) (empty is allowed: no callbacks)."""
-    if url and (problem := callback_url_problem(url)):
+    """Refuse a callback URL that is not http(s) or whose host is not public (empty is allowed: no callbacks).
+
+    The host is resolved now, so a merchant learns at once that http://10.0.0.5/,
+    http://localhost/ or a name pointing inside our network is refused. A name
+    that does not resolve (yet) is accepted: its DNS record may simply not be
+    live yet, and nothing is ever sent to it unchecked — every delivery resolves
+    the name again and refuses a non-public address then (see `_post`).
+    """
+    if not url:
+        return
+    problem = callback_url_problem(url)
+    if not problem:
+        host = _url_host(url)
+        try:
+            resolve_callback_host(host)
+        except CallbackHostRefused:
+            problem = NON_PUBLIC_HOST
+        except UnresolvableHost as exc:
+            logger.info("Callback host %r does not resolve (%s); accepted, checked at each delivery", host, exc)
+    if problem:
         message = problem[0].upper() + problem[1:] + "."
         raise PaymentsError(message, code="invalid_callback_url", fields={"callback_url": [message]})
+
+
+# --- where a callback may go (SSRF guard) -------------------------------------------------------------------
+#
+# The platform POSTs wherever a merchant points it, from inside our network, so callbacks go to public
+# internet addresses only: never to a private, loopback, link-local, multicast, reserved or unspecified
+# one (our database, Redis, the cloud metadata service at 169.254.169.254, ...). The check runs when the
+# URL is saved and again at every delivery, on the addresses the name resolves to *then* (a name can be
+# re-pointed after saving: DNS rebinding), and the request goes to the address that was checked, never to
+# the name looked up a second time. CALLBACK_ALLOW_PRIVATE_HOSTS lets tests and local demos through.
+
+NON_PUBLIC_HOST = ("the callback URL's host is, or resolves to, a private, loopback, link-local or otherwise "
+                   "non-public address; callbacks go to public internet addresses only")
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class UnresolvableHost(Exception):
+    """The callback host has no address (no such name, or the resolver failed)."""
+
+
+class CallbackHostRefused(Exception):
+    """The callback host is, or resolves to, an address callbacks must not go to."""
+
+    def __init__(self, host: str, address: IPAddress | None = None):
+        super().__init__(f"{host} -> {address}" if address is not None else host)
+        self.host, self.address = host, address
+
+
+def is_public_address(address: IPAddress) -> bool:
+    """True for a globally routable unicast address.
+
+    An IPv6 address that carries an IPv4 one (IPv4-mapped ::ffff:a.b.c.d, 6to4,
+    NAT64 64:ff9b::/96) is judged by the IPv4 address it reaches.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_public_address(embedded)
+    # is_global alone lets multicast through (and, for IPv4, what is not private is "global").
+    return address.is_global and not (address.is_private or address.is_loopback or address.is_link_local
+                                      or address.is_multicast or address.is_reserved or address.is_unspecified)
+
+
+def _normal_host(host: str) -> str:
+    return host.strip().strip("[]").rstrip(".").lower()
+
+
+def _allowed_private_hosts() -> tuple[set[str], list[IPNetwork]]:
+    """CALLBACK_ALLOW_PRIVATE_HOSTS split into host names and networks (an address is a /32 or /128)."""
+    names: set[str] = set()
+    networks: list[IPNetwork] = []
+    for entry in settings.CALLBACK_ALLOW_PRIVATE_HOSTS:
+        if not entry.strip():
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            names.add(_normal_host(entry))
+    return names, networks
+
+
+def _in_any(address: IPAddress, networks: list[IPNetwork]) -> bool:
+    candidates = [address]
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        candidates.append(address.ipv4_mapped)
+    return any(candidate in network for candidate in candidates for network in networks
+               if candidate.version == network.version)
+
+
+def _resolve(host: str) -> list[IPAddress]:
+    """Every address of `host`, in the resolver's order (an IP in any spelling getaddrinfo takes, e.g.
+    2130706433 or 0x7f.1, is its own address; no DNS query is made for it)."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError, ValueError) as exc:  # socket.gaierror is an OSError
+        raise UnresolvableHost(str(exc) or type(exc).__name__) from exc
+    addresses: list[IPAddress] = []
+    for family, *_, sockaddr in infos:
+        if family not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        address = ipaddress.ip_address(sockaddr[0])
+        if address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        raise UnresolvableHost("no IPv4 or IPv6 address")
+    return addresses
+
+
+def resolve_callback_host(host: str) -> list[IPAddress]:
+    """The addresses of callback host `host`, once every one of them is known to be allowed.
+
+    Refused (CallbackHostRefused) when the name is `localhost` or under
+    `.localhost`, or when any address is not public — one bad record is enough,
+    whichever the resolver happens to list first — unless CALLBACK_ALLOW_PRIVATE_HOSTS
+    names the host or holds the address. Raises UnresolvableHost when it has no address.
+    """
+    names, networks = _allowed_private_hosts()
+    name = _normal_host(host)
+    allowed_by_name = name in names
+    if not allowed_by_name and (name == "localhost" or name.endswith(".localhost")):
+        raise CallbackHostRefused(host)
+    addresses = _resolve(name)
+    if not allowed_by_name:
+        for address in addresses:
+            if not is_public_address(address) and not _in_any(address, networks):
+                raise CallbackHostRefused(host, address)
+    return addresses
+
+
+def _url_host(url: str) -> str:
+    """The host a request to `url` goes to, as httpx sends it (IDNA-encoded, no IPv6 brackets)."""
+    try:
+        return httpx.URL(url).raw_host.decode("ascii")
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        return urlsplit(url).hostname or ""
 
 
 # --- writing events ----------------------------------------------------------------------------------------
@@ -153,16 +299,42 @@ def enqueue_order_event(*, incoming_order: IncomingOrder, event_type: str) -> Ca
     return event
 
 
+def enqueue_order_created_once(*, incoming_order: IncomingOrder) -> CallbackEvent | None:
+    """Write the order's `order.created` event unless it has one; None when it had.
+
+    Call it holding the order's row lock, before any other event of the
+    transaction. Intake writes no event (its request path stays one INSERT), so
+    the first transaction that takes the lock writes it: the assignment worker
+    claiming the order, or the store cancelling it before any worker did. The
+    lock serialises those transactions and each one's query sees what the
+    previous one committed, so the event is written once per order, and before
+    (earlier created_at and id) the assigned / failed / cancelled event that follows.
+    """
+    earlier = CallbackEvent.objects.unscoped().filter(
+        tenant_id=incoming_order.tenant_id, incoming_order_id=incoming_order.pk, event_type="order.created")
+    if earlier.exists():
+        return None
+    return enqueue_order_event(incoming_order=incoming_order, event_type="order.created")
+
+
 def _dispatch(event_pk: int, tenant_id) -> None:
-    """Send the delivery message; if the broker refuses, leave the event for the sweeper."""
+    """Send the delivery message as a hint (payments.services.hints): never waited for, dropped if the broker is away.
+
+    A dropped message gives the event back to the sweeper at once (`dispatched_at` cleared), so it goes
+    out on the next sweep after the broker is back rather than after DISPATCH_LEASE. The drop may be
+    noticed in the publisher thread, later: if a sweeper has sent the event meanwhile, clearing the mark
+    costs at most a duplicate message, which `deliver_callback` claims as a no-op.
+    """
     from payments.tasks_callbacks import deliver_callback_task
 
-    try:
-        deliver_callback_task.apply_async(kwargs={"event_id": event_pk, "tenant_id": str(tenant_id)})
-    except Exception:
-        logger.warning("Could not queue callback event %s; the sweeper will send it", event_pk, exc_info=True)
+    from .hints import publish
+
+    def give_back_to_the_sweeper() -> None:
         with tenant_context(tenant_id):
             CallbackEvent.objects.filter(pk=event_pk, status=CallbackEvent.Status.PENDING).update(dispatched_at=None)
+
+    publish(deliver_callback_task, kwargs={"event_id": event_pk, "tenant_id": str(tenant_id)},
+            on_drop=give_back_to_the_sweeper)
 
 
 # --- the retry schedule ------------------------------------------------------------------------------------
@@ -206,39 +378,76 @@ _TIMEOUT_KINDS = ((httpx.ConnectTimeout, "connect"), (httpx.ReadTimeout, "read")
                   (httpx.PoolTimeout, "pool"))
 
 
-def _describe(exc: Exception, url: str) -> str:
+def _describe(exc: Exception, *urls: str) -> str:
     if isinstance(exc, httpx.TimeoutException):
         kind = next((name for cls, name in _TIMEOUT_KINDS if isinstance(exc, cls)), "")
         return f"Timed out ({kind} timeout)" if kind else "Timed out"
-    # The URL may carry the merchant's own token in its query: never repeat it.
-    text = str(exc).replace(url, "<callback_url>") if url else str(exc)
+    # The URL may carry the merchant's own token in its query: never repeat it (nor its pinned form).
+    text = str(exc)
+    for url in urls:
+        if url:
+            text = text.replace(url, "<callback_url>")
     return f"{type(exc).__name__}: {text}"[:500]
 
 
 def _post(event: CallbackEvent, store: MerchantStore) -> Outcome:
+    """One POST of the event; every failure, a refused host included, comes back as an Outcome, never raised.
+
+    The host is resolved and checked here, at each attempt, and the request is
+    made to a checked address (the URL's host replaced by it) with the original
+    Host header and, for https, the original name for SNI and the certificate
+    check — so a name re-pointed to an internal address after it was saved (DNS
+    rebinding) is refused, and no second lookup can send the request elsewhere.
+    The addresses are tried in the resolver's order while a connection is
+    refused, as a plain connect would. Environment proxies are not used: they
+    would resolve the name again.
+    """
     attempted_at = timezone.now()
     url = store.callback_url
     problem = callback_url_problem(url)
     if problem:
         return Outcome(attempted_at=attempted_at, error=f"Not sent: {problem}.")
+    try:
+        target = httpx.URL(url)
+        host = target.raw_host.decode("ascii")
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        return Outcome(attempted_at=attempted_at, error="Not sent: the callback URL is not a valid URL.")
+    started = time.monotonic()
+    try:
+        addresses = resolve_callback_host(host)
+    except CallbackHostRefused as refused:
+        logger.warning("Callback %s not sent: host %s refused (%s)", event.event_id, host, refused.address or host)
+        return Outcome(attempted_at=attempted_at, error=f"Not sent: {NON_PUBLIC_HOST}.")
+    except UnresolvableHost as exc:
+        return Outcome(attempted_at=attempted_at,
+                       error=f"Not sent: the callback URL's host could not be resolved ({exc})."[:500])
     body = event_body(event)
     timestamp = int(attempted_at.timestamp())
     headers = {
+        "Host": target.netloc.decode("ascii"),  # as httpx would send it for the URL itself
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-Event-Id": str(event.event_id),
         SIGNATURE_HEADER: signature_header(secrets=signing_secrets(store, now=attempted_at), timestamp=timestamp,
                                            body=body),
     }
-    started = time.monotonic()
-    status_code, error = None, ""
+    extensions = {"sni_hostname": host} if target.scheme == "https" else {}
+    status_code, error, pinned = None, "", ""
     try:
-        # Only the status line matters: the body is not read, so a slow or huge one costs nothing.
-        with (httpx.Client(timeout=_timeout(), follow_redirects=False) as client,
-              client.stream("POST", url, content=body, headers=headers) as response):
-            status_code = response.status_code
+        with httpx.Client(timeout=_timeout(), follow_redirects=False, trust_env=False) as client:
+            for address in addresses:
+                pinned = str(target.copy_with(host=str(address)))
+                try:
+                    # Only the status line matters: the body is not read, so a slow or huge one costs nothing.
+                    with client.stream("POST", pinned, content=body, headers=headers,
+                                       extensions=extensions) as response:
+                        status_code = response.status_code
+                    error = ""
+                    break
+                except httpx.ConnectError as exc:  # refused or unreachable: the next address may answer
+                    error = _describe(exc, url, pinned)
     except Exception as exc:  # any failure to get an answer is a failed attempt, recorded like the others
-        error = _describe(exc, url)
+        error = _describe(exc, url, pinned)
     latency_ms = int((time.monotonic() - started) * 1000)
     if status_code is not None and not 200 <= status_code < 300:
         error = f"HTTP {status_code}" + (": redirects are not followed" if 300 <= status_code < 400 else "")

@@ -14,15 +14,16 @@ STORE_API_IDEMPOTENCY_LOCK_SECONDS; a done answer is kept STORE_API_IDEMPOTENCY_
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from rest_framework import status
 
-from config import crypto
+from config import crypto, sql
 from payments.errors import ConflictError, PaymentsError
 from payments.models import IdempotencyKey, MerchantStore
 from tenancy.models import Tenant
@@ -99,11 +100,11 @@ def claim_idempotency_key(*, store: MerchantStore, key: str, fingerprint: str) -
 def _insert_alone(record: IdempotencyKey) -> None:
     """INSERT the claim and commit it at once: in autocommit it is one statement (one round trip);
     inside a caller's transaction (tests) a savepoint keeps a conflict from breaking that transaction."""
-    if transaction.get_connection().in_atomic_block:
+    if connection.in_atomic_block:
         with transaction.atomic():
-            record.save(force_insert=True)
+            sql.insert(record, connection)
     else:
-        record.save(force_insert=True)
+        sql.insert(record, connection)
 
 
 def _take_over_stale(existing: IdempotencyKey, now) -> IdempotencyKey | None:
@@ -128,6 +129,40 @@ def complete_idempotency_key(*, claim: Claim, response_status: int, response_bod
     if not updated:
         raise ConflictError("This request took too long and another request with its Idempotency-Key took over.",
                             code="idempotency_key_in_flight", status_code=status.HTTP_409_CONFLICT)
+
+
+def insert_completing(*, claim: Claim, obj: models.Model, response_status: int,
+                      response_body: Callable[[], dict]) -> None:
+    """INSERT `obj` and store the answer on `claim`, both or neither: what complete_idempotency_key does
+    inside the transaction that did the work, in one statement.
+
+    On PostgreSQL that is one round trip instead of five (BEGIN, INSERT, UPDATE, COMMIT):
+    `WITH done AS (UPDATE <claim> … RETURNING id) INSERT INTO <table> (…) SELECT … FROM done RETURNING id`,
+    so the row is only written while this request still holds the claim. `response_body()` is called
+    after the row's values are final (auto_now and defaults applied) and before the statement runs.
+    """
+    if connection.vendor != "postgresql":  # SQLite allows no UPDATE inside WITH: the plain way
+        with transaction.atomic():
+            obj.save(force_insert=True)
+            complete_idempotency_key(claim=claim, response_status=response_status, response_body=response_body())
+        return
+    insert_statement, insert_params = sql.insert_sql(obj, connection, select_from="done")
+    body_field = IdempotencyKey._meta.get_field("response_body")
+    record = claim.record
+    update_params = [response_status, body_field.get_db_prep_save(response_body(), connection), record.pk,
+                     record.lock_token]
+    # identifiers come from the models' meta, values are all parameters
+    statement = (f"WITH done AS (UPDATE {IdempotencyKey._meta.db_table} SET status = 'done', "  # noqa: S608
+                 "response_status = %s, response_body = %s "
+                 "WHERE id = %s AND lock_token = %s AND status = 'in_flight' RETURNING id) " + insert_statement)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, update_params + insert_params)
+        row = cursor.fetchone()
+    if row is None:
+        raise ConflictError("This request took too long and another request with its Idempotency-Key took over.",
+                            code="idempotency_key_in_flight", status_code=status.HTTP_409_CONFLICT)
+    obj.pk = row[0]
+    obj._state.adding, obj._state.db = False, connection.alias
 
 
 def release_idempotency_key(*, claim: Claim) -> None:

@@ -12,14 +12,19 @@ amount, to 8 places, half up. Limits are in fiat (seed 2.2).
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import status
 
+from config import sql
+from config.local_cache import LocalTTLCache
 from payments import selectors
 from payments.errors import ConflictError, PaymentsError
 from payments.models import (
@@ -36,6 +41,7 @@ from payments.models.traders import normalise_requisite_number
 
 from .audit_trail import record
 from .execution import cancel_order
+from .idempotency import Claim, insert_completing
 from .orders import cancel_incoming_order
 from .requisites import REQUISITE_NUMBER
 
@@ -140,9 +146,24 @@ def _check_request_fields(store: MerchantStore, order_type: str, *, fiat_currenc
         raise PaymentsError("The order does not fit this store's settings.", code=code, fields=fields)
 
 
-def _resolve_method_and_bank(method_code: str | None,
+# What intake reads on every request, kept per process for STORE_API_CACHE_SECONDS (config.local_cache).
+_offers: LocalTTLCache[tuple[PaymentMethod | None, Bank | None]] = LocalTTLCache(
+    "intake-offers", ttl_setting="STORE_API_CACHE_SECONDS")
+_rates: LocalTTLCache[tuple[Decimal, datetime]] = LocalTTLCache("intake-rates", ttl_setting="STORE_API_CACHE_SECONDS")
+
+
+def _resolve_method_and_bank(tenant_id, method_code: str | None,
                              bank_name: str | None) -> tuple[PaymentMethod | None, Bank | None]:
-    """The store's preferred method and bank: active, and the bank must offer the method.
+    """The store's preferred method and bank (cached when they are fine; a refusal always asks the database)."""
+    if method_code is None and bank_name is None:
+        return None, None
+    return _offers.get_or_load((tenant_id, method_code, bank_name),
+                               lambda: _load_method_and_bank(method_code, bank_name))
+
+
+def _load_method_and_bank(method_code: str | None,
+                          bank_name: str | None) -> tuple[PaymentMethod | None, Bank | None]:
+    """Active method and bank, and the bank must offer the method; raises saying what is wrong.
 
     The common case (both named and fine) is one query; the others only run to say what is wrong.
     """
@@ -171,30 +192,64 @@ def _resolve_method_and_bank(method_code: str | None,
 
 def _current_rate(store: MerchantStore) -> Decimal:
     """The rate payments.selectors.current_rate would give (newest of the pair, younger than
-    EXCHANGE_RATE_MAX_AGE), read as one value; when there is none, that selector raises its error."""
+    EXCHANGE_RATE_MAX_AGE); when there is none, that selector raises its error.
+
+    A cached rate is used while it is still younger than the maximum age, so caching never prices an
+    order at a rate intake would refuse; a newer rate is picked up within STORE_API_CACHE_SECONDS.
+    """
+    key = (store.tenant_id, store.fiat_currency_id, store.crypto_currency_id)
+    cached = _rates.get_or_load(key, lambda: _load_rate(store))
+    if cached is not None and cached[1] > timezone.now() - settings.EXCHANGE_RATE_MAX_AGE:
+        return cached[0]
+    _rates.forget(key)
+    found = _load_rate(store)
+    if found is None:  # raises NoExchangeRate (or finds one that arrived meanwhile)
+        return selectors.current_rate(store.tenant_id, store.fiat_currency, store.crypto_currency).rate
+    return found[0]
+
+
+def _load_rate(store: MerchantStore) -> tuple[Decimal, datetime] | None:
+    """(rate, fetched_at) of the newest rate of the store's pair younger than the maximum age, or None."""
     now = timezone.now()
     rate = (ExchangeRate.objects
             .filter(fiat_currency_id=store.fiat_currency_id, crypto_currency_id=store.crypto_currency_id,
                     fetched_at__gt=now - settings.EXCHANGE_RATE_MAX_AGE, fetched_at__lte=now)
-            .order_by("-fetched_at", "-id").values_list("rate", flat=True)[:1])
-    rate = list(rate)
-    if not rate:  # raises NoExchangeRate (or finds one that arrived meanwhile)
-        return selectors.current_rate(store.tenant_id, store.fiat_currency, store.crypto_currency).rate
-    return rate[0]
+            .order_by("-fetched_at", "-id").values_list("rate", "fetched_at")[:1])
+    found = list(rate)
+    return found[0] if found else None
 
 
-def create_incoming_order(*, store: MerchantStore, order_type: str, amount_fiat: Decimal | None = None,
-                          amount_crypto: Decimal | None = None, fiat_currency: str | None = None,
-                          crypto_currency: str | None = None, method: str | None = None, bank: str | None = None,
-                          client_id: str | None = None, customer_id: str | None = None,
-                          customer_ip: str | None = None, return_url: str | None = None,
-                          gateway_id: str | None = None, customer_requisite: str | None = None) -> IncomingOrder:
+def create_incoming_order(*, store: MerchantStore, order_type: str, claim: Claim | None = None,
+                          answer: Callable[[IncomingOrder], dict] | None = None,
+                          **request: Any) -> IncomingOrder:
     """Accept a PayIn/PayOut from `store`: check it, fix rate and commission, write it `new`, enqueue assignment.
 
-    Run inside the store's tenant. Every check reads; the only write is the
-    order row, so a refusal leaves nothing behind. Callers may wrap this in
-    their own transaction (the idempotency record is completed in the same one).
+    Run inside the store's tenant. Every check reads; the only write is the order row, so a
+    refusal leaves nothing behind. `request` holds the fields of prepare_incoming_order.
+
+    With an idempotency `claim`, `answer(order)` gives the body the store will get, and the order
+    row and that answer are written by one statement (payments.services.idempotency.insert_completing),
+    so they commit together and a retry replays exactly this answer.
     """
+    order = prepare_incoming_order(store=store, order_type=order_type, **request)
+    if claim is None:
+        # One INSERT is atomic by itself (autocommit): no BEGIN/COMMIT round trips.
+        sql.insert(order, connection)
+    else:
+        insert_completing(claim=claim, obj=order, response_status=status.HTTP_201_CREATED,
+                          response_body=lambda: answer(order))
+    # Inside a caller's transaction the message waits for its commit.
+    _enqueue_assignment(order)
+    return order
+
+
+def prepare_incoming_order(*, store: MerchantStore, order_type: str, amount_fiat: Decimal | None = None,
+                           amount_crypto: Decimal | None = None, fiat_currency: str | None = None,
+                           crypto_currency: str | None = None, method: str | None = None, bank: str | None = None,
+                           client_id: str | None = None, customer_id: str | None = None,
+                           customer_ip: str | None = None, return_url: str | None = None,
+                           gateway_id: str | None = None, customer_requisite: str | None = None) -> IncomingOrder:
+    """The checked, priced, unsaved `new` order of a store API request (PaymentsError when refused)."""
     if order_type not in OrderType.values:
         raise PaymentsError("Unknown order type.", code="invalid_order_type")
     _check_store_may_send(store, order_type)
@@ -202,10 +257,11 @@ def create_incoming_order(*, store: MerchantStore, order_type: str, amount_fiat:
     _check_request_fields(store, order_type, fiat_currency=fiat_currency, crypto_currency=crypto_currency,
                           amount_fiat=amount_fiat, amount_crypto=amount_crypto, customer_id=customer_id,
                           customer_requisite=customer_requisite)
-    target_method, target_bank = _resolve_method_and_bank(method, bank)
+    target_method, target_bank = _resolve_method_and_bank(store.tenant_id, method, bank)
     quote = quote_order(store=store, order_type=order_type, rate=_current_rate(store), amount_fiat=amount_fiat,
                         amount_crypto=amount_crypto)
-    order = IncomingOrder(
+    now = timezone.now()
+    return IncomingOrder(
         tenant_id=store.tenant_id, merchant_id=store.merchant_id, store=store, order_type=order_type,
         status=IncomingOrder.Status.NEW, client_id=client_id, customer_id=customer_id, customer_ip=customer_ip,
         return_url=return_url, gateway_id=gateway_id,
@@ -215,25 +271,25 @@ def create_incoming_order(*, store: MerchantStore, order_type: str, amount_fiat:
         total_fiat=quote.total_fiat, amount_currency=quote.amount_currency, exchange_rate=quote.exchange_rate,
         store_commission=quote.store_commission,
         customer_requisite=customer_requisite, customer_requisite_last4=customer_requisite[-4:],
-        dispatched_at=timezone.now(),  # the assignment message goes out on commit
+        created_at=now, updated_at=now,  # known before the INSERT, so the answer can be rendered first
+        dispatched_at=now,  # the assignment message goes out on commit
     )
-    # One INSERT is atomic by itself (autocommit): no BEGIN/COMMIT round trips. Inside a caller's
-    # transaction (the idempotency record is completed in the same one) the task waits for its commit.
-    order.save(force_insert=True)
-    _enqueue_assignment(order)
-    return order
 
 
 def _enqueue_assignment(order: IncomingOrder) -> None:
-    from payments.tasks import assign_incoming_order_task
+    from payments.tasks import assign_incoming_order_task, assign_incoming_orders_task
 
-    order_id, tenant_id = order.pk, str(order.tenant_id)
+    from .hints import Batch, publish
+
+    order_id, tenant = order.pk, {"tenant_id": str(order.tenant_id)}
 
     def send() -> None:
-        assign_incoming_order_task.apply_async(args=[order_id], kwargs={"tenant_id": tenant_id})
+        publish(assign_incoming_order_task, args=[order_id], kwargs=tenant,
+                batch=Batch(task=assign_incoming_orders_task, item=order_id, kwargs=tenant))
 
-    # robust: a broker outage must not turn an accepted (committed) order into an error answer;
-    # the order stays `new` and the assignment sweeper (issue 5) picks it up.
+    # The message is a hint (payments.services.hints): handed to a background publisher, never waited for;
+    # if the broker is away it is dropped, the order stays `new`, and the assignment sweeper sends it once
+    # its dispatch lease has run out. robust: nothing here may turn an accepted order into an error answer.
     transaction.on_commit(send, robust=True)
 
 
@@ -271,6 +327,10 @@ def cancel_store_order(*, store: MerchantStore, order: IncomingOrder, cancelled_
 
 @transaction.atomic
 def _cancel_failed(*, order: IncomingOrder, cancelled_by, reason: str) -> IncomingOrder:
+    """failed → cancelled, and the store's `order.cancelled` event (its `order.created` came with the claim
+    that failed it)."""
+    from .callbacks import enqueue_order_event  # here, not at the top: this module's imports are intake's
+
     updated = IncomingOrder.objects.filter(pk=order.pk, status=IncomingOrder.Status.FAILED).update(
         status=IncomingOrder.Status.CANCELLED, updated_at=timezone.now())
     if not updated:
@@ -279,6 +339,7 @@ def _cancel_failed(*, order: IncomingOrder, cancelled_by, reason: str) -> Incomi
     record(action="order.cancelled", target=order, actor=cancelled_by,
            description=f"Incoming order {order.hash_id} cancelled: {reason}",
            details={"changes": {"status": {"old": "failed", "new": order.status}}, "reason": reason})
+    enqueue_order_event(incoming_order=order, event_type="order.cancelled")
     return order
 
 

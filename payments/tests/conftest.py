@@ -5,6 +5,7 @@ import pytest
 from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
+from .callback_receiver import Receiver
 from .factories import make_reference_data, make_staff
 
 
@@ -38,3 +39,26 @@ def staff(tenant):
         return make_staff(tenant, flags, kind=kind)
 
     return build
+
+
+# --- real local HTTP receivers of callbacks (payments/tests/callback_receiver.py) --------------------------
+@pytest.fixture
+def server():
+    """One receiver that verifies signatures, closed after the test."""
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def receiver():
+    """A factory of receivers (`receiver(fail_first=2)` …), all closed after the test."""
+    made = []
+
+    def build(**kwargs):
+        made.append(Receiver(**kwargs))
+        return made[-1]
+
+    yield build
+    for server in made:
+        server.close()

@@ -142,15 +142,59 @@ def test_on_commit_the_order_goes_to_assignment(api, django_capture_on_commit_ca
     assert order["status"] == "assigned" and order["order_status"] == "pending"
 
 
-def test_intake_costs_a_handful_of_queries(api, django_assert_num_queries, is_postgres):
-    """Store, method+bank, rate, insert; on PostgreSQL also the four tenant/RLS settings around them."""
+def test_intake_costs_one_statement_once_store_rate_and_method_are_cached(api, django_assert_num_queries):
+    """Cold: store, method+bank, rate, insert. Warm (config.local_cache): the INSERT alone."""
     client = api.client()
-    client.post(PAYINS, PAYIN, format="json")  # warm-up (content types, first connection)
+    body = {**PAYIN, "method": "card", "bank": "Kasikornbank"}
+    with django_assert_num_queries(4):
+        assert client.post(PAYINS, body, format="json").status_code == 201
 
-    with django_assert_num_queries(8 if is_postgres else 4):
-        response = client.post(PAYINS, {**PAYIN, "method": "card", "bank": "Kasikornbank"}, format="json")
+    with django_assert_num_queries(1):
+        assert client.post(PAYINS, body, format="json").status_code == 201
+
+
+def test_with_an_idempotency_key_it_is_the_claim_and_one_statement(api, django_assert_num_queries, is_postgres):
+    """The claim, then the order and the stored answer together (one statement on PostgreSQL).
+
+    In production (autocommit) that is two statements; inside the test's transaction the claim's
+    INSERT is wrapped in a savepoint (SAVEPOINT, RELEASE), hence two more here.
+    """
+    client = api.client()
+    client.post(PAYINS, PAYIN, format="json")  # warm the caches
+
+    with django_assert_num_queries(4 if is_postgres else 7):
+        response = client.post(PAYINS, PAYIN, format="json", HTTP_IDEMPOTENCY_KEY="one-statement")
 
     assert response.status_code == 201
+    replay = client.post(PAYINS, PAYIN, format="json", HTTP_IDEMPOTENCY_KEY="one-statement")
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json() == response.json()
+    assert len(_orders(api)) == 2
+
+
+def test_a_disabled_store_is_refused_at_once_in_the_process_that_disabled_it(api):
+    client = api.client()
+    assert client.post(PAYINS, PAYIN, format="json").status_code == 201  # the store is now cached
+    with tenant_context(api.tenant):
+        api.store.access = False
+        api.store.save()  # post_save empties this process's caches
+
+    response = client.post(PAYINS, PAYIN, format="json")
+
+    assert response.status_code == 403
+    assert _error(response)["code"] == "store_disabled"
+
+
+def test_another_process_change_is_seen_within_the_cache_time(api, settings):
+    """A change that sends no signal here (another process, or a bulk UPDATE) waits out the cache time."""
+    client = api.client()
+    assert client.post(PAYINS, PAYIN, format="json").status_code == 201
+    with tenant_context(api.tenant):
+        MerchantStore.objects.filter(pk=api.store.pk).update(access=False)  # no signal
+    assert client.post(PAYINS, PAYIN, format="json").status_code == 201  # still cached
+
+    settings.STORE_API_CACHE_SECONDS = 0
+    assert client.post(PAYINS, PAYIN, format="json").status_code == 403
 
 
 # --- authentication and access ------------------------------------------------------------------------

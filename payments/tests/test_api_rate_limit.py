@@ -67,3 +67,20 @@ def test_rates_are_parsed(rate, expected):
 def test_a_bad_rate_setting_fails_loudly(rate):
     with pytest.raises(ImproperlyConfigured):
         parse_rate(rate)
+
+
+def test_a_redis_outage_lets_requests_through_instead_of_failing_them(tenant, settings, caplog):
+    """The counter is unavailable, the orders are not: the request is served and the outage logged."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+    settings.STORE_API_RATE_LIMIT = "1/min"
+    api = make_api_store(tenant)
+
+    answers = [api.client().post("/api/v1/payins", PAYIN, format="json").status_code for _ in range(2)]
+
+    assert answers == [201, 201]
+    assert "rate limit not checked" in caplog.text

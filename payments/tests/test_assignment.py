@@ -381,3 +381,17 @@ def test_a_swept_order_is_assigned_by_the_task(refs, store):
 
     order.refresh_from_db()
     assert order.status == IncomingOrder.Status.ASSIGNED and order.dispatched_at is None
+
+
+def test_the_batch_task_assigns_each_order_and_an_unknown_id_does_not_stop_the_rest(refs, store):
+    """intake's coalesced hints (payments.services.hints): each order of the batch gets its own assignment."""
+    from payments.tasks_assignment import assign_incoming_orders_task
+
+    make_funded_requisite(refs, crypto=Decimal("1000"))
+    orders = [make_open_order(store) for _ in range(3)]
+
+    assign_incoming_orders_task.apply(args=[[orders[0].pk, 999_999, orders[1].pk, orders[2].pk]],
+                                      kwargs={"tenant_id": str(store.tenant_id)}).get()
+
+    assert set(IncomingOrder.objects.filter(pk__in=[o.pk for o in orders]).values_list("status", flat=True)) == {
+        IncomingOrder.Status.ASSIGNED}

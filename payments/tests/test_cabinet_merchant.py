@@ -13,9 +13,27 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from payments import selectors as payment_selectors
-from payments.models import Appeal, CallbackAttempt, CallbackEvent, IncomingOrder, MerchantStore, OrderHistory
+from payments.models import (
+    Appeal,
+    BalanceStore,
+    CallbackAttempt,
+    CallbackEvent,
+    IncomingOrder,
+    MerchantStore,
+    OrderHistory,
+)
 
-from .cabinet_support import login, make_merchant, make_trader, not_an_image, open_order, png, text, without_tokens
+from .cabinet_support import (
+    fund_store,
+    login,
+    make_merchant,
+    make_trader,
+    not_an_image,
+    open_order,
+    png,
+    text,
+    without_tokens,
+)
 from .callback_receiver import Receiver
 from .factories import make_assigned_order, make_incoming_order, make_requisite, make_store, next_card_number
 
@@ -435,3 +453,31 @@ def test_list_pages_cost_the_same_queries_for_many_rows(client, refs, world, me,
             assert client.get(url).status_code == 200
     with django_assert_max_num_queries(12):
         text(client.get(reverse("cabinet:merchant_orders_export")))
+
+
+def _history(page: str) -> str:
+    return page.split("<h2>History</h2>")[1]
+
+
+def test_a_second_appeal_on_an_order_is_refused_on_the_orders_page(client, world, me):
+    order = world["my_order"]
+    url = reverse("cabinet:merchant_order_appeal", args=[order.hash_id])
+    assert client.post(url, {"reason": "The customer paid twice", "evidence": png()}).status_code == 302
+
+    again = client.post(url, {"reason": "again"}, follow=True)
+
+    assert again.redirect_chain[-1][0] == reverse("cabinet:merchant_order", args=[order.hash_id])
+    assert "already open" in text(again) and Appeal.objects.filter(order=order).count() == 1
+
+
+def test_the_balance_history_shows_one_balance_when_asked(client, refs, world, me):
+    second, _ = make_store(refs, me, store_name="Second Shop")
+    fund_store(world["my_store"], "250")
+    fund_store(second, "7")
+    balance = BalanceStore.objects.get(store=second)
+
+    everything = text(client.get(reverse("cabinet:merchant_balances")))
+    one = text(client.get(reverse("cabinet:merchant_balances"), {"balance": balance.pk}))
+
+    assert "250.00000000" in _history(everything) and "7.00000000" in _history(everything)
+    assert "7.00000000" in _history(one) and "250.00000000" not in _history(one)

@@ -29,7 +29,7 @@ from payments.tasks_callbacks import deliver_callback_task
 from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
-from .callback_receiver import Receiver, documented_verifier
+from .callback_receiver import documented_verifier
 from .factories import (
     MerchantFactory,
     make_assigned_order,
@@ -40,19 +40,6 @@ from .factories import (
 )
 
 pytestmark = pytest.mark.usefixtures("in_tenant")
-
-
-@pytest.fixture
-def receiver():
-    made = []
-
-    def build(**kwargs):
-        made.append(Receiver(**kwargs))
-        return made[-1]
-
-    yield build
-    for server in made:
-        server.close()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from audit.models import AuditLog
 from payments.models import CallbackAttempt, CallbackEvent
 from payments.services.callbacks import enqueue_order_event
 
-from .callback_receiver import Receiver
 from .factories import make_incoming_order, make_store
 
 pytestmark = pytest.mark.usefixtures("in_tenant")
@@ -17,13 +16,6 @@ pytestmark = pytest.mark.usefixtures("in_tenant")
 
 def url(model, view="changelist", *args):
     return reverse(f"admin:payments_{model._meta.model_name}_{view}", args=args)
-
-
-@pytest.fixture
-def server():
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from django.apps import apps
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from tenancy.models import Tenant
 from tenancy.rls import EnableTenantRLS
@@ -228,3 +228,45 @@ def test_the_setting_follows_the_context_and_is_reset_after_a_request(client):
 
     assert client.get("/tenancy/").status_code == 200
     assert setting()[0] in ("", None)  # the request's tenant did not stay on the connection
+
+
+def _setting() -> str | None:
+    return rows("SELECT current_setting('app.tenant_id', true)")[0][0]
+
+
+@pytest.mark.django_db
+def test_the_setting_is_sent_only_when_the_context_changes():
+    """Statements in the same context send nothing more; a change is sent before the next statement."""
+    first, second = TenantFactory(), TenantFactory()
+    with tenant_context(first):
+        assert _setting() == str(first.pk)
+        # write behind the wrapper's back: if it re-sent the same value each time, this would be overwritten
+        connection.connection.execute("SELECT set_config('app.tenant_id', 'untouched', false)")
+        assert _setting() == "untouched"
+    with tenant_context(second):
+        assert _setting() == str(second.pk)
+
+
+@pytest.mark.django_db
+def test_a_setting_undone_by_a_rolled_back_block_is_sent_again():
+    """PostgreSQL rolls set_config back with its savepoint; the next statement must not trust the old send."""
+    tenant = TenantFactory()
+    assert _setting() in ("", None)
+    with tenant_context(tenant):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            assert _setting() == str(tenant.pk)  # sent inside the savepoint
+            raise RuntimeError("roll the savepoint back")
+        assert _setting() == str(tenant.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_setting_sent_in_autocommit_stays_trusted_and_a_new_connection_starts_clean():
+    tenant = TenantFactory()
+    with tenant_context(tenant):
+        assert _setting() == str(tenant.pk)
+        connection.connection.execute("SELECT set_config('app.tenant_id', 'untouched', false)")
+        assert _setting() == "untouched"
+    connection.close()
+    with tenant_context(tenant):
+        assert _setting() == str(tenant.pk)
+    assert _setting() in ("", None)

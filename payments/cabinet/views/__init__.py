@@ -1,23 +1,16 @@
 """Cabinet pages of merchants and traders (server-rendered, htmx for the live order list).
 
 Views only parse input, look up the owner's rows through payments.cabinet.selectors
-(another owner's row is a 404) and call a service; see access.py for who gets in.
+(another owner's row is a 404) and call a service; see access.py for who gets in,
+pages.py for what both cabinets' pages do alike.
 """
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from .. import selectors
 from .access import no_profile
-
-PAGE_SIZE = 50
-
-
-def paginate(request: HttpRequest, queryset, per_page: int = PAGE_SIZE):
-    """One page of the list (out-of-range or junk page numbers give the nearest page)."""
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
 
 
 @login_required

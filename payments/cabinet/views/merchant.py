@@ -3,7 +3,7 @@
 import json
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -11,41 +11,26 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.api_errors import DomainError
-from payments.models import Appeal, CallbackEvent, IncomingOrder, Merchant, MerchantStore
-from payments.services import callbacks, execution
+from payments.models import Appeal, CallbackEvent, IncomingOrder, Merchant, MerchantStore, OrderHistory
+from payments.services import callbacks
 
 from .. import forms, selectors, services
 from ..exports import order_csv_rows
-from . import paginate
 from .access import merchant_view
 from .files import receipt_response
+from .pages import found_or_404, paginate, submit_appeal
 
 
 def _store_or_404(merchant: Merchant, pk: int) -> MerchantStore:
-    store = selectors.merchant_store(merchant, pk)
-    if store is None:
-        raise Http404("No such store.")
-    return store
+    return found_or_404(selectors.merchant_store(merchant, pk), "No such store.")
 
 
 def _order_or_404(merchant: Merchant, hash_id: str) -> IncomingOrder:
-    order = selectors.merchant_order(merchant, hash_id)
-    if order is None:
-        raise Http404("No such order.")
-    return order
+    return found_or_404(selectors.merchant_order(merchant, hash_id), "No such order.")
 
 
-def _refused(request: HttpRequest, order, exc: DomainError) -> HttpResponse:
-    """A refusal about the order itself (it moved on meanwhile): say so on the order's page, as it is now."""
-    messages.error(request, exc.message)
-    return redirect("cabinet:merchant_order", hash_id=order.hash_id)
-
-
-def _assigned_or_404(order: IncomingOrder):
-    assigned = getattr(order, "assigned_order", None)
-    if assigned is None:
-        raise Http404("This order has no trader yet.")
-    return assigned
+def _assigned_or_404(order: IncomingOrder) -> OrderHistory:
+    return found_or_404(getattr(order, "assigned_order", None), "This order has no trader yet.")
 
 
 def _once(request: HttpRequest, store: MerchantStore, *, private_key: str = "", secret: str = "") -> HttpResponse:
@@ -195,20 +180,9 @@ def order_detail(request: HttpRequest, merchant: Merchant, hash_id: str) -> Http
 @merchant_view("orders.view")
 def order_appeal(request: HttpRequest, merchant: Merchant, hash_id: str) -> HttpResponse:
     order = _order_or_404(merchant, hash_id)
-    assigned = _assigned_or_404(order)
-    form = forms.AppealForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            execution.open_appeal(order=assigned, opened_by_role=Appeal.OpenedBy.MERCHANT, opened_by=request.user,
-                                  reason=form.cleaned_data["reason"], evidence=form.cleaned_data["evidence"])
-        except DomainError as exc:
-            if not exc.fields:
-                return _refused(request, order, exc)
-            forms.add_domain_errors(form, exc)
-        else:
-            messages.success(request, "Appeal opened; support will answer it.")
-            return redirect("cabinet:merchant_order", hash_id=order.hash_id)
-    return _order_page(request, merchant, order, appeal_form=form, status=400)
+    return submit_appeal(request, _assigned_or_404(order), role=Appeal.OpenedBy.MERCHANT,
+                         order_url=reverse("cabinet:merchant_order", kwargs={"hash_id": order.hash_id}),
+                         page=lambda form: _order_page(request, merchant, order, appeal_form=form, status=400))
 
 
 @require_GET
@@ -232,10 +206,7 @@ def balances(request: HttpRequest, merchant: Merchant) -> HttpResponse:
     rows = list(selectors.store_balances(merchant))
     choices = [(row.pk, f"{row.store.store_name} · {row.crypto_currency.code}") for row in rows]
     form = forms.BalanceFilterForm(request.GET or None, choices=choices)
-    history = selectors.store_balance_history(merchant)
-    balance_id = form.balance_id()
-    if balance_id:
-        history = history.filter(balance_id=balance_id)
+    history = selectors.store_balance_history(merchant, balance_id=form.balance_id())
     return render(request, "cabinet/merchant/balances.html", {
         "merchant": merchant, "balances": rows, "form": form, "page": paginate(request, history),
     })
@@ -254,10 +225,7 @@ def callback_list(request: HttpRequest, merchant: Merchant) -> HttpResponse:
 
 
 def _event_or_404(merchant: Merchant, event_id) -> CallbackEvent:
-    event = selectors.callback_event(merchant, event_id)
-    if event is None:
-        raise Http404("No such delivery.")
-    return event
+    return found_or_404(selectors.callback_event(merchant, event_id), "No such delivery.")
 
 
 @require_GET

@@ -1,40 +1,33 @@
 """The trader's cabinet: work switch, orders to confirm (live), history, requisites, balances, appeals."""
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.api_errors import DomainError
-from payments.models import Appeal, OrderHistory, Trader
+from payments.models import Appeal, OrderHistory, ReqTrader, Trader
 from payments.services import execution
 
 from .. import forms, selectors, services
-from . import paginate
 from .access import trader_view
 from .files import receipt_response
+from .pages import found_or_404, paginate, submit_appeal, submit_order_form
 
 
 def _order_or_404(trader: Trader, hash_id: str) -> OrderHistory:
-    order = selectors.trader_order(trader, hash_id)
-    if order is None:
-        raise Http404("No such order.")
-    return order
+    return found_or_404(selectors.trader_order(trader, hash_id), "No such order.")
 
 
-def _refused(request: HttpRequest, order, exc: DomainError) -> HttpResponse:
-    """A refusal about the order itself (it moved on meanwhile): say so on the order's page, as it is now."""
-    messages.error(request, exc.message)
-    return redirect("cabinet:trader_order", hash_id=order.hash_id)
+def _order_url(order: OrderHistory) -> str:
+    return reverse("cabinet:trader_order", kwargs={"hash_id": order.hash_id})
 
 
-def _requisite_or_404(trader: Trader, pk: int):
-    requisite = selectors.trader_requisite(trader, pk)
-    if requisite is None:
-        raise Http404("No such requisite.")
-    return requisite
+def _requisite_or_404(trader: Trader, pk: int) -> ReqTrader:
+    return found_or_404(selectors.trader_requisite(trader, pk), "No such requisite.")
 
 
 # --- dashboard and live orders -------------------------------------------------------------------
@@ -106,7 +99,7 @@ def order_reveal(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResp
         number = execution.reveal_customer_requisite(order=order, viewer=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
-        return redirect("cabinet:trader_order", hash_id=order.hash_id)
+        return redirect(_order_url(order))
     return _order_page(request, trader, order, payout_destination=number)
 
 
@@ -114,57 +107,31 @@ def order_reveal(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResp
 @trader_view("orders.manage")
 def order_confirm(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResponse:
     order = _order_or_404(trader, hash_id)
-    form = forms.ConfirmOrderForm(request.POST, request.FILES, order=order)
-    if form.is_valid():
-        try:
-            execution.confirm_order(order=order, confirmed_by=request.user,
-                                    confirmed_fiat=form.cleaned_data["confirmed_fiat"],
-                                    receipt=form.cleaned_data["receipt"])
-        except DomainError as exc:
-            if not exc.fields:
-                return _refused(request, order, exc)
-            forms.add_domain_errors(form, exc)
-        else:
-            messages.success(request, f"Order {order.hash_id} confirmed.")
-            return redirect("cabinet:trader_order", hash_id=order.hash_id)
-    return _order_page(request, trader, order, confirm_form=form, status=400)
+    return submit_order_form(
+        request, forms.ConfirmOrderForm(request.POST, request.FILES, order=order),
+        act=lambda data: execution.confirm_order(order=order, confirmed_by=request.user,
+                                                 confirmed_fiat=data["confirmed_fiat"], receipt=data["receipt"]),
+        done=f"Order {order.hash_id} confirmed.", order_url=_order_url(order),
+        page=lambda form: _order_page(request, trader, order, confirm_form=form, status=400))
 
 
 @require_POST
 @trader_view("orders.manage")
 def order_dispute(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResponse:
     order = _order_or_404(trader, hash_id)
-    form = forms.DisputeForm(request.POST)
-    if form.is_valid():
-        try:
-            execution.dispute_order(order=order, disputed_by=request.user, reason=form.cleaned_data["reason"])
-        except DomainError as exc:
-            if not exc.fields:
-                return _refused(request, order, exc)
-            forms.add_domain_errors(form, exc)
-        else:
-            messages.success(request, f"Order {order.hash_id} disputed; support will look at it.")
-            return redirect("cabinet:trader_order", hash_id=order.hash_id)
-    return _order_page(request, trader, order, dispute_form=form, status=400)
+    return submit_order_form(
+        request, forms.DisputeForm(request.POST),
+        act=lambda data: execution.dispute_order(order=order, disputed_by=request.user, reason=data["reason"]),
+        done=f"Order {order.hash_id} disputed; support will look at it.", order_url=_order_url(order),
+        page=lambda form: _order_page(request, trader, order, dispute_form=form, status=400))
 
 
 @require_POST
 @trader_view("orders.view")
 def order_appeal(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResponse:
     order = _order_or_404(trader, hash_id)
-    form = forms.AppealForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            execution.open_appeal(order=order, opened_by_role=Appeal.OpenedBy.TRADER, opened_by=request.user,
-                                  reason=form.cleaned_data["reason"], evidence=form.cleaned_data["evidence"])
-        except DomainError as exc:
-            if not exc.fields:
-                return _refused(request, order, exc)
-            forms.add_domain_errors(form, exc)
-        else:
-            messages.success(request, "Appeal opened; support will answer it.")
-            return redirect("cabinet:trader_order", hash_id=order.hash_id)
-    return _order_page(request, trader, order, appeal_form=form, status=400)
+    return submit_appeal(request, order, role=Appeal.OpenedBy.TRADER, order_url=_order_url(order),
+                         page=lambda form: _order_page(request, trader, order, appeal_form=form, status=400))
 
 
 @require_GET
