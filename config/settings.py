@@ -238,6 +238,9 @@ ASSIGNMENT_RETRY_MAX_DELAY = timedelta(seconds=env.float("ASSIGNMENT_RETRY_MAX_S
 ASSIGNMENT_MAX_CANDIDATES = env.int("ASSIGNMENT_MAX_CANDIDATES", default=5)
 ASSIGNMENT_DISPATCH_LEASE_SECONDS = env.float("ASSIGNMENT_DISPATCH_LEASE_SECONDS", default=60)
 ASSIGNMENT_SWEEP_BATCH = env.int("ASSIGNMENT_SWEEP_BATCH", default=1000)
+# The sweeper re-sends `new` orders whose message may be lost only while at most this many assignment
+# messages wait in the broker; behind a longer backlog their messages are most likely still queued.
+ASSIGNMENT_SWEEP_QUEUE_SLACK = env.int("ASSIGNMENT_SWEEP_QUEUE_SLACK", default=100)
 ORDER_PAYMENT_WINDOW = timedelta(minutes=env.int("ORDER_PAYMENT_MINUTES", default=30))
 
 # Order execution (payments.services.execution): how long a trader has to confirm once the customer says

@@ -64,6 +64,7 @@ from payments.models.fields import CRYPTO_PLACES
 from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
+from . import hints
 from .audit_trail import record
 from .callbacks import enqueue_order_created_once, enqueue_order_event
 from .execution import place_order_hold
@@ -409,7 +410,7 @@ UPDATE incoming_orders SET dispatched_at = %(now)s
 WHERE id IN (
     SELECT id FROM incoming_orders
     WHERE tenant_id = %(tenant)s
-      AND ((status = 'new' AND COALESCE(dispatched_at, created_at) <= %(stale)s)
+      AND ((%(resend_new)s AND status = 'new' AND COALESCE(dispatched_at, created_at) <= %(stale)s)
            OR (status = 'retrying' AND next_attempt_at <= %(now)s
                AND (dispatched_at IS NULL OR dispatched_at <= %(stale)s)))
     ORDER BY COALESCE(next_attempt_at, created_at), id
@@ -433,9 +434,19 @@ def sweep_due_orders(*, now: datetime | None = None, limit: int | None = None) -
     Tenant by tenant inside each tenant's context (as the callback and expiry
     sweepers do) instead of bypassing RLS: the tenants table is small, the scope
     stays enforced, and no audit entry is needed for a bypass every few seconds.
+
+    A `new` order is only re-sent while the assignment queue holds at most
+    ASSIGNMENT_SWEEP_QUEUE_SLACK messages: behind a longer backlog its message is
+    most likely still waiting, and re-sending would flood the workers with
+    duplicates to skip (each costs a task) just when they are busiest. Due
+    `retrying` orders have no message queued and are always sent.
     """
+    from payments.tasks_assignment import assign_incoming_order_task
+
     now = now or timezone.now()
     limit = limit or settings.ASSIGNMENT_SWEEP_BATCH
+    waiting = hints.waiting_messages(assign_incoming_order_task)
+    resend_new = waiting is None or waiting <= settings.ASSIGNMENT_SWEEP_QUEUE_SLACK
     ops = connection.ops
     sent = 0
     for tenant_id in Tenant.objects.order_by("created_at").values_list("pk", flat=True):
@@ -445,7 +456,7 @@ def sweep_due_orders(*, now: datetime | None = None, limit: int | None = None) -
             params = {"now": ops.adapt_datetimefield_value(now),
                       "stale": ops.adapt_datetimefield_value(now - dispatch_lease()),
                       "tenant": _tenant_param(tenant_id),
-                      "limit": limit - sent}
+                      "limit": limit - sent, "resend_new": resend_new}
             sql = _CLAIM_DUE_SQL.format(
                 locking="FOR NO KEY UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked
                 else "")
@@ -459,16 +470,17 @@ def sweep_due_orders(*, now: datetime | None = None, limit: int | None = None) -
 
 
 def _dispatch(order_ids: list[int], tenant_id) -> int:
-    """Send one message per claimed order; if the broker refuses, the rest wait for the lease to run out."""
+    """Send one message per claimed order as a hint (payments.services.hints: never blocks on the broker;
+    a message it cannot send waits for the next lease to run out).
+
+    One message per order, not coalesced batches: a sweep sends orders that are due now (retries),
+    and a batch would make each wait behind the others' attempts in one worker.
+    """
     from payments.tasks_assignment import assign_incoming_order_task
 
-    for position, order_id in enumerate(order_ids):
-        try:
-            assign_incoming_order_task.apply_async(args=[order_id], kwargs={"tenant_id": str(tenant_id)})
-        except Exception:
-            logger.warning("Could not queue assignment of orders %s; the sweeper retries after the lease",
-                           order_ids[position:], exc_info=True)
-            return position
+    tenant = {"tenant_id": str(tenant_id)}
+    for order_id in order_ids:
+        hints.publish(assign_incoming_order_task, args=[order_id], kwargs=tenant)
     return len(order_ids)
 
 

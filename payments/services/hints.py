@@ -56,6 +56,7 @@ from typing import Any
 
 from celery import Task
 from django.db import connections
+from kombu.exceptions import ChannelError
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,36 @@ def publish(task: Task, *, args: Sequence[Any] = (), kwargs: dict[str, Any] | No
             _run_on_drop(on_drop, task.name)
         return
     _publisher.submit(Message(task, args, kwargs, on_drop, batch))
+
+
+def waiting_messages(task: Task) -> int | None:
+    """How many messages wait in `task`'s queue on the broker; None in eager mode or when the broker does not say.
+
+    Sweepers ask before re-sending rows whose message may be lost: with a backlog the message is most
+    likely still queued, and re-sending would only add duplicates for the workers to skip.
+    """
+    app = task.app
+    if app.conf.task_always_eager:
+        return None
+    name = getattr(task, "queue", None) or app.conf.task_default_queue
+    try:
+        with app.connection_for_read(transport_options=_one_try_options(app)) as connection:
+            return connection.default_channel.queue_declare(queue=name, passive=True).message_count
+    except ChannelError:  # the queue does not exist (yet): nothing waits in it
+        return 0
+    except Exception as exc:
+        logger.warning("Could not read the length of queue %s (%s)", name, describe(exc))
+        return None
+
+
+def _one_try_options(app) -> dict:
+    """Broker transport options for one connection attempt with short timeouts."""
+    options = dict(app.conf.broker_transport_options or {})
+    options.setdefault("socket_connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    options.setdefault("socket_timeout", SOCKET_TIMEOUT_SECONDS)
+    # One connection attempt: without a limit kombu retries until broker_connection_timeout is spent.
+    options["max_retries"] = 0
+    return options
 
 
 def _in_worker_task(app) -> bool:
@@ -196,12 +227,7 @@ class _Sender:
 
     def _ensure_producer(self, app) -> None:
         if self.producer is None:
-            options = dict(app.conf.broker_transport_options or {})
-            options.setdefault("socket_connect_timeout", CONNECT_TIMEOUT_SECONDS)
-            options.setdefault("socket_timeout", SOCKET_TIMEOUT_SECONDS)
-            # One connection attempt: without a limit kombu retries until broker_connection_timeout is spent.
-            options["max_retries"] = 0
-            self.connection = app.connection_for_write(transport_options=options)
+            self.connection = app.connection_for_write(transport_options=_one_try_options(app))
             self.producer = app.amqp.Producer(self.connection)
 
     def failed(self) -> None:

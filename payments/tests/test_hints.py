@@ -282,3 +282,39 @@ def test_messages_waiting_together_go_out_as_one_batch_message_per_key(broker, p
         {"task": "payments.assign_incoming_order", "args": [100], "kwargs": {"tenant_id": "t2"}},
     ]
     assert queued_messages(broker) == 0
+
+
+# --- the sweeper and the queue ------------------------------------------------------------------------------
+
+def test_the_sweeper_resends_a_stale_new_order_only_when_no_backlog_can_hold_its_message(tenant, broker, publisher,
+                                                                                          settings):
+    """Behind a backlog the order's message is most likely still queued: re-sending it only adds duplicates."""
+    settings.ASSIGNMENT_SWEEP_QUEUE_SLACK = 2
+    with tenant_context(tenant):
+        order = make_incoming_order(make_store(make_reference_data())[0])
+    assert hints.waiting_messages(assign_incoming_order_task) == 0  # no queue yet counts as empty
+    queue = redis_client.Redis.from_url(broker.url)
+    queue.lpush("celery", "other-1", "other-2", "other-3")  # a backlog of other orders' messages
+    later = timezone.now() + dispatch_lease() + timedelta(seconds=1)  # the order's lease is over
+
+    assert hints.waiting_messages(assign_incoming_order_task) == 3
+    assert sweep_due_orders(now=later) == 0
+
+    queue.delete("celery")  # the workers caught up
+    queue.close()
+    assert hints.waiting_messages(assign_incoming_order_task) == 0
+    assert sweep_due_orders(now=later) == 1
+    assert take_message(broker)["args"] == [order.pk]
+
+
+def test_without_an_answer_from_the_broker_the_sweeper_resends_as_before(tenant, broker, publisher):
+    with tenant_context(tenant):
+        order = make_incoming_order(make_store(make_reference_data())[0])
+    broker.stop()
+
+    assert hints.waiting_messages(assign_incoming_order_task) is None
+    with tenant_context(tenant):
+        claimed = IncomingOrder.objects.get(pk=order.pk).dispatched_at
+    sweep_due_orders(now=timezone.now() + dispatch_lease() + timedelta(seconds=1))  # the send itself fails
+    with tenant_context(tenant):
+        assert IncomingOrder.objects.get(pk=order.pk).dispatched_at != claimed  # it was claimed to be re-sent
