@@ -2,11 +2,14 @@
 
 In the "Demo Operator" tenant: reference data (Thailand and Russia, THB/RUB,
 USDT), a merchant with a store, two traders with approved requisites and
-balances, and exchange rates from the local fixture. The store's private API
+balances, exchange rates from the local fixture, and three PayIns through
+intake and assignment (completed, paid awaiting the trader, awaiting the customer). The store's private API
 key is stored only hashed, so each run rotates it and prints the new one.
 """
 
 from decimal import Decimal
+
+from django.conf import settings
 
 from accounts.demo import ensure_user
 from payments.models import (
@@ -16,16 +19,19 @@ from payments.models import (
     Country,
     CryptoCurrency,
     FiatCurrency,
+    IncomingOrder,
     Merchant,
     MerchantStore,
     MovementKind,
+    OrderHistory,
+    OrderType,
     OwnerOfRequisites,
     PaymentMethod,
     RequisiteStatus,
     TimeZone,
     Trader,
 )
-from payments.services import ledger, merchants, requisites, traders
+from payments.services import assignment, execution, intake, ledger, merchants, requisites, traders
 from payments.services.exchange_rates import load_exchange_rates
 from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
@@ -125,6 +131,33 @@ def _traders(tenant: Tenant, refs: dict, out) -> None:
         out(f"  {email:<30} trader (priority {trader.trafic_priority}, {trader.requisites.count()} requisites)")
 
 
+# client_id, fiat amount, how far the demo takes it
+DEMO_ORDERS = [("demo-completed", "1500.00", "completed"), ("demo-paid", "800.00", "paid"),
+               ("demo-awaiting-payment", "2500.00", "assigned")]
+STAGE_TEXT = {"completed": "completed", "paid": "customer paid, trader to confirm",
+              "assigned": "waiting for the customer"}
+
+
+def _orders(out) -> None:
+    """Three PayIns through the real intake and assignment: one completed, one the customer says is paid
+    (for trader1 to confirm in the cabinet), one waiting for the customer on its hosted page."""
+    store = MerchantStore.objects.get(store_name="Demo Shop")
+    if IncomingOrder.objects.filter(store=store, client_id__startswith="demo-").exists():
+        return
+    for client_id, fiat, stage in DEMO_ORDERS:
+        incoming = intake.create_incoming_order(store=store, order_type=OrderType.PAY_IN, amount_fiat=Decimal(fiat),
+                                                client_id=client_id, customer_id="demo-customer")
+        # assigned already when tasks run in-process; with a broker, assign here rather than wait for a worker
+        assignment.assign_incoming_order(order_id=incoming.pk, tenant_id=store.tenant_id)
+        order = OrderHistory.objects.select_related("trader__user").get(incoming_order=incoming)
+        if stage in ("paid", "completed"):
+            order = execution.mark_paid(order=order)
+        if stage == "completed":
+            execution.confirm_order(order=order, confirmed_by=order.trader.user)
+        out(f"  {'order ' + client_id:<30} {fiat} THB, {STAGE_TEXT[stage]}, trader {order.trader.user.email}: "
+            f"{settings.SITE_URL.rstrip('/')}/pay/{incoming.hash_id}")
+
+
 def seed(out) -> None:
     tenant, _ = Tenant.objects.get_or_create(name=DEMO_TENANT)
     with tenant_context(tenant):
@@ -133,3 +166,5 @@ def seed(out) -> None:
         _traders(tenant, refs, out)
     result = load_exchange_rates(tenants=[tenant])
     out(f"  {'exchange rates':<30} {result.created} loaded from the fixture (manage.py load_exchange_rates)")
+    with tenant_context(tenant):
+        _orders(out)

@@ -6,7 +6,8 @@ import pytest
 from django.db.models import Sum
 
 from payments import demo, selectors
-from payments.models import BalanceTrader, ExchangeRate, MerchantStore, ReqTrader, Trader
+from payments.models import BalanceTrader, ExchangeRate, MerchantStore, OrderHistory, ReqTrader, Trader
+from payments.selectors_ledger import verify_tenant_ledger
 from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
@@ -32,9 +33,13 @@ def test_seeding_twice_keeps_one_set_of_data_and_rotates_the_printed_key():
         assert Trader.objects.count() == 2
         assert ReqTrader.objects.filter(status="approve").count() == 4
         assert ExchangeRate.objects.filter(fiat_currency__code="THB", crypto_currency__code="USDT").exists()
-        assert BalanceTrader.objects.aggregate(total=Sum("crypto_balance"))["total"] == 15000
+        # 15 000 USDT deposited; the completed demo PayIn moved part of it to the store
+        assert BalanceTrader.objects.aggregate(total=Sum("crypto_balance"))["total"] < 15000
+        stages = dict(OrderHistory.objects.values_list("incoming_order__client_id", "status"))
+        assert stages == {"demo-completed": "completed", "demo-paid": "processing", "demo-awaiting-payment": "pending"}
         for requisite in ReqTrader.objects.select_related("trader"):
             assert requisite.distribution_weight == requisite.trader.trafic_priority
+    assert not verify_tenant_ledger(tenant.pk).differences
     old_key, new_key = printed_key(first), printed_key(second)
     with tenant_context(None):
         assert selectors.find_store_by_private_key(old_key) is None
