@@ -96,6 +96,12 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Server-side parameters let psycopg prepare a statement run repeatedly (prepare_threshold), so PostgreSQL
+    # plans it once: planning joins over RLS-protected tables costs milliseconds, more than running them.
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.setdefault("server_side_binding", env.bool("DATABASE_SERVER_SIDE_BINDING", default=True))
+    _options.setdefault("prepare_threshold", env.int("DATABASE_PREPARE_THRESHOLD", default=5))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from payments.models import Appeal, IncomingOrder, OrderHistory
+from payments.models import Appeal, IncomingOrder
 
 
 def _amount(value: Decimal | None) -> str | None:
@@ -19,6 +19,19 @@ def _time(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+# What the body shows, read as plain values in one query (the order LEFT JOIN its execution): the event
+# is written inside the assignment worker's transaction, where loading both rows whole cost a third of it.
+_ORDER_COLUMNS = (
+    "hash_id", "order_type", "status", "client_id", "customer_id", "fiat_currency__code", "crypto_currency__code",
+    "total_fiat", "amount_currency", "exchange_rate", "store_commission", "payment_method__code", "bank__name",
+    "customer_requisite_last4", "failure_reason", "created_at", "updated_at",
+)
+_EXECUTION_COLUMNS = (
+    "id", "status", "method__code", "bank__name", "paid_at", "expires_at", "completed_at", "updated_at",
+    "confirmed_fiat", "confirmed_crypto", "amount_mismatch",
+)
+
+
 def order_event_data(incoming_order: IncomingOrder, *, event_type: str) -> dict[str, Any]:
     """The order as the store sees it at the moment of the event (the `data` of the callback body).
 
@@ -27,50 +40,48 @@ def order_event_data(incoming_order: IncomingOrder, *, event_type: str) -> dict[
     (which may differ: underpaid / overpaid) and, for appeal events, the appeal.
     Nothing secret: the customer's requisite is masked, the trader's is absent.
     """
-    order = (IncomingOrder.objects.unscoped()
-             .select_related("fiat_currency", "crypto_currency", "payment_method", "bank")
-             .get(pk=incoming_order.pk, tenant_id=incoming_order.tenant_id))
-    assigned = (OrderHistory.objects.unscoped().select_related("method", "bank")
-                .filter(incoming_order_id=order.pk, tenant_id=order.tenant_id).first())
-    method = assigned.method if assigned else order.payment_method
-    bank = assigned.bank if assigned else order.bank
+    row = (IncomingOrder.objects.unscoped().filter(pk=incoming_order.pk, tenant_id=incoming_order.tenant_id)
+           .values(*_ORDER_COLUMNS, *(f"assigned_order__{name}" for name in _EXECUTION_COLUMNS)).get())
+    assigned = {name: row[f"assigned_order__{name}"] for name in _EXECUTION_COLUMNS}
+    is_assigned = assigned["id"] is not None
+    updated = max(row["updated_at"], assigned["updated_at"]) if is_assigned else row["updated_at"]
     data: dict[str, Any] = {
-        "id": order.hash_id,
-        "type": order.order_type,
-        "status": order.status,
-        "order_status": assigned.status if assigned else None,
-        "client_id": order.client_id,
-        "customer_id": order.customer_id,
-        "fiat_currency": order.fiat_currency.code,
-        "crypto_currency": order.crypto_currency.code,
-        "amount_fiat": _amount(order.total_fiat),
-        "amount_crypto": _amount(order.amount_currency),
-        "exchange_rate": _amount(order.exchange_rate),
-        "store_commission": _amount(order.store_commission),
+        "id": row["hash_id"],
+        "type": row["order_type"],
+        "status": row["status"],
+        "order_status": assigned["status"] if is_assigned else None,
+        "client_id": row["client_id"],
+        "customer_id": row["customer_id"],
+        "fiat_currency": row["fiat_currency__code"],
+        "crypto_currency": row["crypto_currency__code"],
+        "amount_fiat": _amount(row["total_fiat"]),
+        "amount_crypto": _amount(row["amount_currency"]),
+        "exchange_rate": _amount(row["exchange_rate"]),
+        "store_commission": _amount(row["store_commission"]),
         "requested": {
-            "amount_fiat": _amount(order.total_fiat),
-            "amount_crypto": _amount(order.amount_currency),
+            "amount_fiat": _amount(row["total_fiat"]),
+            "amount_crypto": _amount(row["amount_currency"]),
         },
         "confirmed": None,
         "amount_mismatch": None,
-        "method": method.code if method else None,
-        "bank": bank.name if bank else None,
-        "customer_requisite_last4": order.customer_requisite_last4 or None,
-        "failure_reason": order.failure_reason or None,
-        "paid_at": _time(assigned.paid_at) if assigned else None,
-        "expires_at": _time(assigned.expires_at) if assigned else None,
-        "completed_at": _time(assigned.completed_at) if assigned else None,
-        "created": _time(order.created_at),
-        "updated": _time(max(order.updated_at, assigned.updated_at) if assigned else order.updated_at),
+        "method": assigned["method__code"] if is_assigned else row["payment_method__code"],
+        "bank": assigned["bank__name"] if is_assigned else row["bank__name"],
+        "customer_requisite_last4": row["customer_requisite_last4"] or None,
+        "failure_reason": row["failure_reason"] or None,
+        "paid_at": _time(assigned["paid_at"]),
+        "expires_at": _time(assigned["expires_at"]),
+        "completed_at": _time(assigned["completed_at"]),
+        "created": _time(row["created_at"]),
+        "updated": _time(updated),
     }
-    if assigned is not None and (assigned.confirmed_fiat is not None or assigned.confirmed_crypto is not None):
+    if is_assigned and (assigned["confirmed_fiat"] is not None or assigned["confirmed_crypto"] is not None):
         data["confirmed"] = {
-            "amount_fiat": _amount(assigned.confirmed_fiat),
-            "amount_crypto": _amount(assigned.confirmed_crypto),
+            "amount_fiat": _amount(assigned["confirmed_fiat"]),
+            "amount_crypto": _amount(assigned["confirmed_crypto"]),
         }
-        data["amount_mismatch"] = assigned.amount_mismatch or None
-    if event_type.startswith("appeal.") and assigned is not None:
-        appeal = (Appeal.objects.unscoped().filter(order_id=assigned.pk, tenant_id=order.tenant_id)
+        data["amount_mismatch"] = assigned["amount_mismatch"] or None
+    if event_type.startswith("appeal.") and is_assigned:
+        appeal = (Appeal.objects.unscoped().filter(order_id=assigned["id"], tenant_id=incoming_order.tenant_id)
                   .order_by("-created_at", "-id").first())
         if appeal is not None:
             data["appeal"] = {
