@@ -94,16 +94,26 @@ def _audit_manual(kind: str, target, actor, amount: Decimal, balance_after: Deci
 
 # --- one row on one locked balance ---------------------------------------------------------------
 
+def _move(balance, *, balance_field: str, hold_field: str, amount: Decimal, hold_change: Decimal,
+          holder: str, what: str) -> tuple[Decimal, Decimal]:
+    """Apply `amount` and `hold_change` to a locked balance row (refusing a negative hold or available
+    amount) and save it; returns the new balance and hold for the history row."""
+    new_balance = getattr(balance, balance_field) + amount
+    new_hold = getattr(balance, hold_field) + hold_change
+    if new_hold < 0:
+        raise PaymentsError(f"The {holder} hold would go below zero.", code="hold_underflow")
+    _refuse_below_zero(new_balance - new_hold, what)
+    setattr(balance, balance_field, new_balance)
+    setattr(balance, hold_field, new_hold)
+    balance.save(update_fields=[balance_field, hold_field, "updated_at"])
+    return new_balance, new_hold
+
+
 def store_entry(balance: BalanceStore, *, kind: str, amount: Decimal = ZERO, hold_change: Decimal = ZERO,
                 order: OrderHistory | None = None, description: str = "", actor=None) -> BalanceStoreHistory:
     """Apply one movement to a locked store balance and write its history row."""
-    new_balance = balance.balance + amount
-    new_hold = balance.hold + hold_change
-    if new_hold < 0:
-        raise PaymentsError("The store hold would go below zero.", code="hold_underflow")
-    _refuse_below_zero(new_balance - new_hold, "store")
-    balance.balance, balance.hold = new_balance, new_hold
-    balance.save(update_fields=["balance", "hold", "updated_at"])
+    new_balance, new_hold = _move(balance, balance_field="balance", hold_field="hold", amount=amount,
+                                  hold_change=hold_change, holder="store", what="store")
     return BalanceStoreHistory.objects.create(
         tenant_id=balance.tenant_id, balance=balance, store_id=balance.store_id, order=order, amount=amount,
         balance_after=new_balance, hold_change=hold_change, hold_after=new_hold, kind=kind,
@@ -114,13 +124,8 @@ def trader_crypto_entry(balance: BalanceTrader, *, kind: str, amount: Decimal = 
                         order: OrderHistory | None = None, description: str = "",
                         actor=None) -> BalanceTraderCryptoHistory:
     """Apply one crypto movement to a locked trader balance and write its history row."""
-    new_balance = balance.crypto_balance + amount
-    new_hold = balance.crypto_hold + hold_change
-    if new_hold < 0:
-        raise PaymentsError("The trader hold would go below zero.", code="hold_underflow")
-    _refuse_below_zero(new_balance - new_hold, "crypto")
-    balance.crypto_balance, balance.crypto_hold = new_balance, new_hold
-    balance.save(update_fields=["crypto_balance", "crypto_hold", "updated_at"])
+    new_balance, new_hold = _move(balance, balance_field="crypto_balance", hold_field="crypto_hold", amount=amount,
+                                  hold_change=hold_change, holder="trader", what="crypto")
     return BalanceTraderCryptoHistory.objects.create(
         tenant_id=balance.tenant_id, balance=balance, trader_id=balance.trader_id, order=order, amount=amount,
         balance_after=new_balance, hold_change=hold_change, hold_after=new_hold, kind=kind,

@@ -32,9 +32,9 @@ from tenancy.scoping import tenant_context
 
 from .api_support import PAYIN, make_api_store
 from .assignment_support import make_funded_requisite
+from .broker_support import RedisServer, wait_for
 from .callback_receiver import Receiver
 from .factories import make_incoming_order, make_reference_data, make_store
-from .test_assignment_faults import RedisServer, wait_for
 
 pytestmark = [
     pytest.mark.postgres,
