@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from django.db import models
+from django.db import connections, models, router
 
 from audit.context import current_ip
 from audit.models import AuditLog
+from config import sql
 
 # Keys whose values never reach the trail, whatever the caller passes.
 _SECRET_MARKERS = ("password", "secret", "token", "hash", "api_key", "otp", "code", "req_number")
@@ -44,6 +45,26 @@ def record_event(
 ) -> AuditLog:
     """Append one entry. `target` fills entity and id from a model instance; `tenant` (a Tenant or
     its id) defaults to the current tenant; the IP to the current request's."""
+    entry = audit_entry(action=action, actor=actor, target=target, target_entity=target_entity,
+                        target_id=target_id, description=description, details=details, tenant=tenant,
+                        ip_address=ip_address)
+    record_entries([entry])
+    return entry
+
+
+def audit_entry(
+    *,
+    action: str,
+    actor=None,
+    target: models.Model | None = None,
+    target_entity: str = "",
+    target_id: Any = "",
+    description: str = "",
+    details: dict | None = None,
+    tenant=None,
+    ip_address: str | None = None,
+) -> AuditLog:
+    """The unsaved entry `record_event` would append (for `record_entries`, which writes several at once)."""
     if target is not None:
         target_entity = target_entity or target._meta.db_table
         target_id = target_id or target.pk
@@ -53,7 +74,7 @@ def record_event(
         from tenancy.scoping import current_tenant_id
 
         tenant = current_tenant_id()
-    return AuditLog.objects.create(
+    return AuditLog(
         actor=actor,
         actor_label=str(getattr(actor, "email", "") or actor or "")[:254] if actor is not None else "",
         tenant_id=getattr(tenant, "pk", tenant),
@@ -64,6 +85,13 @@ def record_event(
         description=description,
         details=scrub(details or {}),
     )
+
+
+def record_entries(entries: list[AuditLog]) -> None:
+    """Append new entries in one INSERT, in list order (the trail has no save signals to miss)."""
+    if any(not entry._state.adding for entry in entries):
+        raise ValueError("Audit entries are append-only.")
+    sql.insert_many(entries, connections[router.db_for_write(AuditLog)])
 
 
 def field_changes(old: dict, new: dict) -> dict:

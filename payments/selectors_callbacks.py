@@ -3,11 +3,12 @@
 The deliveries a merchant sees are read by the cabinet (payments.cabinet.selectors).
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from payments.models import Appeal, IncomingOrder
+from payments.models import Appeal, IncomingOrder, OrderHistory
 
 
 def _amount(value: Decimal | None) -> str | None:
@@ -32,6 +33,16 @@ _EXECUTION_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class OrderNames:
+    """What an event shows instead of ids: currency codes, the method's code and the bank's name."""
+
+    fiat_currency: str
+    crypto_currency: str
+    method: str | None
+    bank: str | None
+
+
 def order_event_data(incoming_order: IncomingOrder, *, event_type: str) -> dict[str, Any]:
     """The order as the store sees it at the moment of the event (the `data` of the callback body).
 
@@ -42,6 +53,25 @@ def order_event_data(incoming_order: IncomingOrder, *, event_type: str) -> dict[
     """
     row = (IncomingOrder.objects.unscoped().filter(pk=incoming_order.pk, tenant_id=incoming_order.tenant_id)
            .values(*_ORDER_COLUMNS, *(f"assigned_order__{name}" for name in _EXECUTION_COLUMNS)).get())
+    return _event_data(row, event_type=event_type, tenant_id=incoming_order.tenant_id)
+
+
+def order_event_data_in_hand(incoming_order: IncomingOrder, *, names: OrderNames,
+                             assigned: OrderHistory | None = None) -> dict[str, Any]:
+    """`order_event_data` of an order event built from rows the caller holds as they now are in its
+    transaction, without reading them again (the assignment worker writes two events per order).
+    `names` are those of the order's method and bank, which are the execution's once it is `assigned`."""
+    looked_up = {"fiat_currency__code": names.fiat_currency, "crypto_currency__code": names.crypto_currency,
+                 "payment_method__code": names.method, "bank__name": names.bank,
+                 "assigned_order__method__code": names.method, "assigned_order__bank__name": names.bank}
+    row = {name: looked_up[name] if "__" in name else getattr(incoming_order, name) for name in _ORDER_COLUMNS}
+    for name in _EXECUTION_COLUMNS:
+        key = f"assigned_order__{name}"
+        row[key] = None if assigned is None else looked_up[key] if "__" in name else getattr(assigned, name)
+    return _event_data(row, event_type="", tenant_id=incoming_order.tenant_id)
+
+
+def _event_data(row: dict[str, Any], *, event_type: str, tenant_id) -> dict[str, Any]:
     assigned = {name: row[f"assigned_order__{name}"] for name in _EXECUTION_COLUMNS}
     is_assigned = assigned["id"] is not None
     updated = max(row["updated_at"], assigned["updated_at"]) if is_assigned else row["updated_at"]
@@ -81,7 +111,7 @@ def order_event_data(incoming_order: IncomingOrder, *, event_type: str) -> dict[
         }
         data["amount_mismatch"] = assigned["amount_mismatch"] or None
     if event_type.startswith("appeal.") and is_assigned:
-        appeal = (Appeal.objects.unscoped().filter(order_id=assigned["id"], tenant_id=incoming_order.tenant_id)
+        appeal = (Appeal.objects.unscoped().filter(order_id=assigned["id"], tenant_id=tenant_id)
                   .order_by("-created_at", "-id").first())
         if appeal is not None:
             data["appeal"] = {

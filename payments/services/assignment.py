@@ -5,6 +5,7 @@ One short transaction per order, all or nothing:
 1. Lock the incoming order (`new`/`retrying`, due) with `FOR UPDATE SKIP LOCKED`:
    a second message for the same order, or the sweeper, skips it while a live
    task holds it, and a cancel by the store waits for us and then sees the result.
+   The same statement reads what the attempt's events show (`_LOCK_ORDER_SQL`).
 2. Find and lock the best requisite (`_CANDIDATE_SQL`): the seed's joins and
    filters, ordered by the trader's `trafic_priority`, then `last_used_at`
    (NULLS FIRST: round-robin), `LIMIT 1 FOR UPDATE OF r SKIP LOCKED` (the NO KEY
@@ -21,12 +22,19 @@ One short transaction per order, all or nothing:
    round (`last_used_at` = now, as if it had taken its turn): requisites that hit
    their limits stop being used and so sort first, and would otherwise be
    locked and checked by every order before any other.
-4. Write `order_history`, mark the incoming order `assigned` (compare-and-swap),
-   bump `last_used_at`, place the hold (payments.services.execution), audit, and
-   write the store's callback event — or, when nothing fits, count a failed
-   attempt: `retrying` with a growing, jittered delay in `next_attempt_at`, or
-   `failed` after ASSIGNMENT_MAX_ATTEMPTS. The first claim of an order also
-   writes its `order.created` event, ahead of those (intake writes none).
+4. Write `order_history` (with its hold amount), mark the incoming order
+   `assigned` (compare-and-swap), bump `last_used_at`, place the hold on the
+   balance row the search locked (payments.services.ledger), audit, and write
+   the store's callback event — or, when nothing fits, count a failed attempt:
+   `retrying` with a growing, jittered delay in `next_attempt_at`, or `failed`
+   after ASSIGNMENT_MAX_ATTEMPTS. The first claim of an order also writes its
+   `order.created` event, ahead of those (intake writes none).
+
+The worker's time is the service's throughput (bench/assignment.py), so this
+path reads nothing twice and compiles nothing per order: its statements are
+written out here or compiled once (config.sql), the events are built from the
+rows in hand (payments.selectors_callbacks.order_event_data_in_hand), and rows
+written together go in one INSERT. About ten statements per assigned order.
 
 The database row is the truth and a Celery message only a hint. Retries are not
 broker ETAs: `sweep_due_orders` (beat) sends a message for every open order
@@ -47,31 +55,31 @@ the requested one), this order included:
 
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from config import sql
 from payments.errors import PaymentsError
-from payments.models import IncomingOrder, OrderHistory, OrderType, ReqTrader
-from payments.models.fields import CRYPTO_PLACES
+from payments.models import BalanceTrader, IncomingOrder, OrderHistory, OrderType
+from payments.models.fields import CRYPTO_PLACES, FIAT_PLACES
+from payments.selectors_callbacks import OrderNames, order_event_data_in_hand
 from tenancy.models import Tenant
-from tenancy.scoping import tenant_context
+from tenancy.scoping import current_tenant_id, tenant_context
 
-from . import hints
-from .audit_trail import record
-from .callbacks import enqueue_order_created_once, enqueue_order_event
-from .execution import place_order_hold
+from . import hints, ledger
+from .audit_trail import entry, record, record_all
+from .callbacks import enqueue_order_created_once, enqueue_order_event, write_order_events
 
 logger = logging.getLogger(__name__)
 
 CRYPTO_STEP = Decimal(1).scaleb(-CRYPTO_PLACES)
+FIAT_STEP = Decimal(1).scaleb(-FIAT_PLACES)
 OPEN_STATUSES = [IncomingOrder.Status.NEW, IncomingOrder.Status.RETRYING]
 # Orders that no longer count towards a requisite's turnover.
 NOT_COUNTED = [OrderHistory.Status.CANCELLED, OrderHistory.Status.FAILED, OrderHistory.Status.EXPIRED]
@@ -110,6 +118,9 @@ class Candidate:
     total_limit: Decimal | None
     turnover_day_max: Decimal | None
     turnover_limit_minutes: int | None
+    method_code: str
+    bank_name: str
+    trader_balance: BalanceTrader | None  # a PayIn's: the trader's balance row, locked with the requisite
 
     @property
     def has_dynamic_limits(self) -> bool:
@@ -148,15 +159,13 @@ def assign_incoming_order(*, order_id: int, tenant_id) -> AssignmentResult:
 
 
 def _assign_locked(order_id: int, now: datetime) -> AssignmentResult:
-    order = (IncomingOrder.objects.select_related("fiat_currency", "crypto_currency")
-             .select_for_update(skip_locked=True, of=("self",), no_key=True)
-             .filter(pk=order_id, status__in=OPEN_STATUSES).first())
-    if order is None:
+    claimed = _lock_open_order(order_id)
+    if claimed is None:
         return AssignmentResult(order_id, Outcome.SKIPPED, reason="Not open, or held by another task.")
+    order = claimed.order
     if order.next_attempt_at is not None and order.next_attempt_at > now:
         return AssignmentResult(order_id, Outcome.SKIPPED, reason="Not due yet.",
                                 next_attempt_at=order.next_attempt_at)
-    enqueue_order_created_once(incoming_order=order)  # the first claim tells the store (intake does not)
     tried: list[int] = []
     reason = NO_CANDIDATE
     for _ in range(max(1, settings.ASSIGNMENT_MAX_CANDIDATES)):
@@ -169,18 +178,71 @@ def _assign_locked(order_id: int, now: datetime) -> AssignmentResult:
             reason = over
             # Its turn came and it could not take it: to the back of the round, or requisites that hit
             # their limits (no longer used, so sorted first) would be tried first by every order.
-            ReqTrader.objects.filter(pk=candidate.requisite_id).update(last_used_at=now)
+            _touch_requisite(candidate.requisite_id, now)
             continue
-        return _record_assignment(order, candidate, now)
+        return _record_assignment(claimed, candidate, now)
     if tried and reason == NO_CANDIDATE:
         reason = f"Requisites {tried} were taken meanwhile."
-    return _count_failed_attempt(order, reason, now)
+    return _count_failed_attempt(order, reason, now, claimed=claimed)
+
+
+@dataclass(frozen=True)
+class _ClaimedOrder:
+    """The locked open order with what its events show, read in the same statement."""
+
+    order: IncomingOrder
+    names: OrderNames
+    callback_url: str
+    created_event: tuple[str, dict] | None  # its `order.created`, when no earlier transaction wrote it
+
+
+# One statement for the order's row lock and what the attempt's events need: the store's callback URL, the
+# names the event shows, and whether the order's `order.created` was written (by an earlier attempt or a
+# cancel that lost the race): the first claim writes it, with the order as it is now.
+_LOCK_ORDER_SQL = """
+SELECT o.*, f.code AS names_fiat, c.code AS names_crypto, pm.code AS names_method, bk.name AS names_bank,
+       s.callback_url AS store_callback_url,
+       EXISTS (SELECT 1 FROM callback_events e
+               WHERE e.incoming_order_id = o.id AND e.event_type = 'order.created') AS created_announced
+FROM incoming_orders o
+JOIN fiat_currencies f ON f.id = o.fiat_currency_id
+JOIN crypto_currencies c ON c.id = o.crypto_currency_id
+JOIN merchant_stores s ON s.id = o.store_id
+LEFT JOIN payment_methods pm ON pm.id = o.payment_method_id
+LEFT JOIN banks bk ON bk.id = o.bank_id
+WHERE o.id = %(id)s AND o.tenant_id = %(tenant)s AND o.status IN ('new', 'retrying')
+{locking}
+"""
+
+
+def _lock_open_order(order_id: int) -> _ClaimedOrder | None:
+    """The open order `order_id` locked (`FOR NO KEY UPDATE SKIP LOCKED`: None when another task holds it)."""
+    locking = "FOR NO KEY UPDATE OF o SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    rows = IncomingOrder.objects.raw(_LOCK_ORDER_SQL.format(locking=locking),
+                                     {"id": order_id, "tenant": _tenant_param(current_tenant_id())})
+    order = next(iter(rows), None)
+    if order is None:
+        return None
+    names = OrderNames(fiat_currency=order.names_fiat, crypto_currency=order.names_crypto,
+                       method=order.names_method, bank=order.names_bank)
+    created = None
+    if not order.created_announced:
+        created = ("order.created", order_event_data_in_hand(order, names=names))
+    return _ClaimedOrder(order=order, names=names, callback_url=order.store_callback_url, created_event=created)
+
+
+def _touch_requisite(requisite_id: int, now: datetime) -> None:
+    """The requisite's `last_used_at` = now: it has had its turn of the round-robin."""
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE req_traders SET last_used_at = %s WHERE id = %s",
+                       [connection.ops.adapt_datetimefield_value(now), requisite_id])
 
 
 # The seed's candidate search. {placeholders} are filled from fixed fragments only; values are parameters.
 _CANDIDATE_SQL = """
+SELECT c.*, pm.code, bk.name FROM (
 SELECT r.id, r.trader_id, r.method_id, r.bank_id, t.{commission_column},
-       s.total_limit, s.turnover_day_max, s.turnover_limit_minutes
+       s.total_limit, s.turnover_day_max, s.turnover_limit_minutes, {balance_columns}
 FROM req_traders r
 JOIN traders t ON t.id = r.trader_id
 JOIN users u ON u.id = t.user_id
@@ -199,11 +261,19 @@ WHERE r.tenant_id = %(tenant)s
 ORDER BY t.trafic_priority ASC, r.last_used_at ASC NULLS FIRST, r.id ASC
 LIMIT 1
 {locking}
+) c
+JOIN payment_methods pm ON pm.id = c.method_id
+JOIN banks bk ON bk.id = c.bank_id
 """
 # PayIn: the trader's available crypto (balance − hold) in the order's pair covers the order. The balance
 # row is locked with the requisite (SKIP LOCKED: a trader busy with another order is passed over rather than
 # waited for), and PostgreSQL re-checks the condition on the row as last committed once it holds the lock,
-# so the hold placed afterwards cannot fail for want of balance.
+# so the hold placed afterwards cannot fail for want of balance. The row comes back as it is locked, and the
+# hold is placed on it without reading it again.
+_BALANCE_FIELDS = ["id", "tenant_id", "trader_id", "fiat_currency_id", "crypto_currency_id", "crypto_balance",
+                   "crypto_hold"]
+_BALANCE_COLUMNS = ", ".join(f"b.{name} AS b_{name}" for name in _BALANCE_FIELDS)
+_NO_BALANCE_COLUMNS = ", ".join(f"NULL AS b_{name}" for name in _BALANCE_FIELDS)
 _BALANCE_JOIN = """JOIN balance_traders b ON b.trader_id = r.trader_id AND b.tenant_id = r.tenant_id
   AND b.fiat_currency_id = %(fiat)s AND b.crypto_currency_id = %(crypto)s
   AND b.crypto_balance - b.crypto_hold >= CAST(%(crypto_amount)s AS NUMERIC)"""
@@ -235,6 +305,7 @@ def _lock_best_candidate(order: IncomingOrder, *, exclude: list[int]) -> Candida
         commission_column="pay_in_commission_percent" if pay_in else "pay_out_commission_percent",
         flag_column="pay_in" if pay_in else "pay_out",
         balance_join=_BALANCE_JOIN if pay_in else "",
+        balance_columns=_BALANCE_COLUMNS if pay_in else _NO_BALANCE_COLUMNS,
         extra_filters="\n  ".join(extra),
         locking=locking,
     )
@@ -243,9 +314,15 @@ def _lock_best_candidate(order: IncomingOrder, *, exclude: list[int]) -> Candida
         row = cursor.fetchone()
     if row is None:
         return None
+    balance = None
+    if pay_in:
+        values = list(row[8:15])
+        values[5:7] = [_crypto(value) for value in values[5:7]]
+        balance = BalanceTrader.from_db(connection.alias, _BALANCE_FIELDS, values)
     return Candidate(requisite_id=row[0], trader_id=row[1], method_id=row[2], bank_id=row[3],
                      commission_percent=_decimal(row[4]), total_limit=_decimal(row[5]),
-                     turnover_day_max=_decimal(row[6]), turnover_limit_minutes=row[7])
+                     turnover_day_max=_decimal(row[6]), turnover_limit_minutes=row[7],
+                     method_code=row[15], bank_name=row[16], trader_balance=balance)
 
 
 def _tenant_param(tenant_id):
@@ -259,8 +336,30 @@ def _decimal(value) -> Decimal | None:
     return Decimal(str(value))  # SQLite hands back floats and ints
 
 
+def _crypto(value) -> Decimal:
+    """A crypto amount read by raw SQL, as the ORM would give it (SQLite hands back floats)."""
+    return value if isinstance(value, Decimal) else _decimal(value).quantize(CRYPTO_STEP)
+
+
+def _fiat(value: Decimal) -> Decimal:
+    """A fiat sum read by raw SQL, as the ORM would give it (SQLite sums in floats)."""
+    return value if isinstance(value, Decimal) and value.as_tuple().exponent >= -FIAT_PLACES \
+        else Decimal(value).quantize(FIAT_STEP)
+
+
 def _day_start(now: datetime) -> datetime:
     return datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
+
+
+# The requisite's turnover: all time, since 00:00 UTC, and over the rolling window (the orders that count).
+_TURNOVER_SQL = """
+SELECT SUM(amount),
+       SUM(CASE WHEN created_at >= %(day_start)s THEN amount END),
+       SUM(CASE WHEN created_at >= %(window_start)s THEN amount END)
+FROM (SELECT COALESCE(confirmed_fiat, total_fiat) AS amount, created_at FROM order_history
+      WHERE requisite_id = %(requisite)s AND status NOT IN ('cancelled', 'failed', 'expired') {since}) counted
+"""
+assert {OrderHistory.Status(s) for s in ("cancelled", "failed", "expired")} == set(NOT_COUNTED)
 
 
 def _dynamic_limit_exceeded(candidate: Candidate, order: IncomingOrder, now: datetime) -> str:
@@ -271,24 +370,24 @@ def _dynamic_limit_exceeded(candidate: Candidate, order: IncomingOrder, now: dat
     window_start = None
     if candidate.turnover_limit_minutes and candidate.turnover_day_max is not None:
         window_start = now - timedelta(minutes=candidate.turnover_limit_minutes)
-    counted = OrderHistory.objects.filter(requisite_id=candidate.requisite_id).exclude(status__in=NOT_COUNTED)
-    if candidate.total_limit is None:
-        counted = counted.filter(created_at__gte=min(day_start, window_start or day_start))
-    amount = Coalesce("confirmed_fiat", "total_fiat")
-    sums = counted.aggregate(
-        total=Sum(amount),
-        day=Sum(amount, filter=Q(created_at__gte=day_start)),
-        window=Sum(amount, filter=Q(created_at__gte=window_start or now)),
-    )
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {"day_start": adapt(day_start), "window_start": adapt(window_start or now),
+              "requisite": candidate.requisite_id}
+    since = ""
+    if candidate.total_limit is None:  # only the day and the window count: the index skips older orders
+        since, params["since"] = "AND created_at >= %(since)s", adapt(min(day_start, window_start or day_start))
+    with connection.cursor() as cursor:
+        cursor.execute(_TURNOVER_SQL.format(since=since), params)
+        total, day, window = (_decimal(value) for value in cursor.fetchone())
     requested = order.total_fiat
     checks = (
-        ("daily turnover", candidate.turnover_day_max, sums["day"]),
-        ("lifetime turnover", candidate.total_limit, sums["total"]),
+        ("daily turnover", candidate.turnover_day_max, day),
+        ("lifetime turnover", candidate.total_limit, total),
         (f"turnover of the last {candidate.turnover_limit_minutes} minutes",
-         candidate.turnover_day_max if window_start else None, sums["window"]),
+         candidate.turnover_day_max if window_start else None, window),
     )
     for label, cap, used in checks:
-        used = used or Decimal("0")
+        used = _fiat(used or Decimal("0"))
         if cap is not None and used + requested > cap:
             return (f"Requisite {candidate.requisite_id}: {label} {used} + {requested} "
                     f"would exceed its limit {cap}.")
@@ -302,41 +401,73 @@ def trader_commission(amount_currency: Decimal, percent: Decimal) -> Decimal:
         return (amount_currency * percent / 100).quantize(CRYPTO_STEP, rounding=ROUND_HALF_UP)
 
 
-def _record_assignment(order: IncomingOrder, candidate: Candidate, now: datetime) -> AssignmentResult:
+def _record_assignment(claimed: _ClaimedOrder, candidate: Candidate, now: datetime) -> AssignmentResult:
+    """Write the assignment: the execution row (with its hold), the order `assigned`, the requisite's turn,
+    the hold's balance movement, the audit entries and the store's events — a statement each, or one for
+    several rows, each compiled once (a worker spends its time here, see bench/assignment.py)."""
+    order = claimed.order
     assigned = OrderHistory(
         tenant_id=order.tenant_id, client_id=order.client_id, incoming_order=order, hash_id=order.hash_id,
         trader_id=candidate.trader_id, requisite_id=candidate.requisite_id, merchant_id=order.merchant_id,
         store_id=order.store_id, method_id=candidate.method_id, bank_id=candidate.bank_id,
-        crypto_currency=order.crypto_currency, fiat=order.fiat_currency, order_type=order.order_type,
+        crypto_currency_id=order.crypto_currency_id, fiat_id=order.fiat_currency_id, order_type=order.order_type,
         exchange_rate=order.exchange_rate, amount_currency=order.amount_currency, total_fiat=order.total_fiat,
         store_commission=order.store_commission,
         trader_commission=trader_commission(order.amount_currency, candidate.commission_percent),
         status=OrderHistory.Status.PENDING, expires_at=now + settings.ORDER_PAYMENT_WINDOW, created_at=now,
     )
-    assigned.save(force_insert=True)
+    assigned.hold_amount = ledger.order_hold_amount(assigned)
+    sql.insert(assigned, connection)
     old_status = order.status
-    swapped = IncomingOrder.objects.filter(pk=order.pk, status__in=OPEN_STATUSES).update(
-        status=IncomingOrder.Status.ASSIGNED, payment_method_id=candidate.method_id, bank_id=candidate.bank_id,
-        last_attempt_at=now, next_attempt_at=None, dispatched_at=None, failure_reason="", updated_at=now)
-    if swapped != 1:  # cannot happen while we hold the row lock; refuse rather than write half
+    if _mark_assigned(order, candidate, now) != 1:  # cannot happen while we hold the row lock
         raise RuntimeError(f"Incoming order {order.pk} changed under its lock.")
-    order.status, order.payment_method_id, order.bank_id = IncomingOrder.Status.ASSIGNED, candidate.method_id, \
-        candidate.bank_id
-    order.last_attempt_at, order.next_attempt_at, order.dispatched_at, order.failure_reason = now, None, None, ""
-    ReqTrader.objects.filter(pk=candidate.requisite_id).update(last_used_at=now)
+    _touch_requisite(candidate.requisite_id, now)
     try:
-        place_order_hold(order=assigned)
+        ledger.hold_for_new_order(assigned, trader_balance=candidate.trader_balance)
     except PaymentsError as exc:
         # PayIn: cannot happen, the trader's balance is locked and checked by the search. PayOut: the
         # store's balance does not cover the payout, which no other requisite changes.
         raise _StopAttempt(f"The hold could not be placed: {exc}") from exc
-    record(action="order.assigned", target=order,
-           description=f"{order} assigned to requisite {candidate.requisite_id} of trader {candidate.trader_id}",
-           details={"changes": {"status": {"old": old_status, "new": order.status}}, "order": assigned.pk,
-                    "requisite": candidate.requisite_id, "trader": candidate.trader_id,
-                    "trader_commission": assigned.trader_commission, "attempt": order.retry_count + 1})
-    enqueue_order_event(incoming_order=order, event_type="order.assigned")
+    record_all([
+        entry(action="order.hold_placed", target=assigned, description=f"Hold of {assigned.hold_amount} for {assigned}",
+              details={"hold_amount": assigned.hold_amount, "order_type": assigned.order_type}),
+        entry(action="order.assigned", target=order,
+              description=f"{order} assigned to requisite {candidate.requisite_id} of trader {candidate.trader_id}",
+              details={"changes": {"status": {"old": old_status, "new": order.status}}, "order": assigned.pk,
+                       "requisite": candidate.requisite_id, "trader": candidate.trader_id,
+                       "trader_commission": assigned.trader_commission, "attempt": order.retry_count + 1}),
+    ])
+    names = replace(claimed.names, method=candidate.method_code, bank=candidate.bank_name)
+    _write_events(claimed, ("order.assigned", order_event_data_in_hand(order, names=names, assigned=assigned)))
     return AssignmentResult(order.pk, Outcome.ASSIGNED, order=assigned)
+
+
+_MARK_ASSIGNED_SQL = """
+UPDATE incoming_orders SET status = 'assigned', payment_method_id = %(method)s, bank_id = %(bank)s,
+       last_attempt_at = %(now)s, next_attempt_at = NULL, dispatched_at = NULL, failure_reason = '',
+       updated_at = %(now)s
+WHERE id = %(id)s AND status IN ('new', 'retrying')
+"""
+
+
+def _mark_assigned(order: IncomingOrder, candidate: Candidate, now: datetime) -> int:
+    """Compare-and-swap the locked order to `assigned` (in the database and on `order`); rows changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(_MARK_ASSIGNED_SQL, {"method": candidate.method_id, "bank": candidate.bank_id,
+                                            "now": connection.ops.adapt_datetimefield_value(now), "id": order.pk})
+        swapped = cursor.rowcount
+    order.status, order.payment_method_id, order.bank_id = IncomingOrder.Status.ASSIGNED, candidate.method_id, \
+        candidate.bank_id
+    order.last_attempt_at, order.next_attempt_at, order.dispatched_at, order.failure_reason = now, None, None, ""
+    order.updated_at = now
+    return swapped
+
+
+def _write_events(claimed: _ClaimedOrder, *events: tuple[str, dict]) -> None:
+    """The attempt's events, after its `order.created` when this is the order's first claim, in one INSERT."""
+    pending = [claimed.created_event] if claimed.created_event else []
+    write_order_events(incoming_order=claimed.order, callback_url=claimed.callback_url,
+                       events=pending + list(events))
 
 
 # --- failed attempts ------------------------------------------------------------------------------------
@@ -353,8 +484,19 @@ def retry_delay(failed_attempts: int) -> timedelta:
     return timedelta(seconds=full / 2 + random.uniform(0, full / 2))
 
 
-def _count_failed_attempt(order: IncomingOrder, reason: str, now: datetime) -> AssignmentResult:
-    """Write the failed attempt on the locked, open order: `retrying` with its next time, or `failed`."""
+_COUNT_FAILED_SQL = """
+UPDATE incoming_orders SET status = %(status)s, retry_count = %(attempts)s, last_attempt_at = %(now)s,
+       next_attempt_at = %(next)s, failure_reason = %(reason)s, dispatched_at = NULL, updated_at = %(now)s
+WHERE id = %(id)s AND status IN ('new', 'retrying')
+"""
+
+
+def _count_failed_attempt(order: IncomingOrder, reason: str, now: datetime, *,
+                          claimed: _ClaimedOrder | None = None) -> AssignmentResult:
+    """Write the failed attempt on the locked, open order: `retrying` with its next time, or `failed`.
+
+    `claimed`: the order as `_lock_open_order` read it, whose events are written from what is in hand.
+    """
     attempts = order.retry_count + 1
     final = attempts >= settings.ASSIGNMENT_MAX_ATTEMPTS
     reason = reason[:REASON_MAX_LENGTH]
@@ -362,20 +504,26 @@ def _count_failed_attempt(order: IncomingOrder, reason: str, now: datetime) -> A
         reason = f"Not assigned after {attempts} attempts. {reason}"[:REASON_MAX_LENGTH]
     new_status = IncomingOrder.Status.FAILED if final else IncomingOrder.Status.RETRYING
     next_attempt_at = None if final else now + retry_delay(attempts)
-    swapped = IncomingOrder.objects.filter(pk=order.pk, status__in=OPEN_STATUSES).update(
-        status=new_status, retry_count=attempts, last_attempt_at=now, next_attempt_at=next_attempt_at,
-        failure_reason=reason, dispatched_at=None, updated_at=now)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNT_FAILED_SQL, {"status": new_status, "attempts": attempts, "now": adapt(now),
+                                           "next": adapt(next_attempt_at), "reason": reason, "id": order.pk})
+        swapped = cursor.rowcount
     if not swapped:
         return AssignmentResult(order.pk, Outcome.SKIPPED, reason="The order changed meanwhile.")
     old_status = order.status
     order.status, order.retry_count, order.last_attempt_at = new_status, attempts, now
-    order.next_attempt_at, order.failure_reason, order.dispatched_at = next_attempt_at, reason, None
+    order.next_attempt_at, order.failure_reason, order.dispatched_at, order.updated_at = \
+        next_attempt_at, reason, None, now
     if new_status != old_status:
         record(action="order.assignment_failed" if final else "order.assignment_retrying", target=order,
                description=f"{order}: {reason}",
                details={"changes": {"status": {"old": old_status, "new": new_status}}, "attempts": attempts,
                         "next_attempt_at": next_attempt_at, "reason": reason})
-    if final:
+    if claimed is not None:
+        _write_events(claimed, *([("order.failed", order_event_data_in_hand(order, names=claimed.names))]
+                                 if final else []))
+    elif final:
         enqueue_order_event(incoming_order=order, event_type="order.failed")
     return AssignmentResult(order.pk, Outcome.FAILED if final else Outcome.RETRYING, reason=reason,
                             next_attempt_at=next_attempt_at)

@@ -39,10 +39,12 @@ their single balance row themselves.
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import TypeVar
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
+from config import sql
 from payments.errors import PaymentsError
 from payments.models import (
     AmountMismatch,
@@ -67,6 +69,7 @@ from .locks import lock_order_balances, lock_store_balance, lock_trader_balance
 
 CRYPTO_STEP = Decimal(1).scaleb(-CRYPTO_PLACES)
 FIAT_STEP = Decimal(1).scaleb(-FIAT_PLACES)
+M = TypeVar("M")
 
 
 def _checked_amount(amount: Decimal, places: int, kind: str) -> Decimal:
@@ -105,8 +108,20 @@ def _move(balance, *, balance_field: str, hold_field: str, amount: Decimal, hold
     _refuse_below_zero(new_balance - new_hold, what)
     setattr(balance, balance_field, new_balance)
     setattr(balance, hold_field, new_hold)
-    balance.save(update_fields=[balance_field, hold_field, "updated_at"])
+    _save(balance, balance_field, hold_field, "updated_at")
     return new_balance, new_hold
+
+
+def _save(row: M, *field_names: str) -> M:
+    """Save fields of a locked balance row, or write a new history row, through a statement compiled once
+    (config.sql: the ledger is on the assignment worker's hot path, and these models have no save signals)."""
+    connection = connections[router.db_for_write(type(row))]
+    if field_names:
+        if sql.update(row, field_names, connection) != 1:
+            raise RuntimeError(f"{row._meta.label} {row.pk} vanished under its lock.")
+    else:
+        sql.insert(row, connection)
+    return row
 
 
 def store_entry(balance: BalanceStore, *, kind: str, amount: Decimal = ZERO, hold_change: Decimal = ZERO,
@@ -114,10 +129,10 @@ def store_entry(balance: BalanceStore, *, kind: str, amount: Decimal = ZERO, hol
     """Apply one movement to a locked store balance and write its history row."""
     new_balance, new_hold = _move(balance, balance_field="balance", hold_field="hold", amount=amount,
                                   hold_change=hold_change, holder="store", what="store")
-    return BalanceStoreHistory.objects.create(
+    return _save(BalanceStoreHistory(
         tenant_id=balance.tenant_id, balance=balance, store_id=balance.store_id, order=order, amount=amount,
         balance_after=new_balance, hold_change=hold_change, hold_after=new_hold, kind=kind,
-        description=description, created_by=actor)
+        description=description, created_by=actor))
 
 
 def trader_crypto_entry(balance: BalanceTrader, *, kind: str, amount: Decimal = ZERO, hold_change: Decimal = ZERO,
@@ -126,10 +141,10 @@ def trader_crypto_entry(balance: BalanceTrader, *, kind: str, amount: Decimal = 
     """Apply one crypto movement to a locked trader balance and write its history row."""
     new_balance, new_hold = _move(balance, balance_field="crypto_balance", hold_field="crypto_hold", amount=amount,
                                   hold_change=hold_change, holder="trader", what="crypto")
-    return BalanceTraderCryptoHistory.objects.create(
+    return _save(BalanceTraderCryptoHistory(
         tenant_id=balance.tenant_id, balance=balance, trader_id=balance.trader_id, order=order, amount=amount,
         balance_after=new_balance, hold_change=hold_change, hold_after=new_hold, kind=kind,
-        description=description, created_by=actor)
+        description=description, created_by=actor))
 
 
 def trader_fiat_entry(balance: BalanceTrader, *, kind: str, amount: Decimal, order: OrderHistory | None = None,
@@ -141,10 +156,10 @@ def trader_fiat_entry(balance: BalanceTrader, *, kind: str, amount: Decimal, ord
                             + (f" (credit limit {balance.fiat_credit_limit})." if balance.fiat_credit_limit else "."),
                             code="insufficient_balance")
     balance.fiat_balance = new_balance
-    balance.save(update_fields=["fiat_balance", "updated_at"])
-    return BalanceTraderFiatHistory.objects.create(
+    _save(balance, "fiat_balance", "updated_at")
+    return _save(BalanceTraderFiatHistory(
         tenant_id=balance.tenant_id, balance=balance, trader_id=balance.trader_id, order=order, amount=amount,
-        balance_after=new_balance, kind=kind, description=description, created_by=actor)
+        balance_after=new_balance, kind=kind, description=description, created_by=actor))
 
 
 # --- deposits, withdrawals, adjustments -----------------------------------------------------------
@@ -154,7 +169,7 @@ def post_store_movement(*, store: MerchantStore, crypto_currency: CryptoCurrency
                         order: OrderHistory | None = None, description: str = "", actor=None) -> BalanceStoreHistory:
     ensure_same_tenant(store.tenant_id, crypto_currency, order)
     amount = _checked_amount(amount, CRYPTO_PLACES, kind)
-    balance = lock_store_balance(store, crypto_currency)
+    balance = lock_store_balance(tenant_id=store.tenant_id, store_id=store.pk, crypto_currency_id=crypto_currency.pk)
     row = store_entry(balance, kind=kind, amount=amount, order=order, description=description, actor=actor)
     _audit_manual(kind, balance, actor, amount, row.balance_after, description)
     return row
@@ -162,7 +177,8 @@ def post_store_movement(*, store: MerchantStore, crypto_currency: CryptoCurrency
 
 def _trader_balance(trader: Trader, fiat_currency: FiatCurrency, crypto_currency: CryptoCurrency) -> BalanceTrader:
     ensure_same_tenant(trader.tenant_id, fiat_currency, crypto_currency)
-    return lock_trader_balance(trader, fiat_currency, crypto_currency)
+    return lock_trader_balance(tenant_id=trader.tenant_id, trader_id=trader.pk, fiat_currency_id=fiat_currency.pk,
+                               crypto_currency_id=crypto_currency.pk)
 
 
 @transaction.atomic
@@ -209,16 +225,38 @@ def place_order_hold(order: OrderHistory) -> BalanceStoreHistory | BalanceTrader
     if order.hold_amount:
         raise PaymentsError("This order already holds funds.", code="already_held")
     amount = order_hold_amount(order)
-    description = f"Hold for {order.get_order_type_display()} {order.hash_id}"
-    if order.order_type == OrderType.PAY_IN:
-        balance = lock_trader_balance(order.trader, order.fiat, order.crypto_currency)
-        row = trader_crypto_entry(balance, kind=MovementKind.HOLD, hold_change=amount, order=order,
-                                  description=description)
-    else:
-        balance = lock_store_balance(order.store, order.crypto_currency)
-        row = store_entry(balance, kind=MovementKind.HOLD, hold_change=amount, order=order, description=description)
+    row = _hold(order, amount)
     _set_hold_amount(order, amount)
     return row
+
+
+def hold_for_new_order(order: OrderHistory, *, trader_balance: BalanceTrader | None = None,
+                       ) -> BalanceStoreHistory | BalanceTraderCryptoHistory:
+    """The hold of an order written with its `hold_amount` already set (assignment writes the order row once).
+
+    `trader_balance`: a PayIn trader's balance row as the caller locked it (the candidate search takes that
+    lock, so it is not read again); without it the row is locked here, as for a PayOut's store balance.
+    """
+    if order.hold_amount != order_hold_amount(order):
+        raise PaymentsError("The order's hold amount is not what it must hold.", code="invalid_hold")
+    return _hold(order, order.hold_amount, trader_balance=trader_balance)
+
+
+def _hold(order: OrderHistory, amount: Decimal, *, trader_balance: BalanceTrader | None = None,
+          ) -> BalanceStoreHistory | BalanceTraderCryptoHistory:
+    description = f"Hold for {order.get_order_type_display()} {order.hash_id}"
+    if order.order_type == OrderType.PAY_IN:
+        balance = trader_balance or lock_trader_balance(
+            tenant_id=order.tenant_id, trader_id=order.trader_id, fiat_currency_id=order.fiat_id,
+            crypto_currency_id=order.crypto_currency_id)
+        if (balance.trader_id, balance.fiat_currency_id, balance.crypto_currency_id) != (
+                order.trader_id, order.fiat_id, order.crypto_currency_id):
+            raise PaymentsError("That balance is not the one this order holds.", code="invalid_hold")
+        return trader_crypto_entry(balance, kind=MovementKind.HOLD, hold_change=amount, order=order,
+                                   description=description)
+    balance = lock_store_balance(tenant_id=order.tenant_id, store_id=order.store_id,
+                                 crypto_currency_id=order.crypto_currency_id)
+    return store_entry(balance, kind=MovementKind.HOLD, hold_change=amount, order=order, description=description)
 
 
 def release_order_hold(order: OrderHistory) -> BalanceStoreHistory | BalanceTraderCryptoHistory | None:

@@ -6,8 +6,9 @@ then the store balance (`balance_stores`), then the trader balance
 through here; a function that needs only a later one may take it alone (the
 ledger's deposit and withdrawal lock one balance row and nothing else).
 
-Balance rows are created when missing *before* they are locked, so a lock is
-never taken on a row that a concurrent transaction is still inserting.
+A balance row that is missing is created (get_or_create, which settles a
+concurrent insert of the same row) and then locked; the lock is tried first, as
+the row almost always exists.
 """
 
 from dataclasses import dataclass
@@ -19,11 +20,7 @@ from payments.models import (
     Appeal,
     BalanceStore,
     BalanceTrader,
-    CryptoCurrency,
-    FiatCurrency,
-    MerchantStore,
     OrderHistory,
-    Trader,
 )
 
 
@@ -42,27 +39,36 @@ def default_fiat_credit_limit() -> Decimal:
     return Decimal(str(settings.PAYMENTS_TRADER_FIAT_CREDIT_LIMIT))
 
 
-def ensure_store_balance(store: MerchantStore, crypto_currency: CryptoCurrency) -> None:
-    BalanceStore.objects.unscoped().get_or_create(tenant_id=store.tenant_id, store=store,
-                                                  crypto_currency=crypto_currency)
+def ensure_store_balance(*, tenant_id, store_id: int, crypto_currency_id: int) -> None:
+    BalanceStore.objects.unscoped().get_or_create(tenant_id=tenant_id, store_id=store_id,
+                                                  crypto_currency_id=crypto_currency_id)
 
 
-def ensure_trader_balance(trader: Trader, fiat_currency: FiatCurrency, crypto_currency: CryptoCurrency) -> None:
+def ensure_trader_balance(*, tenant_id, trader_id: int, fiat_currency_id: int, crypto_currency_id: int) -> None:
     BalanceTrader.objects.unscoped().get_or_create(
-        tenant_id=trader.tenant_id, trader=trader, fiat_currency=fiat_currency, crypto_currency=crypto_currency,
-        defaults={"fiat_credit_limit": default_fiat_credit_limit()})
+        tenant_id=tenant_id, trader_id=trader_id, fiat_currency_id=fiat_currency_id,
+        crypto_currency_id=crypto_currency_id, defaults={"fiat_credit_limit": default_fiat_credit_limit()})
 
 
-def lock_store_balance(store: MerchantStore, crypto_currency: CryptoCurrency) -> BalanceStore:
-    ensure_store_balance(store, crypto_currency)
-    return BalanceStore.objects.unscoped().select_for_update().get(
-        tenant_id=store.tenant_id, store=store, crypto_currency=crypto_currency)
+def _lock_or_create(model, ensure, **key):
+    """The balance row of `key`, locked; created first when it is missing (the usual case is one SELECT)."""
+    rows = model.objects.unscoped().select_for_update()
+    balance = rows.filter(**key).first()
+    if balance is None:
+        ensure(**key)
+        balance = rows.get(**key)
+    return balance
 
 
-def lock_trader_balance(trader: Trader, fiat_currency: FiatCurrency, crypto_currency: CryptoCurrency) -> BalanceTrader:
-    ensure_trader_balance(trader, fiat_currency, crypto_currency)
-    return BalanceTrader.objects.unscoped().select_for_update().get(
-        tenant_id=trader.tenant_id, trader=trader, fiat_currency=fiat_currency, crypto_currency=crypto_currency)
+def lock_store_balance(*, tenant_id, store_id: int, crypto_currency_id: int) -> BalanceStore:
+    return _lock_or_create(BalanceStore, ensure_store_balance, tenant_id=tenant_id, store_id=store_id,
+                           crypto_currency_id=crypto_currency_id)
+
+
+def lock_trader_balance(*, tenant_id, trader_id: int, fiat_currency_id: int,
+                        crypto_currency_id: int) -> BalanceTrader:
+    return _lock_or_create(BalanceTrader, ensure_trader_balance, tenant_id=tenant_id, trader_id=trader_id,
+                           fiat_currency_id=fiat_currency_id, crypto_currency_id=crypto_currency_id)
 
 
 @dataclass
@@ -73,8 +79,8 @@ class OrderBalances:
 
 def lock_order_balances(order: OrderHistory) -> OrderBalances:
     """The two balances an order moves, store first then trader; the caller holds the order row's lock."""
-    ensure_store_balance(order.store, order.crypto_currency)
-    ensure_trader_balance(order.trader, order.fiat, order.crypto_currency)
-    store = lock_store_balance(order.store, order.crypto_currency)
-    trader = lock_trader_balance(order.trader, order.fiat, order.crypto_currency)
+    store = lock_store_balance(tenant_id=order.tenant_id, store_id=order.store_id,
+                               crypto_currency_id=order.crypto_currency_id)
+    trader = lock_trader_balance(tenant_id=order.tenant_id, trader_id=order.trader_id,
+                                 fiat_currency_id=order.fiat_id, crypto_currency_id=order.crypto_currency_id)
     return OrderBalances(store=store, trader=trader)

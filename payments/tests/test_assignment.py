@@ -296,7 +296,7 @@ def test_an_unexpected_error_rolls_back_counts_the_attempt_and_is_raised(refs, s
     def broken(**kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(assignment, "enqueue_order_event", broken)
+    monkeypatch.setattr(assignment, "write_order_events", broken)
     with pytest.raises(RuntimeError):
         assign(order)
 

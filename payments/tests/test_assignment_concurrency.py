@@ -138,7 +138,7 @@ def test_round_robin_spreads_orders_evenly_within_a_priority(tenant):
     assert_assigned_once(tenant)
 
 
-def test_a_cancel_racing_the_assignment_leaves_one_consistent_outcome(tenant):
+def test_a_cancel_racing_the_assignment_leaves_one_consistent_outcome(tenant, no_delay):
     with tenant_context(tenant):
         refs = make_reference_data()
         store = make_store(refs)[0]

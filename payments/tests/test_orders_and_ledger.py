@@ -95,3 +95,29 @@ def test_manual_adjustments_by_staff_are_audited(refs, staff):
                                      amount=Decimal("500.00"), kind=MovementKind.ADJUSTMENT, actor=admin)
 
     assert AuditLog.objects.get(action="balance.adjusted").actor == admin
+
+
+def test_a_new_orders_hold_must_be_what_the_order_holds_and_on_its_own_balance(refs):
+    from .assignment_support import make_funded_requisite
+    from .factories import make_assigned_order
+
+    store = make_store(refs)[0]
+    requisite = make_funded_requisite(refs, crypto=Decimal("100"))
+    other = make_funded_requisite(refs, crypto=Decimal("100"))
+    order = make_assigned_order(store, requisite)
+    other_balance = BalanceTrader.objects.get(trader=other.trader)
+
+    order.hold_amount = order.amount_currency + Decimal("1")
+    with pytest.raises(PaymentsError, match="not what it must hold"):
+        ledger.hold_for_new_order(order)
+    order.hold_amount = order.amount_currency
+    with pytest.raises(PaymentsError, match="not the one this order holds"):
+        ledger.hold_for_new_order(order, trader_balance=other_balance)
+
+    row = ledger.hold_for_new_order(order)
+
+    balance = BalanceTrader.objects.get(trader=requisite.trader)
+    assert (balance.crypto_balance, balance.crypto_hold) == (Decimal("100"), order.amount_currency)
+    assert (row.kind, row.hold_change, row.hold_after, row.order_id) == (
+        MovementKind.HOLD, order.amount_currency, order.amount_currency, order.pk)
+    assert BalanceTrader.objects.get(trader=other.trader).crypto_hold == 0
