@@ -324,3 +324,26 @@ def test_a_worker_killed_mid_assignment_leaves_the_order_to_be_assigned_once(ten
         assert CallbackEvent.objects.filter(incoming_order=order, event_type="order.assigned").count() == 1
     assert AuditLog.objects.filter(action="order.assigned", target_id=str(order.pk)).count() == 1
     assert killed not in children(worker.pid)
+
+
+def test_a_message_written_by_the_wire_is_run_by_the_worker(tenant, redis, worker):
+    """config.celery_wire writes what kombu would; the worker runs it (the sweeper leaves this order alone)."""
+    import redis as redis_client
+
+    from config.celery import app
+    from config.celery_wire import RedisTaskWire
+    from payments.tasks_assignment import assign_incoming_order_task
+
+    with tenant_context(tenant):
+        refs = make_reference_data()
+        store = make_store(refs)[0]
+        make_funded_requisite(refs)
+        order = make_open_order(store, dispatched_at=timezone.now() + timezone.timedelta(hours=1))
+    wire = RedisTaskWire(app, redis_client.Redis.from_url(redis.url))
+
+    assert wire.push(assign_incoming_order_task, [order.pk], {"tenant_id": str(tenant.pk)})
+
+    wait_for(lambda: settled(tenant, [order.pk]), what=lambda: f"the order to be assigned\n{worker_log(worker)}")
+    with tenant_context(tenant):
+        assert IncomingOrder.objects.get(pk=order.pk).status == "assigned"
+    wire.close()

@@ -1,0 +1,97 @@
+"""Celery task messages pushed straight onto the broker's Redis list, for a thread that publishes many hints.
+
+`task.apply_async` costs a web process about 1.5 ms of CPU per message, most of it in kombu's
+per-message transport work: a new Redis client object, the producer and channel machinery, the
+exchange routing. For the setup this project runs — the `redis://` transport, a task routed to a
+plain queue, priority 0, JSON — the message kombu writes is a fixed envelope around what Celery
+builds, so `RedisTaskWire` builds the message with Celery itself (`app.amqp.as_task_v2`: headers,
+properties, body, argsrepr and all) and does the transport part: the body as JSON in base64, kombu's
+virtual-transport envelope, one `LPUSH` on a Redis client kept for the thread (about 0.25 ms).
+
+Anything else (another transport, a key prefix, a route with its own exchange or a priority, another
+serializer or compression) is not handled here: `push` returns False and the caller uses apply_async.
+payments/tests/test_celery_wire.py compares the envelope with the one kombu writes, and the fault
+tests run real workers on these messages.
+"""
+
+import base64
+import uuid
+from typing import Any
+
+import redis
+from celery import Celery, Task
+from celery.utils.nodenames import anon_nodename
+from kombu import Connection
+from kombu.utils.json import dumps
+
+# Transport options that change where or how kombu writes a message: with any of them, use kombu.
+_UNSUPPORTED_OPTIONS = ("global_keyprefix", "sep", "priority_steps", "queue_order_strategy")
+_PERSISTENT = 2
+
+
+class RedisTaskWire:
+    """LPUSH of Celery task messages, as kombu's Redis transport writes them, on one Redis client."""
+
+    def __init__(self, app: Celery, client: redis.Redis) -> None:
+        self.app = app
+        self.client = client
+        self.origin = anon_nodename()
+        self._queues: dict[str, str | None] = {}
+
+    @classmethod
+    def for_connection(cls, app: Celery, connection: Connection, *, socket_timeout: float,
+                       connect_timeout: float) -> "RedisTaskWire | None":
+        """A wire to the broker of `connection`, or None when its setup is not the plain one handled here."""
+        conf = app.conf
+        options = connection.transport_options or {}
+        if (connection.transport.driver_type != "redis" or connection.uri_prefix
+                or any(name in options for name in _UNSUPPORTED_OPTIONS)
+                or conf.task_serializer != "json" or conf.task_compression or conf.task_protocol != 2
+                or conf.task_send_sent_event or conf.task_default_priority):
+            return None
+        client = redis.Redis.from_url(connection.as_uri(include_password=True), socket_timeout=socket_timeout,
+                                      socket_connect_timeout=connect_timeout,
+                                      socket_keepalive=bool(options.get("socket_keepalive")))
+        return cls(app, client)
+
+    def push(self, task: Task, args: list, kwargs: dict[str, Any] | None) -> bool:
+        """Send `task(*args, **kwargs)` (True), or False when its route is not a plain queue (nothing sent)."""
+        queue = self._queue_of(task)
+        if queue is None:
+            return False
+        self.client.lpush(queue, self.message(task, args, kwargs, queue))
+        return True
+
+    def message(self, task: Task, args: list, kwargs: dict[str, Any] | None, queue: str) -> str:
+        """The JSON kombu's Redis transport would LPUSH for this task message."""
+        task_id = str(uuid.uuid4())
+        headers, properties, body, _sent_event = self.app.amqp.as_task_v2(
+            task_id, task.name, args, kwargs or {}, ignore_result=task.ignore_result,
+            time_limit=task.time_limit, soft_time_limit=task.soft_time_limit, reply_to=self.app.thread_oid,
+            origin=self.origin)
+        properties.update(delivery_mode=_PERSISTENT, priority=0, body_encoding="base64",
+                          delivery_tag=str(uuid.uuid4()), delivery_info={"exchange": "", "routing_key": queue})
+        return dumps({
+            "body": base64.b64encode(dumps(body).encode()).decode(),
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": headers,
+            "properties": properties,
+        })
+
+    def _queue_of(self, task: Task) -> str | None:
+        """The Redis list of `task`'s queue, when Celery routes it to a plain direct queue (cached)."""
+        if task.name not in self._queues:
+            if self.app.amqp.router.routes:  # task_routes may depend on the arguments: Celery decides
+                return None
+            route = self.app.amqp.router.route({"queue": task.queue} if getattr(task, "queue", None) else {},
+                                               task.name, task_type=task)
+            queue = route.get("queue")
+            plain = (queue is not None and not route.get("priority") and not getattr(task, "priority", None)
+                     and queue.exchange is not None and queue.exchange.type == "direct"
+                     and not queue.queue_arguments)
+            self._queues[task.name] = queue.name if plain else None
+        return self._queues[task.name]
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,80 @@
+"""config.celery_wire writes the message kombu's Redis transport writes for the same task call."""
+
+import base64
+import json
+import shutil
+
+import pytest
+import redis as redis_client
+from kombu import Connection
+
+from config.celery import app
+from config.celery_wire import RedisTaskWire
+from payments.tasks_assignment import assign_incoming_order_task, assign_incoming_orders_task
+
+from .broker_support import RedisServer
+
+pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
+
+PER_MESSAGE = {"id", "root_id", "correlation_id", "delivery_tag", "origin"}  # fresh for every message
+
+
+@pytest.fixture
+def broker(monkeypatch):
+    monkeypatch.setitem(app.conf, "task_always_eager", False)  # the suite runs tasks inline; here they are sent
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def written(client: redis_client.Redis) -> dict:
+    [raw] = client.lrange("celery", 0, -1)
+    client.delete("celery")
+    return json.loads(raw)
+
+
+def without_ids(message: dict) -> dict:
+    headers = {k: v for k, v in message["headers"].items() if k not in PER_MESSAGE}
+    properties = {k: v for k, v in message["properties"].items() if k not in PER_MESSAGE}
+    body = json.loads(base64.b64decode(message["body"]))
+    return {**message, "headers": headers, "properties": properties, "body": body}
+
+
+@pytest.mark.parametrize(("task", "args"), [(assign_incoming_order_task, [7]),
+                                            (assign_incoming_orders_task, [[7, 8, 9]])])
+def test_the_wire_writes_what_kombu_writes(broker, task, args):
+    client = redis_client.Redis.from_url(broker.url)
+    kwargs = {"tenant_id": "3f1c0a52-8b7e-4c43-9d0e-0c1f7c2b9a10"}
+    with Connection(broker.url) as connection:
+        task.apply_async(args=args, kwargs=kwargs, producer=app.amqp.Producer(connection))
+        kombus = written(client)
+        wire = RedisTaskWire.for_connection(app, connection, socket_timeout=5, connect_timeout=2)
+    assert wire is not None
+
+    assert wire.push(task, args, kwargs)
+
+    ours = written(client)
+    assert without_ids(ours) == without_ids(kombus)
+    assert ours["headers"]["id"] == ours["headers"]["root_id"] == ours["properties"]["correlation_id"]
+    assert ours["headers"]["id"] != kombus["headers"]["id"]
+    assert without_ids(ours)["body"][:2] == [args, kwargs]
+    wire.close()
+
+
+def test_a_setup_the_wire_does_not_know_goes_through_kombu(broker):
+    with Connection(broker.url, transport_options={"global_keyprefix": "p2p:"}) as prefixed:
+        assert RedisTaskWire.for_connection(app, prefixed, socket_timeout=5, connect_timeout=2) is None
+    with Connection("memory://") as memory:
+        assert RedisTaskWire.for_connection(app, memory, socket_timeout=5, connect_timeout=2) is None
+
+
+def test_a_task_with_a_route_of_its_own_is_left_to_celery(broker, monkeypatch):
+    client = redis_client.Redis.from_url(broker.url)
+    wire = RedisTaskWire(app, client)
+    monkeypatch.setattr(app.amqp.router, "routes", [{"payments.assign_incoming_order": {"queue": "other"}}])
+
+    assert wire.push(assign_incoming_order_task, [1], {"tenant_id": "t"}) is False
+    assert client.llen("celery") == 0 and client.llen("other") == 0
