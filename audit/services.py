@@ -31,23 +31,9 @@ def scrub(value: Any) -> Any:
     return str(value)
 
 
-def record_event(
-    *,
-    action: str,
-    actor=None,
-    target: models.Model | None = None,
-    target_entity: str = "",
-    target_id: Any = "",
-    description: str = "",
-    details: dict | None = None,
-    tenant=None,
-    ip_address: str | None = None,
-) -> AuditLog:
-    """Append one entry. `target` fills entity and id from a model instance; `tenant` (a Tenant or
-    its id) defaults to the current tenant; the IP to the current request's."""
-    entry = audit_entry(action=action, actor=actor, target=target, target_entity=target_entity,
-                        target_id=target_id, description=description, details=details, tenant=tenant,
-                        ip_address=ip_address)
+def record_event(**fields: Any) -> AuditLog:
+    """Append one entry; takes the keywords of `audit_entry`, which says what each defaults to."""
+    entry = audit_entry(**fields)
     record_entries([entry])
     return entry
 
@@ -64,7 +50,8 @@ def audit_entry(
     tenant=None,
     ip_address: str | None = None,
 ) -> AuditLog:
-    """The unsaved entry `record_event` would append (for `record_entries`, which writes several at once)."""
+    """An unsaved entry (`record_entries` writes several at once). `target` fills entity and id from a model
+    instance; `tenant` (a Tenant or its id) defaults to the current tenant; the IP to the current request's."""
     if target is not None:
         target_entity = target_entity or target._meta.db_table
         target_id = target_id or target.pk
