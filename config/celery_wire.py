@@ -17,6 +17,7 @@ tests run real workers on these messages.
 import base64
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 from celery import Celery, Task
@@ -49,7 +50,10 @@ class RedisTaskWire:
                 or conf.task_serializer != "json" or conf.task_compression or conf.task_protocol != 2
                 or conf.task_send_sent_event or conf.task_default_priority):
             return None
-        client = redis.Redis.from_url(connection.as_uri(include_password=True), socket_timeout=socket_timeout,
+        uri = connection.as_uri(include_password=True)
+        if urlsplit(uri).scheme not in ("redis", "rediss"):  # e.g. sentinel://, which kombu also calls redis
+            return None
+        client = redis.Redis.from_url(uri, socket_timeout=socket_timeout,
                                       socket_connect_timeout=connect_timeout,
                                       socket_keepalive=bool(options.get("socket_keepalive")))
         return cls(app, client)

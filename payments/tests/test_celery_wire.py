@@ -69,6 +69,8 @@ def test_a_setup_the_wire_does_not_know_goes_through_kombu(broker):
         assert RedisTaskWire.for_connection(app, prefixed, socket_timeout=5, connect_timeout=2) is None
     with Connection("memory://") as memory:
         assert RedisTaskWire.for_connection(app, memory, socket_timeout=5, connect_timeout=2) is None
+    with Connection("sentinel://127.0.0.1:26379", transport_options={"master_name": "p2p"}) as sentinel:
+        assert RedisTaskWire.for_connection(app, sentinel, socket_timeout=5, connect_timeout=2) is None
 
 
 def test_a_task_with_a_route_of_its_own_is_left_to_celery(broker, monkeypatch):
