@@ -12,9 +12,11 @@ for until a socket timeout, or forever without one.
 
 - eagerly (CELERY_TASK_ALWAYS_EAGER: no broker configured, and the test suite):
   `apply_async` runs the task inline, as it always has;
-- inline from a task running in a Celery worker: nobody waits on it, the
-  broker timeouts of config/settings.py bound it, and a message that goes out
-  now (with Celery's publish retries) is one the sweeper need not resend;
+- inline from a task running in a Celery worker: nobody waits on it, so it is
+  sent at once, by a sender of the worker thread's own (one connection attempt,
+  the broker timeouts of config/settings.py, Celery's message written straight
+  onto the Redis list where config.celery_wire can); a message it cannot send is
+  dropped with a warning, as below;
 - from anywhere else (web processes, management commands) through a bounded
   queue: the caller only enqueues, and one daemon thread per process publishes
   with a producer connection of its own, without publish retries, with one
@@ -107,17 +109,39 @@ def publish(task: Task, *, args: Sequence[Any] = (), kwargs: dict[str, Any] | No
     With `batch`, the publisher thread may send it together with others as `batch.task` instead.
     """
     app = task.app
-    if app.conf.task_always_eager or _in_worker_task(app):
+    if app.conf.task_always_eager:
         try:
             task.apply_async(args=args, kwargs=kwargs)
-        except Exception as exc:
-            if app.conf.task_always_eager:  # the task itself failed in-process: its traceback is worth having
-                logger.warning("Task %s failed; its sweeper will send it again", task.name, exc_info=True)
-            else:
-                logger.warning("Could not send %s (%s); its sweeper will send it again", task.name, describe(exc))
+        except Exception:  # the task itself failed in-process: its traceback is worth having
+            logger.warning("Task %s failed; its sweeper will send it again", task.name, exc_info=True)
             _run_on_drop(on_drop, task.name)
         return
+    if _in_worker_task(app):
+        _send_inline(Message(task, args, kwargs, on_drop))
+        return
     _publisher.submit(Message(task, args, kwargs, on_drop, batch))
+
+
+_inline = threading.local()
+
+
+def _send_inline(message: Message) -> None:
+    """Send now, from a worker's task, through this thread's sender; drop the message if that fails."""
+    sender = getattr(_inline, "sender", None)
+    if sender is None or getattr(_inline, "pid", None) != os.getpid():  # a forked pool child builds its own
+        sender = _inline.sender = _Sender()
+        _inline.pid = os.getpid()
+    if time.monotonic() < sender.paused_until:  # a sweep of many rows does not wait on a dead broker each time
+        logger.warning("Broker message for %s dropped (the broker did not answer a moment ago); its sweeper "
+                       "will send it again", message.task.name)
+        _run_on_drop(message.on_drop, message.task.name)
+        return
+    try:
+        sender.send(message)
+    except Exception as exc:
+        sender.failed()
+        logger.warning("Could not send %s (%s); its sweeper will send it again", message.task.name, describe(exc))
+        _run_on_drop(message.on_drop, message.task.name)
 
 
 def waiting_messages(task: Task) -> int | None:

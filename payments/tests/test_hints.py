@@ -257,6 +257,41 @@ def test_a_failure_is_logged_without_the_broker_password(broker, publisher, capl
         "ValueError: redis://***@host:6379/0 refused")
 
 
+# --- inside a worker's task ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def in_worker_task(publisher, monkeypatch):
+    """publish() as called from a task a worker runs (the assignment worker's callback events, the sweepers)."""
+    monkeypatch.setattr(hints, "_in_worker_task", lambda app: True)
+    monkeypatch.setattr(hints, "_inline", threading.local())  # this test's sender, not an earlier test's
+
+
+def test_in_a_worker_the_message_goes_out_at_once_through_the_wire(broker, in_worker_task):
+    hints.publish(assign_incoming_order_task, args=[5], kwargs={"tenant_id": "t"})
+
+    assert queued_messages(broker) == 1  # sent before publish() returned: no thread in between
+    assert take_message(broker) == {"task": "payments.assign_incoming_order", "args": [5],
+                                    "kwargs": {"tenant_id": "t"}}
+    assert hints._inline.sender.wire is not None
+
+
+def test_in_a_worker_a_dead_broker_drops_the_message_runs_on_drop_and_pauses(broker, in_worker_task, caplog):
+    broker.stop()
+    given_back = []
+
+    for n in range(3):
+        hints.publish(assign_incoming_order_task, args=[n], kwargs={"tenant_id": "t"},
+                      on_drop=lambda n=n: given_back.append(n))
+
+    assert given_back == [0, 1, 2]  # nothing raised into the task
+    assert dropped(caplog, "payments.assign_incoming_order")
+    assert hints._inline.sender.paused_until > time.monotonic() - 1  # the later two did not try again
+    broker.start()
+    hints._inline.sender.paused_until = 0.0
+    hints.publish(assign_incoming_order_task, args=[9], kwargs={"tenant_id": "t"})
+    assert take_message(broker)["args"] == [9]  # and it sends again once the broker is back
+
+
 # --- coalescing ---------------------------------------------------------------------------------------------
 
 def test_messages_waiting_together_go_out_as_one_batch_message_per_key(broker, publisher):
