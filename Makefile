@@ -19,12 +19,15 @@ install: $(STAMP)
 migrate: install
 	$(PY) manage.py migrate --noinput
 
+# Links the demo prints and pages show (payment_url, /pay/…) point at where `make run` serves.
+SITE := SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)}
+
 demo: migrate
-	$(PY) manage.py seed_demo
+	$(SITE) $(PY) manage.py seed_demo
 
 run: demo
 	@echo "Serving at http://$(HOST):$(PORT)/  (Ctrl+C stops)"
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(SITE) $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install
 	$(PY) -m pytest -n $${PYTEST_WORKERS:-auto} $(PYTEST_ARGS)

@@ -6,6 +6,7 @@ transaction, and may be run again at any time.
 
 from importlib import import_module
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -34,4 +35,4 @@ class Command(BaseCommand):
                 if module is not None:
                     self.stdout.write(self.style.MIGRATE_HEADING(dotted.split(".")[0]))
                     module.seed(self.stdout.write)
-        self.stdout.write("Open http://127.0.0.1:8000/ — emails and SMS codes print in this terminal.")
+        self.stdout.write(f"Open {settings.SITE_URL.rstrip('/')}/ — emails and SMS codes print in this terminal.")
