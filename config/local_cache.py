@@ -4,8 +4,9 @@ Why per process and not Redis: the point is to skip a round trip, and a Redis GE
 PostgreSQL SELECT it would save does. The price is staleness, bounded two ways:
 - every entry lives at most `settings.<ttl_setting>` seconds (0 turns the cache off), so a change made
   in another process (a disabled store, a rotated key, a new rate) is seen within that time;
-- a change saved through the ORM in this process clears every local cache at once (see `payments.signals`),
-  so a page or test that changes a row and then calls the API sees the change immediately.
+- a `save()` or `delete()` of such a row in this process clears every local cache at once (see
+  `payments.signals`), so a page or test that changes a row and then calls the API sees the change
+  immediately; `bulk_create` and `.update()` send no signal, so their changes are seen within the TTL.
 """
 
 import threading

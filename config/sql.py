@@ -35,6 +35,22 @@ def _template(model: type[models.Model], obj: models.Model, connection) -> tuple
     return template
 
 
+def _values(obj: models.Model, fields: list[models.Field], connection) -> list:
+    """The INSERT parameters of `obj`, as the compiler computes them (defaults and auto_now applied)."""
+    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+
+
+def _returning(meta, connection) -> str:
+    qn = connection.ops.quote_name
+    return f"RETURNING {qn(meta.db_table)}.{qn(meta.pk.column)}"
+
+
+def mark_saved(obj: models.Model, pk, connection) -> None:
+    """What save() leaves on an instance it inserted: its key, and no longer `adding`."""
+    obj.pk = pk
+    obj._state.adding, obj._state.db = False, connection.alias
+
+
 def insert_sql(obj: models.Model, connection, *, select_from: str | None = None) -> tuple[str, list]:
     """SQL and parameters inserting the new `obj` and returning its primary key.
 
@@ -42,10 +58,8 @@ def insert_sql(obj: models.Model, connection, *, select_from: str | None = None)
     written when the relation has a row: `INSERT INTO t (…) SELECT %s, … FROM <select_from> RETURNING pk`.
     """
     head, placeholders, fields = _template(type(obj), obj, connection)
-    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
-    meta = obj._meta
-    qn = connection.ops.quote_name
-    returning = f"RETURNING {qn(meta.db_table)}.{qn(meta.pk.column)}"
+    returning = _returning(obj._meta, connection)
+    params = _values(obj, fields, connection)
     if select_from is None:
         return f"{head} VALUES ({placeholders}) {returning}", params
     return f"{head} SELECT {placeholders} FROM {select_from} {returning}", params  # noqa: S608 (identifiers)
@@ -68,15 +82,12 @@ def insert_many(objs: list[models.Model], connection) -> None:
     if any(type(obj) is not model for obj in objs):
         raise TypeError("insert_many() takes rows of one model.")
     head, placeholders, fields = _template(model, objs[0], connection)
-    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs for field in fields]
-    meta = model._meta
-    qn = connection.ops.quote_name
+    params = [value for obj in objs for value in _values(obj, fields, connection)]
     rows = ", ".join([f"({placeholders})"] * len(objs))
     with connection.cursor() as cursor:
-        cursor.execute(f"{head} VALUES {rows} RETURNING {qn(meta.db_table)}.{qn(meta.pk.column)}", params)
+        cursor.execute(f"{head} VALUES {rows} {_returning(model._meta, connection)}", params)
         for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
-            obj.pk = pk
-            obj._state.adding, obj._state.db = False, connection.alias
+            mark_saved(obj, pk, connection)
 
 
 def update(obj: models.Model, field_names: tuple[str, ...] | list[str], connection) -> int:

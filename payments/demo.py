@@ -9,8 +9,6 @@ key is stored only hashed, so each run rotates it and prints the new one.
 
 from decimal import Decimal
 
-from django.conf import settings
-
 from accounts.demo import ensure_user
 from payments.models import (
     AvailableBankMethod,
@@ -31,6 +29,7 @@ from payments.models import (
     TimeZone,
     Trader,
 )
+from payments.selectors_pay import payment_url
 from payments.services import assignment, execution, intake, ledger, merchants, requisites, traders
 from payments.services.exchange_rates import load_exchange_rates
 from tenancy.models import Tenant
@@ -155,7 +154,7 @@ def _orders(out) -> None:
         if stage == "completed":
             execution.confirm_order(order=order, confirmed_by=order.trader.user)
         out(f"  {'order ' + client_id:<30} {fiat} THB, {STAGE_TEXT[stage]}, trader {order.trader.user.email}: "
-            f"{settings.SITE_URL.rstrip('/')}/pay/{incoming.hash_id}")
+            + payment_url(incoming.hash_id))
 
 
 def seed(out) -> None:

@@ -13,10 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 
 from payments.models import Appeal, IncomingOrder, OrderHistory, OrderType
 from tenancy.scoping import dangerously_bypass_tenant_scope
+
+
+def payment_url(hash_id: str) -> str:
+    """The absolute link of the hosted payment page of order `hash_id` (store API answers, demo output)."""
+    return settings.SITE_URL.rstrip("/") + reverse("pay:order", kwargs={"hash_id": hash_id})
+
 
 HASH_ID_MAX = 32
 

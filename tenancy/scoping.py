@@ -46,6 +46,7 @@ from django.db.backends.signals import connection_created
 from django.db.models import Q
 from django.db.models.sql import Query
 from django.dispatch import receiver
+from psycopg.pq import TransactionStatus
 
 _current_tenant_id: ContextVar[uuid.UUID | None] = ContextVar("current_tenant_id", default=None)
 _bypass: ContextVar[bool] = ContextVar("tenant_scope_bypass", default=False)
@@ -87,8 +88,10 @@ def _apply(connection) -> None:
     sent = getattr(connection, _SENT_ATTR, None)
     if sent is not None and sent[0] == desired and _still_trusted(connection, sent):
         return
-    if connection.needs_rollback:
-        return  # a broken transaction: the statement about to run fails anyway, and the rollback resets us
+    if connection.connection.info.transaction_status == TransactionStatus.INERROR:
+        # An aborted transaction runs nothing but its rollback (e.g. ROLLBACK TO SAVEPOINT, which Django
+        # sends after it has cleared needs_rollback). The value stays untrusted and is sent after it.
+        return
     connection.connection.execute(
         "SELECT set_config('app.tenant_id', %s, false), set_config('app.bypass_rls', %s, false)", list(desired))
     depth = len(connection.atomic_blocks) if connection.in_atomic_block else 0

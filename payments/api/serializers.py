@@ -4,7 +4,6 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -12,6 +11,7 @@ from rest_framework import serializers
 
 from config.crypto import mask
 from payments.models import IncomingOrder, OrderType
+from payments.selectors_pay import payment_url
 
 
 def reject_unencodable(value: str) -> None:
@@ -196,7 +196,7 @@ class OrderSerializer(PrototypeFieldsMixin, serializers.Serializer):
     def get_payment_url(self, order: IncomingOrder) -> str | None:
         if order.order_type != OrderType.PAY_IN:
             return None
-        return f"{settings.SITE_URL.rstrip('/')}/pay/{order.hash_id}"
+        return payment_url(order.hash_id)
 
 
 class ErrorDetailSerializer(serializers.Serializer):

@@ -1,17 +1,19 @@
 """Per-store rate limit of the store API (setting STORE_API_RATE_LIMIT, e.g. "600/min").
 
 A fixed-window counter: one atomic increment per request. With REDIS_URL set, all web processes share
-the count in Redis, through one client per process and one round trip (INCR; the window's first request
-also sets the EXPIRE); Django's cache API would build a new Redis client and make two round trips
-(EXISTS, INCR) per request.
+the count in Redis, through one client per process and one round trip (INCR and EXPIRE in one pipeline,
+so no counter outlives its window); Django's cache API would build a new Redis client and make two round
+trips (EXISTS, INCR) per request.
 Without Redis the counter lives in Django's cache (per-process memory).
 
 If Redis does not answer, the request is let through (and logged): a rate limit must not turn a broker
-outage into refused orders — the orders themselves live in PostgreSQL.
+outage into refused orders — the orders themselves live in PostgreSQL. After a failure the limit is not
+checked for PAUSE_SECONDS, so a Redis that hangs costs one timeout per pause, not one per request.
 """
 
 import logging
 import time
+from time import monotonic
 
 import redis
 from django.conf import settings
@@ -24,6 +26,7 @@ logger = logging.getLogger(__name__)
 PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
            "d": 86400, "day": 86400}
 REDIS_TIMEOUT_SECONDS = 0.5
+PAUSE_SECONDS = 1.0
 
 _redis_clients: dict[str, redis.Redis] = {}
 
@@ -50,15 +53,16 @@ def _redis_client(url: str) -> redis.Redis:
 def count_request(key: str, period: int) -> int:
     """Add one to the window counter `key` (kept a little longer than `period`) and return the count."""
     if settings.REDIS_URL:
-        client = _redis_client(settings.REDIS_URL)
-        count = client.incr(key)
-        if count == 1:  # the window's first request gives the counter its lifetime
-            client.expire(key, period + 1)
+        count, _ = _redis_client(settings.REDIS_URL).pipeline(transaction=False) \
+            .incr(key).expire(key, period + 1).execute()
         return count
     try:
         return cache.incr(key)
     except ValueError:  # only the first request of a window creates the counter (with its timeout)
         return 1 if cache.add(key, 1, timeout=period + 1) else cache.incr(key)
+
+
+_paused_until = 0.0  # per process: until then Redis is not asked (it failed a moment ago)
 
 
 class StoreRateThrottle(BaseThrottle):
@@ -73,10 +77,15 @@ class StoreRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // self.period)
         key = f"store-api-rate:{store.tenant_id}:{store.pk}:{self.period}:{window}"
+        global _paused_until
+        if monotonic() < _paused_until:
+            return True
         try:
             count = count_request(key, self.period)
         except redis.RedisError as error:
-            logger.warning("Store API rate limit not checked (Redis: %s); request let through", error)
+            _paused_until = monotonic() + PAUSE_SECONDS
+            logger.warning("Store API rate limit not checked (Redis: %s); requests let through for %s s",
+                           error, PAUSE_SECONDS)
             return True
         if count <= self.limit:
             return True

@@ -83,6 +83,14 @@ FIAT_STEP = Decimal(1).scaleb(-FIAT_PLACES)
 OPEN_STATUSES = [IncomingOrder.Status.NEW, IncomingOrder.Status.RETRYING]
 # Orders that no longer count towards a requisite's turnover.
 NOT_COUNTED = [OrderHistory.Status.CANCELLED, OrderHistory.Status.FAILED, OrderHistory.Status.EXPIRED]
+
+
+def _sql_list(statuses) -> str:
+    """Status constants as an SQL list for the statements below (enum values, never input)."""
+    return ", ".join(f"'{status}'" for status in statuses)
+
+
+OPEN_IN_SQL = _sql_list(OPEN_STATUSES)
 REASON_MAX_LENGTH = 500
 
 NO_CANDIDATE = "No free requisite fits this order (currency, method, bank, limits, trader balance)."
@@ -199,7 +207,7 @@ class _ClaimedOrder:
 # One statement for the order's row lock and what the attempt's events need: the store's callback URL, the
 # names the event shows, and whether the order's `order.created` was written (by an earlier attempt or a
 # cancel that lost the race): the first claim writes it, with the order as it is now.
-_LOCK_ORDER_SQL = """
+_LOCK_ORDER_SQL = f"""
 SELECT o.*, f.code AS names_fiat, c.code AS names_crypto, pm.code AS names_method, bk.name AS names_bank,
        s.callback_url AS store_callback_url,
        EXISTS (SELECT 1 FROM callback_events e
@@ -210,9 +218,9 @@ JOIN crypto_currencies c ON c.id = o.crypto_currency_id
 JOIN merchant_stores s ON s.id = o.store_id
 LEFT JOIN payment_methods pm ON pm.id = o.payment_method_id
 LEFT JOIN banks bk ON bk.id = o.bank_id
-WHERE o.id = %(id)s AND o.tenant_id = %(tenant)s AND o.status IN ('new', 'retrying')
-{locking}
-"""
+WHERE o.id = %(id)s AND o.tenant_id = %(tenant)s AND o.status IN ({OPEN_IN_SQL})
+{{locking}}
+"""  # noqa: S608 (status constants from the enums, no input)
 
 
 def _lock_open_order(order_id: int) -> _ClaimedOrder | None:
@@ -341,10 +349,9 @@ def _crypto(value) -> Decimal:
     return value if isinstance(value, Decimal) else _decimal(value).quantize(CRYPTO_STEP)
 
 
-def _fiat(value: Decimal) -> Decimal:
-    """A fiat sum read by raw SQL, as the ORM would give it (SQLite sums in floats)."""
-    return value if isinstance(value, Decimal) and value.as_tuple().exponent >= -FIAT_PLACES \
-        else Decimal(value).quantize(FIAT_STEP)
+def _fiat(value) -> Decimal:
+    """A fiat sum read by raw SQL (None: nothing counted), to the cent (SQLite sums in floats)."""
+    return _decimal(value or 0).quantize(FIAT_STEP)
 
 
 def _day_start(now: datetime) -> datetime:
@@ -352,14 +359,13 @@ def _day_start(now: datetime) -> datetime:
 
 
 # The requisite's turnover: all time, since 00:00 UTC, and over the rolling window (the orders that count).
-_TURNOVER_SQL = """
+_TURNOVER_SQL = f"""
 SELECT SUM(amount),
        SUM(CASE WHEN created_at >= %(day_start)s THEN amount END),
        SUM(CASE WHEN created_at >= %(window_start)s THEN amount END)
 FROM (SELECT COALESCE(confirmed_fiat, total_fiat) AS amount, created_at FROM order_history
-      WHERE requisite_id = %(requisite)s AND status NOT IN ('cancelled', 'failed', 'expired') {since}) counted
-"""
-assert {OrderHistory.Status(s) for s in ("cancelled", "failed", "expired")} == set(NOT_COUNTED)
+      WHERE requisite_id = %(requisite)s AND status NOT IN ({_sql_list(NOT_COUNTED)}) {{since}}) counted
+"""  # noqa: S608 (status constants from the enums, no input)
 
 
 def _dynamic_limit_exceeded(candidate: Candidate, order: IncomingOrder, now: datetime) -> str:
@@ -378,7 +384,7 @@ def _dynamic_limit_exceeded(candidate: Candidate, order: IncomingOrder, now: dat
         since, params["since"] = "AND created_at >= %(since)s", adapt(min(day_start, window_start or day_start))
     with connection.cursor() as cursor:
         cursor.execute(_TURNOVER_SQL.format(since=since), params)
-        total, day, window = (_decimal(value) for value in cursor.fetchone())
+        total, day, window = (_fiat(value) for value in cursor.fetchone())
     requested = order.total_fiat
     checks = (
         ("daily turnover", candidate.turnover_day_max, day),
@@ -387,7 +393,6 @@ def _dynamic_limit_exceeded(candidate: Candidate, order: IncomingOrder, now: dat
          candidate.turnover_day_max if window_start else None, window),
     )
     for label, cap, used in checks:
-        used = _fiat(used or Decimal("0"))
         if cap is not None and used + requested > cap:
             return (f"Requisite {candidate.requisite_id}: {label} {used} + {requested} "
                     f"would exceed its limit {cap}.")
@@ -438,22 +443,23 @@ def _record_assignment(claimed: _ClaimedOrder, candidate: Candidate, now: dateti
                        "trader_commission": assigned.trader_commission, "attempt": order.retry_count + 1}),
     ])
     names = replace(claimed.names, method=candidate.method_code, bank=candidate.bank_name)
-    _write_events(claimed, ("order.assigned", order_event_data_in_hand(order, names=names, assigned=assigned)))
+    _write_events(claimed, [("order.assigned", order_event_data_in_hand(order, names=names, assigned=assigned))])
     return AssignmentResult(order.pk, Outcome.ASSIGNED, order=assigned)
 
 
-_MARK_ASSIGNED_SQL = """
-UPDATE incoming_orders SET status = 'assigned', payment_method_id = %(method)s, bank_id = %(bank)s,
+_MARK_ASSIGNED_SQL = f"""
+UPDATE incoming_orders SET status = %(status)s, payment_method_id = %(method)s, bank_id = %(bank)s,
        last_attempt_at = %(now)s, next_attempt_at = NULL, dispatched_at = NULL, failure_reason = '',
        updated_at = %(now)s
-WHERE id = %(id)s AND status IN ('new', 'retrying')
-"""
+WHERE id = %(id)s AND status IN ({OPEN_IN_SQL})
+"""  # noqa: S608 (status constants from the enums, no input)
 
 
 def _mark_assigned(order: IncomingOrder, candidate: Candidate, now: datetime) -> int:
     """Compare-and-swap the locked order to `assigned` (in the database and on `order`); rows changed."""
     with connection.cursor() as cursor:
-        cursor.execute(_MARK_ASSIGNED_SQL, {"method": candidate.method_id, "bank": candidate.bank_id,
+        cursor.execute(_MARK_ASSIGNED_SQL, {"status": IncomingOrder.Status.ASSIGNED, "method": candidate.method_id,
+                                            "bank": candidate.bank_id,
                                             "now": connection.ops.adapt_datetimefield_value(now), "id": order.pk})
         swapped = cursor.rowcount
     order.status, order.payment_method_id, order.bank_id = IncomingOrder.Status.ASSIGNED, candidate.method_id, \
@@ -463,11 +469,10 @@ def _mark_assigned(order: IncomingOrder, candidate: Candidate, now: datetime) ->
     return swapped
 
 
-def _write_events(claimed: _ClaimedOrder, *events: tuple[str, dict]) -> None:
+def _write_events(claimed: _ClaimedOrder, events: list[tuple[str, dict]]) -> None:
     """The attempt's events, after its `order.created` when this is the order's first claim, in one INSERT."""
     pending = [claimed.created_event] if claimed.created_event else []
-    write_order_events(incoming_order=claimed.order, callback_url=claimed.callback_url,
-                       events=pending + list(events))
+    write_order_events(incoming_order=claimed.order, callback_url=claimed.callback_url, events=pending + events)
 
 
 # --- failed attempts ------------------------------------------------------------------------------------
@@ -484,11 +489,11 @@ def retry_delay(failed_attempts: int) -> timedelta:
     return timedelta(seconds=full / 2 + random.uniform(0, full / 2))
 
 
-_COUNT_FAILED_SQL = """
+_COUNT_FAILED_SQL = f"""
 UPDATE incoming_orders SET status = %(status)s, retry_count = %(attempts)s, last_attempt_at = %(now)s,
        next_attempt_at = %(next)s, failure_reason = %(reason)s, dispatched_at = NULL, updated_at = %(now)s
-WHERE id = %(id)s AND status IN ('new', 'retrying')
-"""
+WHERE id = %(id)s AND status IN ({OPEN_IN_SQL})
+"""  # noqa: S608 (status constants from the enums, no input)
 
 
 def _count_failed_attempt(order: IncomingOrder, reason: str, now: datetime, *,
@@ -521,8 +526,8 @@ def _count_failed_attempt(order: IncomingOrder, reason: str, now: datetime, *,
                details={"changes": {"status": {"old": old_status, "new": new_status}}, "attempts": attempts,
                         "next_attempt_at": next_attempt_at, "reason": reason})
     if claimed is not None:
-        _write_events(claimed, *([("order.failed", order_event_data_in_hand(order, names=claimed.names))]
-                                 if final else []))
+        _write_events(claimed, [("order.failed", order_event_data_in_hand(order, names=claimed.names))]
+                      if final else [])
     elif final:
         enqueue_order_event(incoming_order=order, event_type="order.failed")
     return AssignmentResult(order.pk, Outcome.FAILED if final else Outcome.RETRYING, reason=reason,

@@ -60,6 +60,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 OPEN_STATUSES = (Status.PENDING, Status.PROCESSING, Status.DISPUTED)
 EXPIRING_STATUSES = (Status.PENDING, Status.PROCESSING)
 APPEALABLE_STATUSES = (Status.PENDING, Status.PROCESSING, Status.DISPUTED, Status.EXPIRED)
+
+
+def can_open_appeal(order: OrderHistory | None, appeals) -> bool:
+    """Whether `order` may get a new appeal now: its status allows one and none of `appeals` is open."""
+    return (order is not None and order.status in APPEALABLE_STATUSES
+            and not any(appeal.status == Appeal.Status.OPEN for appeal in appeals))
+
+
 # Closing without completion gives the hold back.
 RELEASING_STATUSES = (Status.CANCELLED, Status.EXPIRED, Status.FAILED)
 

@@ -161,8 +161,7 @@ def insert_completing(*, claim: Claim, obj: models.Model, response_status: int,
     if row is None:
         raise ConflictError("This request took too long and another request with its Idempotency-Key took over.",
                             code="idempotency_key_in_flight", status_code=status.HTTP_409_CONFLICT)
-    obj.pk = row[0]
-    obj._state.adding, obj._state.db = False, connection.alias
+    sql.mark_saved(obj, row[0], connection)
 
 
 def release_idempotency_key(*, claim: Claim) -> None:

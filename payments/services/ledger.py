@@ -108,19 +108,20 @@ def _move(balance, *, balance_field: str, hold_field: str, amount: Decimal, hold
     _refuse_below_zero(new_balance - new_hold, what)
     setattr(balance, balance_field, new_balance)
     setattr(balance, hold_field, new_hold)
-    _save(balance, balance_field, hold_field, "updated_at")
+    _update(balance, balance_field, hold_field, "updated_at")
     return new_balance, new_hold
 
 
-def _save(row: M, *field_names: str) -> M:
-    """Save fields of a locked balance row, or write a new history row, through a statement compiled once
-    (config.sql: the ledger is on the assignment worker's hot path, and these models have no save signals)."""
-    connection = connections[router.db_for_write(type(row))]
-    if field_names:
-        if sql.update(row, field_names, connection) != 1:
-            raise RuntimeError(f"{row._meta.label} {row.pk} vanished under its lock.")
-    else:
-        sql.insert(row, connection)
+def _update(row, *field_names: str) -> None:
+    """Save fields of a locked balance row through a statement compiled once (config.sql: the ledger is on
+    the assignment worker's hot path, and balance rows have no save signals)."""
+    if sql.update(row, field_names, connections[router.db_for_write(type(row))]) != 1:
+        raise RuntimeError(f"{row._meta.label} {row.pk} vanished under its lock.")
+
+
+def _insert(row: M) -> M:
+    """Write a new history row through a statement compiled once (history rows have no save signals)."""
+    sql.insert(row, connections[router.db_for_write(type(row))])
     return row
 
 
@@ -129,7 +130,7 @@ def store_entry(balance: BalanceStore, *, kind: str, amount: Decimal = ZERO, hol
     """Apply one movement to a locked store balance and write its history row."""
     new_balance, new_hold = _move(balance, balance_field="balance", hold_field="hold", amount=amount,
                                   hold_change=hold_change, holder="store", what="store")
-    return _save(BalanceStoreHistory(
+    return _insert(BalanceStoreHistory(
         tenant_id=balance.tenant_id, balance=balance, store_id=balance.store_id, order=order, amount=amount,
         balance_after=new_balance, hold_change=hold_change, hold_after=new_hold, kind=kind,
         description=description, created_by=actor))
@@ -141,7 +142,7 @@ def trader_crypto_entry(balance: BalanceTrader, *, kind: str, amount: Decimal = 
     """Apply one crypto movement to a locked trader balance and write its history row."""
     new_balance, new_hold = _move(balance, balance_field="crypto_balance", hold_field="crypto_hold", amount=amount,
                                   hold_change=hold_change, holder="trader", what="crypto")
-    return _save(BalanceTraderCryptoHistory(
+    return _insert(BalanceTraderCryptoHistory(
         tenant_id=balance.tenant_id, balance=balance, trader_id=balance.trader_id, order=order, amount=amount,
         balance_after=new_balance, hold_change=hold_change, hold_after=new_hold, kind=kind,
         description=description, created_by=actor))
@@ -156,8 +157,8 @@ def trader_fiat_entry(balance: BalanceTrader, *, kind: str, amount: Decimal, ord
                             + (f" (credit limit {balance.fiat_credit_limit})." if balance.fiat_credit_limit else "."),
                             code="insufficient_balance")
     balance.fiat_balance = new_balance
-    _save(balance, "fiat_balance", "updated_at")
-    return _save(BalanceTraderFiatHistory(
+    _update(balance, "fiat_balance", "updated_at")
+    return _insert(BalanceTraderFiatHistory(
         tenant_id=balance.tenant_id, balance=balance, trader_id=balance.trader_id, order=order, amount=amount,
         balance_after=new_balance, kind=kind, description=description, created_by=actor))
 

@@ -5,6 +5,7 @@ import pytest
 from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
+from .broker_support import RedisServer
 from .callback_receiver import Receiver
 from .factories import make_reference_data, make_staff
 
@@ -62,3 +63,15 @@ def receiver():
     yield build
     for server in made:
         server.close()
+
+
+# --- a redis-server of the test's own (payments/tests/broker_support.py) -----------------------------------
+@pytest.fixture
+def broker():
+    """A redis-server on a free port for this test; `broker.stop()` / `pause()` take it away."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()  # SIGKILL: also ends a paused server

@@ -69,14 +69,15 @@ def test_a_bad_rate_setting_fails_loudly(rate):
         parse_rate(rate)
 
 
-def test_a_redis_outage_lets_requests_through_instead_of_failing_them(tenant, settings, caplog):
-    """The counter is unavailable, the orders are not: the request is served and the outage logged."""
-    import socket
+def test_a_redis_outage_lets_requests_through_instead_of_failing_them(tenant, settings, caplog, monkeypatch):
+    """The counter is unavailable, the orders are not: the request is served and the outage logged; the
+    next request does not wait on Redis again (the limit pauses after a failure)."""
+    from payments.api import throttling
 
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+    from .broker_support import free_port
+
+    monkeypatch.setattr(throttling, "_paused_until", 0.0)  # and back to unpaused after the test
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # a port nobody listens on
     settings.STORE_API_RATE_LIMIT = "1/min"
     api = make_api_store(tenant)
 
@@ -84,3 +85,20 @@ def test_a_redis_outage_lets_requests_through_instead_of_failing_them(tenant, se
 
     assert answers == [201, 201]
     assert "rate limit not checked" in caplog.text
+    assert caplog.text.count("rate limit not checked") == 1  # the second request did not try Redis
+
+
+def test_a_redis_counter_expires_with_its_window(tenant, settings, frozen_clock):
+    import redis
+
+    if not settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL (CI sets it)")
+    settings.STORE_API_RATE_LIMIT = "5/min"
+    api = make_api_store(tenant)
+
+    assert api.client().get("/api/v1/balance").status_code == 200
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    key = f"store-api-rate:{tenant.pk}:{api.store.pk}:60:{int(NOW // 60)}"
+    assert client.get(key) == b"1" and 0 < client.ttl(key) <= 61
+    client.delete(key)

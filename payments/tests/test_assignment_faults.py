@@ -32,9 +32,10 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from audit.models import AuditLog
-from payments.models import BalanceTrader, CallbackEvent, ExchangeRate, IncomingOrder, OrderHistory
+from payments.models import BalanceTrader, CallbackEvent, IncomingOrder, OrderHistory
 from tenancy.scoping import tenant_context
 
+from .api_support import fresh_rate
 from .assignment_support import RATE, make_funded_requisite, make_open_order
 from .broker_support import RedisServer, wait_for
 from .factories import make_reference_data, make_store
@@ -192,8 +193,7 @@ def test_orders_accepted_while_redis_is_down_all_end_assigned_or_failed(tenant, 
     with tenant_context(tenant):
         refs = make_reference_data()
         store = make_store(refs)[0]
-        ExchangeRate.objects.create(fiat_currency=refs.thb, crypto_currency=refs.usdt, rate=RATE, source="test",
-                                    fetched_at=timezone.now())
+        fresh_rate(refs, RATE)
         requisites = [make_funded_requisite(refs, limits={"turnover_day_max": Decimal("3000.00")})
                       for _ in range(2)]
 

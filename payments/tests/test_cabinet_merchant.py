@@ -355,6 +355,16 @@ def test_an_order_without_a_trader_yet_cannot_be_appealed(client, world, me):
     assert "Open an appeal" not in page and response.status_code == 404
 
 
+def test_a_closed_order_offers_no_appeal(client, world, me):
+    order = world["my_order"]
+    detail = reverse("cabinet:merchant_order", args=[order.hash_id])
+    assert "Open an appeal" in text(client.get(detail))
+
+    OrderHistory.objects.filter(pk=order.pk).update(status=OrderHistory.Status.COMPLETED)
+
+    assert "Open an appeal" not in text(client.get(detail))  # execution.open_appeal would refuse it
+
+
 # --- balances and callbacks ----------------------------------------------------------------------
 
 def test_balances_show_each_store_and_its_history(client, world, me):

@@ -23,7 +23,6 @@ from tenancy.scoping import tenant_context
 
 from .api_support import PAYIN, make_api_store
 from .assignment_support import make_funded_requisite, make_open_order
-from .callback_receiver import Receiver
 from .factories import make_reference_data, make_store
 
 
@@ -164,43 +163,39 @@ def test_the_store_cancelling_a_failed_order_gets_order_cancelled(store, server,
 
 # --- through the store API ----------------------------------------------------------------------------------
 
-def test_an_order_accepted_by_the_store_api_is_announced_by_the_worker_not_by_intake(
-        tenant, django_capture_on_commit_callbacks):
-    server = Receiver()
-    try:
-        api = make_api_store(tenant, callback_url=server.url)
-        server.secret = api.store.secret_key
-        with tenant_context(tenant):
-            make_funded_requisite(api.refs)
+@pytest.fixture
+def api(tenant, server):
+    """A store API client whose store's callbacks go to `server`."""
+    api = make_api_store(tenant, callback_url=server.url)
+    server.secret = api.store.secret_key
+    return api
 
-        with django_capture_on_commit_callbacks(execute=False) as after_intake:
-            response = api.client().post("/api/v1/payins", PAYIN, format="json")
-        assert response.status_code == 201
-        with tenant_context(tenant):
-            assert not CallbackEvent.objects.exists()  # the request wrote the order and nothing else
-        with django_capture_on_commit_callbacks(execute=True):
-            for callback in after_intake:
-                callback()  # the assignment message, taken by the (in-process) worker
-    finally:
-        server.close()
+
+def test_an_order_accepted_by_the_store_api_is_announced_by_the_worker_not_by_intake(
+        tenant, api, server, django_capture_on_commit_callbacks):
+    with tenant_context(tenant):
+        make_funded_requisite(api.refs)
+
+    with django_capture_on_commit_callbacks(execute=False) as after_intake:
+        response = api.client().post("/api/v1/payins", PAYIN, format="json")
+    assert response.status_code == 201
+    with tenant_context(tenant):
+        assert not CallbackEvent.objects.exists()  # the request wrote the order and nothing else
+    with django_capture_on_commit_callbacks(execute=True):
+        for callback in after_intake:
+            callback()  # the assignment message, taken by the (in-process) worker
 
     hash_id = response.json()["id"]
     assert received(server) == [("order.created", hash_id, "new"), ("order.assigned", hash_id, "assigned")]
 
 
 def test_the_store_api_cancel_of_a_never_claimed_order_sends_created_then_cancelled(
-        tenant, django_capture_on_commit_callbacks):
-    server = Receiver()
-    try:
-        api = make_api_store(tenant, callback_url=server.url)
-        server.secret = api.store.secret_key
-        with tenant_context(tenant):
-            order = make_open_order(api.store)
+        tenant, api, server, django_capture_on_commit_callbacks):
+    with tenant_context(tenant):
+        order = make_open_order(api.store)
 
-        with django_capture_on_commit_callbacks(execute=True):
-            response = api.client().post(f"/api/v1/orders/{order.hash_id}/cancel")
-    finally:
-        server.close()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.client().post(f"/api/v1/orders/{order.hash_id}/cancel")
 
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
     assert received(server) == [("order.created", order.hash_id, "new"),

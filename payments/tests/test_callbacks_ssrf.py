@@ -27,6 +27,7 @@ from payments.services.callbacks import (
     resend_callback,
 )
 
+from .broker_support import free_port
 from .cabinet_support import login, make_merchant, text
 from .factories import MerchantFactory, make_incoming_order, make_store
 
@@ -381,9 +382,7 @@ def test_https_to_the_checked_address_still_sends_the_name_for_sni_and_verifies_
 
 
 def test_the_attempt_error_never_repeats_the_url_even_pinned(refs, dns):
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()  # a port nobody listens on
     dns.records["closed.example"] = ["127.0.0.1"]
     store, _ = make_store(refs, callback_url=f"http://closed.example:{closed_port}/hook?token=merchant-secret")
 

@@ -12,22 +12,14 @@ from config.celery import app
 from config.celery_wire import RedisTaskWire
 from payments.tasks_assignment import assign_incoming_order_task, assign_incoming_orders_task
 
-from .broker_support import RedisServer
-
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
 
 PER_MESSAGE = {"id", "root_id", "correlation_id", "delivery_tag", "origin"}  # fresh for every message
 
 
-@pytest.fixture
-def broker(monkeypatch):
+@pytest.fixture(autouse=True)
+def sent_not_run(monkeypatch):
     monkeypatch.setitem(app.conf, "task_always_eager", False)  # the suite runs tasks inline; here they are sent
-    server = RedisServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def written(client: redis_client.Redis) -> dict:

@@ -33,8 +33,10 @@ def test_seeding_twice_keeps_one_set_of_data_and_rotates_the_printed_key():
         assert Trader.objects.count() == 2
         assert ReqTrader.objects.filter(status="approve").count() == 4
         assert ExchangeRate.objects.filter(fiat_currency__code="THB", crypto_currency__code="USDT").exists()
-        # 15 000 USDT deposited; the completed demo PayIn moved part of it to the store
-        assert BalanceTrader.objects.aggregate(total=Sum("crypto_balance"))["total"] < 15000
+        # 15 000 USDT deposited; the completed demo PayIn moved its amount to the store, less the commission
+        completed = OrderHistory.objects.get(incoming_order__client_id="demo-completed")
+        assert BalanceTrader.objects.aggregate(total=Sum("crypto_balance"))["total"] == (
+            15000 - completed.amount_currency + completed.trader_commission)
         stages = dict(OrderHistory.objects.values_list("incoming_order__client_id", "status"))
         assert stages == {"demo-completed": "completed", "demo-paid": "processing", "demo-awaiting-payment": "pending"}
         for requisite in ReqTrader.objects.select_related("trader"):

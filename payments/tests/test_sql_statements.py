@@ -1,5 +1,6 @@
 """config.sql: the statements compiled once write what the ORM's save() writes."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -37,7 +38,8 @@ def test_update_saves_the_named_fields_only_and_moves_auto_now(refs):
     trader = TraderFactory()
     balance = BalanceTrader.objects.create(trader=trader, fiat_currency=refs.thb, crypto_currency=refs.usdt,
                                            crypto_balance=Decimal("10"), fiat_balance=Decimal("5.00"))
-    stamped = balance.updated_at
+    stamped = balance.updated_at - timedelta(hours=1)
+    BalanceTrader.objects.filter(pk=balance.pk).update(updated_at=stamped)  # auto_now must move it from here
     balance.crypto_balance, balance.crypto_hold = Decimal("12.5"), Decimal("2.25")
     balance.fiat_balance = Decimal("999.00")  # not named: must stay as stored
 

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from django.apps import apps
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from tenancy.models import Tenant
 from tenancy.rls import EnableTenantRLS
@@ -257,6 +257,19 @@ def test_a_setting_undone_by_a_rolled_back_block_is_sent_again():
             assert _setting() == str(tenant.pk)  # sent inside the savepoint
             raise RuntimeError("roll the savepoint back")
         assert _setting() == str(tenant.pk)
+
+
+@pytest.mark.django_db
+def test_a_failed_statement_in_a_savepoint_rolls_back_cleanly_and_the_outer_context_returns():
+    """An error after a context change inside a savepoint: the rollback to the savepoint runs (the aborted
+    transaction takes no set_config first), the error is the statement's own, and the outer transaction
+    goes on in its own tenant."""
+    outer, inner = TenantFactory(), TenantFactory()
+    with tenant_context(outer):
+        assert _setting() == str(outer.pk)
+        with pytest.raises(DatabaseError, match="division by zero"), transaction.atomic(), tenant_context(inner):
+            rows("SELECT 1/0")  # set_config(inner) goes first, then the statement fails
+        assert _setting() == str(outer.pk)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from config.api_errors import DomainError
 from payments.models import Appeal, CallbackEvent, IncomingOrder, Merchant, MerchantStore, OrderHistory
-from payments.services import callbacks
+from payments.services import callbacks, execution
 
 from .. import forms, selectors, services
 from ..exports import order_csv_rows
@@ -164,7 +164,7 @@ def _order_page(request: HttpRequest, merchant: Merchant, order: IncomingOrder, 
         "order": order,
         "assigned": assigned,
         "appeals": appeals,
-        "can_appeal": assigned is not None and not any(a.status == Appeal.Status.OPEN for a in appeals),
+        "can_appeal": execution.can_open_appeal(assigned, appeals),
         "appeal_form": appeal_form or forms.AppealForm(),
         "events": list(selectors.callback_events(merchant).filter(incoming_order=order)),
     }, status=status)

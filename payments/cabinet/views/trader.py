@@ -78,8 +78,7 @@ def _order_page(request: HttpRequest, trader: Trader, order: OrderHistory, *, co
         "dispute_form": dispute_form or forms.DisputeForm(),
         "appeal_form": appeal_form or forms.AppealForm(),
         "appeals": appeals,
-        "can_appeal": order.status in execution.APPEALABLE_STATUSES
-        and not any(appeal.status == Appeal.Status.OPEN for appeal in appeals),
+        "can_appeal": execution.can_open_appeal(order, appeals),
     }, status=status)
 
 
