@@ -51,14 +51,19 @@ def mark_saved(obj: models.Model, pk, connection) -> None:
     obj._state.adding, obj._state.db = False, connection.alias
 
 
-def insert_sql(obj: models.Model, connection, *, select_from: str | None = None) -> tuple[str, list]:
+def insert_sql(obj: models.Model, connection, *, select_from: str | None = None,
+               on_conflict_do_nothing: bool = False) -> tuple[str, list]:
     """SQL and parameters inserting the new `obj` and returning its primary key.
 
     With `select_from` the values are selected from that relation (a CTE name), so the row is only
     written when the relation has a row: `INSERT INTO t (…) SELECT %s, … FROM <select_from> RETURNING pk`.
+    With `on_conflict_do_nothing` a row that would break a unique constraint is not written (and no key
+    is returned) instead of raising.
     """
     head, placeholders, fields = _template(type(obj), obj, connection)
     returning = _returning(obj._meta, connection)
+    if on_conflict_do_nothing:
+        returning = f"ON CONFLICT DO NOTHING {returning}"
     params = _values(obj, fields, connection)
     if select_from is None:
         return f"{head} VALUES ({placeholders}) {returning}", params

@@ -12,6 +12,7 @@ from payments.models import MerchantStore
 from tenancy.scoping import tenant_context
 
 from .authentication import StoreKeyAuthentication
+from .idempotency import KeyMarker
 from .permissions import StoreMayUseAPI
 from .throttling import StoreRateThrottle
 
@@ -70,3 +71,8 @@ class StoreAPIView(APIView):
     @property
     def store(self) -> MerchantStore:
         return self.request.auth
+
+    def key_marker(self, request) -> KeyMarker | None:
+        """The request's Idempotency-Key marker (views that take the header); asked by the rate limit, so it
+        can be set in the same Redis round trip, and by the view. One object per request."""
+        return None

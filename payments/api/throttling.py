@@ -6,6 +6,9 @@ so no counter outlives its window); Django's cache API would build a new Redis c
 trips (EXISTS, INCR) per request.
 Without Redis the counter lives in Django's cache (per-process memory).
 
+A request with an Idempotency-Key also sets its Redis marker in that round trip (the view's
+`key_marker`, see payments.api.idempotency); a refused request deletes the marker it set.
+
 If Redis does not answer, the request is let through (and logged): a rate limit must not turn a broker
 outage into refused orders — the orders themselves live in PostgreSQL. After a failure the limit is not
 checked for PAUSE_SECONDS, so a Redis that hangs costs one timeout per pause, not one per request.
@@ -40,7 +43,7 @@ def parse_rate(rate: str) -> tuple[int, int]:
         raise ImproperlyConfigured(f'STORE_API_RATE_LIMIT must look like "600/min", not {rate!r}.')
 
 
-def _redis_client(url: str) -> redis.Redis:
+def redis_client(url: str) -> redis.Redis:
     """One client (and connection pool, which redis-py renews after a fork) per process and URL."""
     client = _redis_clients.get(url)
     if client is None:
@@ -50,11 +53,16 @@ def _redis_client(url: str) -> redis.Redis:
     return client
 
 
-def count_request(key: str, period: int) -> int:
-    """Add one to the window counter `key` (kept a little longer than `period`) and return the count."""
+def count_request(key: str, period: int, marker=None) -> int:
+    """Add one to the window counter `key` (kept a little longer than `period`) and return the count;
+    with Redis, `marker` (payments.api.idempotency.KeyMarker) is set in the same round trip."""
     if settings.REDIS_URL:
-        count, _ = _redis_client(settings.REDIS_URL).pipeline(transaction=False) \
-            .incr(key).expire(key, period + 1).execute()
+        pipeline = redis_client(settings.REDIS_URL).pipeline(transaction=False).incr(key).expire(key, period + 1)
+        if marker is not None:
+            marker.add_to(pipeline)
+        count, _, *marked = pipeline.execute()
+        if marker is not None:
+            marker.took(marked[0])
         return count
     try:
         return cache.incr(key)
@@ -80,8 +88,9 @@ class StoreRateThrottle(BaseThrottle):
         global _paused_until
         if monotonic() < _paused_until:
             return True
+        marker = view.key_marker(request) if settings.REDIS_URL else None
         try:
-            count = count_request(key, self.period)
+            count = count_request(key, self.period, marker)
         except redis.RedisError as error:
             _paused_until = monotonic() + PAUSE_SECONDS
             logger.warning("Store API rate limit not checked (Redis: %s); requests let through for %s s",
@@ -89,6 +98,8 @@ class StoreRateThrottle(BaseThrottle):
             return True
         if count <= self.limit:
             return True
+        if marker is not None:
+            marker.release()
         self._wait = (window + 1) * self.period - now
         return False
 

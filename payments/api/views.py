@@ -14,7 +14,7 @@ from payments.services import intake
 from . import selectors
 from .base import StoreAPIView
 from .filters import OrderFilter
-from .idempotency import IDEMPOTENCY_PARAMETER, respond_idempotently
+from .idempotency import IDEMPOTENCY_PARAMETER, KeyMarker, key_marker, respond_idempotently
 from .pagination import OrderCursorPagination
 from .serializers import ErrorSerializer, OrderRequestSerializer, OrderSerializer, text
 
@@ -44,10 +44,25 @@ AMOUNT_RULES = (
 )
 
 
-def _create_order(view: StoreAPIView, request, order_type: str) -> Response:
-    """Validate (400s never touch the idempotency key), then create once per Idempotency-Key."""
+class OrderCreateView(StoreAPIView):
+    """POST of a new order: takes the Idempotency-Key header."""
+
+    def key_marker(self, request) -> KeyMarker | None:
+        if not hasattr(self, "_key_marker"):
+            self._key_marker = key_marker(request, self.store)
+        return self._key_marker
+
+
+def _create_order(view: OrderCreateView, request, order_type: str) -> Response:
+    """Validate (400s never keep the idempotency key), then create once per Idempotency-Key."""
+    marker = view.key_marker(request)
     data = view.InputSerializer(data=request.data)
-    data.is_valid(raise_exception=True)
+    try:
+        data.is_valid(raise_exception=True)
+    except BaseException:
+        if marker is not None:
+            marker.release()
+        raise
 
     def create(claim) -> Response:
         rendered: list[dict] = []
@@ -60,10 +75,10 @@ def _create_order(view: StoreAPIView, request, order_type: str) -> Response:
                                              **data.validated_data)
         return Response(rendered[0] if rendered else OrderSerializer(order).data, status=status.HTTP_201_CREATED)
 
-    return respond_idempotently(request, view.store, create)
+    return respond_idempotently(marker, create)
 
 
-class PayinCreateView(StoreAPIView):
+class PayinCreateView(OrderCreateView):
     class InputSerializer(OrderRequestSerializer):
         class Meta:
             ref_name = "PayinRequest"
@@ -84,7 +99,7 @@ class PayinCreateView(StoreAPIView):
         return _create_order(self, request, OrderType.PAY_IN)
 
 
-class PayoutCreateView(StoreAPIView):
+class PayoutCreateView(OrderCreateView):
     class InputSerializer(OrderRequestSerializer):
         customer_requisite = text(64, help_text="The customer's card, account or phone number the trader pays "
                                                 "to (6–34 letters or digits; spaces and dashes ignored). Never "

@@ -10,6 +10,12 @@ Protocol for one request with a key:
 
 A claim left `in_flight` by a request that died is taken over after
 STORE_API_IDEMPOTENCY_LOCK_SECONDS; a done answer is kept STORE_API_IDEMPOTENCY_TTL_HOURS.
+
+The fast way (payments.api.idempotency, with Redis): when a Redis marker says nobody is using the key,
+step 1 is skipped — the request gets a `FreshKey`, and `insert_completing` writes the key's row, already
+`done` with its answer, in the very statement that writes the work, `ON CONFLICT DO NOTHING`. If the key
+had a row after all (a done answer whose marker expired, a claim made the slow way), nothing is written,
+`KeyTaken` is raised, and the request takes the protocol above. The unique constraint still decides.
 """
 
 import hashlib
@@ -48,6 +54,19 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class FreshKey:
+    """No request holds the key, as far as the Redis marker knows: write the answer with the work."""
+
+    store: MerchantStore
+    key: str
+    fingerprint: str
+
+
+class KeyTaken(Exception):  # noqa: N818 (a signal, not an error: the request goes the slow way)
+    """A FreshKey's key had a row after all; nothing was written."""
+
+
+@dataclass(frozen=True)
 class Replay:
     """The key already has an answer for this very request."""
 
@@ -82,19 +101,41 @@ def claim_idempotency_key(*, store: MerchantStore, key: str, fingerprint: str) -
         if existing.expires_at <= now:
             IdempotencyKey.objects.filter(pk=existing.pk, expires_at__lte=now).delete()
             continue
-        if existing.request_fingerprint != fingerprint:
-            raise IdempotencyKeyReused(
-                "This Idempotency-Key was already used for a different request; use a new key.",
-                fields={"Idempotency-Key": ["Already used with another body or endpoint."]})
+        _refuse_other_request(existing.request_fingerprint, fingerprint)
         if existing.status == IdempotencyKey.Status.DONE:
             return Replay(existing.response_status, existing.response_body)
         taken = _take_over_stale(existing, now)
         if taken is not None:
             return Claim(taken)
-        raise ConflictError("A request with this Idempotency-Key is still being processed; retry shortly.",
-                            code="idempotency_key_in_flight")
-    raise ConflictError("A request with this Idempotency-Key is still being processed; retry shortly.",
-                        code="idempotency_key_in_flight")
+        raise _in_flight()
+    raise _in_flight()
+
+
+def claim_held_idempotency_key(*, store: MerchantStore, key: str, fingerprint: str,
+                               holder_fingerprint: Callable[[], str | None]) -> Claim | Replay:
+    """claim_idempotency_key for a key whose Redis marker another request holds.
+
+    With no row yet, the holder is a request still working the fast way (FreshKey): 409, or 422 when
+    `holder_fingerprint()` (the marker's value) says it is another request. Otherwise the row decides.
+    """
+    if not IdempotencyKey.objects.filter(store=store, key=key).exists():
+        holder = holder_fingerprint()
+        if holder is not None:
+            _refuse_other_request(holder, fingerprint)
+            raise _in_flight()
+    return claim_idempotency_key(store=store, key=key, fingerprint=fingerprint)
+
+
+def _refuse_other_request(used_for: str, fingerprint: str) -> None:
+    if used_for != fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used for a different request; use a new key.",
+            fields={"Idempotency-Key": ["Already used with another body or endpoint."]})
+
+
+def _in_flight() -> ConflictError:
+    return ConflictError("A request with this Idempotency-Key is still being processed; retry shortly.",
+                         code="idempotency_key_in_flight")
 
 
 def _insert_alone(record: IdempotencyKey) -> None:
@@ -127,41 +168,73 @@ def complete_idempotency_key(*, claim: Claim, response_status: int, response_bod
         pk=record.pk, status=IdempotencyKey.Status.IN_FLIGHT, lock_token=record.lock_token,
     ).update(status=IdempotencyKey.Status.DONE, response_status=response_status, response_body=response_body)
     if not updated:
-        raise ConflictError("This request took too long and another request with its Idempotency-Key took over.",
-                            code="idempotency_key_in_flight", status_code=status.HTTP_409_CONFLICT)
+        raise _taken_over()
 
 
-def insert_completing(*, claim: Claim, obj: models.Model, response_status: int,
+def insert_completing(*, claim: Claim | FreshKey, obj: models.Model, response_status: int,
                       response_body: Callable[[], dict]) -> None:
     """INSERT `obj` and store the answer on `claim`, both or neither: what complete_idempotency_key does
     inside the transaction that did the work, in one statement.
 
     On PostgreSQL that is one round trip instead of five (BEGIN, INSERT, UPDATE, COMMIT):
     `WITH done AS (UPDATE <claim> … RETURNING id) INSERT INTO <table> (…) SELECT … FROM done RETURNING id`,
-    so the row is only written while this request still holds the claim. `response_body()` is called
-    after the row's values are final (auto_now and defaults applied) and before the statement runs.
+    so the row is only written while this request still holds the claim. With a FreshKey the CTE is
+    `INSERT <the key's done row> … ON CONFLICT DO NOTHING RETURNING id` instead, and KeyTaken is raised when
+    the key had a row already. `response_body()` is called after the row's values are final (auto_now and
+    defaults applied) and before the statement runs.
     """
-    if connection.vendor != "postgresql":  # SQLite allows no UPDATE inside WITH: the plain way
-        with transaction.atomic():
-            obj.save(force_insert=True)
-            complete_idempotency_key(claim=claim, response_status=response_status, response_body=response_body())
+    if connection.vendor != "postgresql":  # SQLite allows no INSERT or UPDATE inside WITH: the plain way
+        _insert_completing_in_transaction(claim, obj, response_status, response_body)
         return
     insert_statement, insert_params = sql.insert_sql(obj, connection, select_from="done")
-    body_field = IdempotencyKey._meta.get_field("response_body")
-    record = claim.record
-    update_params = [response_status, body_field.get_db_prep_save(response_body(), connection), record.pk,
-                     record.lock_token]
-    # identifiers come from the models' meta, values are all parameters
-    statement = (f"WITH done AS (UPDATE {IdempotencyKey._meta.db_table} SET status = 'done', "  # noqa: S608
-                 "response_status = %s, response_body = %s "
-                 "WHERE id = %s AND lock_token = %s AND status = 'in_flight' RETURNING id) " + insert_statement)
+    if isinstance(claim, FreshKey):
+        claim_statement, claim_params = sql.insert_sql(
+            _done_record(claim, response_status, response_body()), connection, on_conflict_do_nothing=True)
+    else:
+        claim_statement, claim_params = _completing_update(claim, response_status, response_body())
     with connection.cursor() as cursor:
-        cursor.execute(statement, update_params + insert_params)
+        cursor.execute(f"WITH done AS ({claim_statement}) {insert_statement}", claim_params + insert_params)
         row = cursor.fetchone()
     if row is None:
-        raise ConflictError("This request took too long and another request with its Idempotency-Key took over.",
-                            code="idempotency_key_in_flight", status_code=status.HTTP_409_CONFLICT)
+        raise KeyTaken() if isinstance(claim, FreshKey) else _taken_over()
     sql.mark_saved(obj, row[0], connection)
+
+
+def _completing_update(claim: Claim, response_status: int, response_body: dict) -> tuple[str, list]:
+    body_field = IdempotencyKey._meta.get_field("response_body")
+    record = claim.record
+    # identifiers come from the model's meta, values are all parameters
+    return (f"UPDATE {IdempotencyKey._meta.db_table} SET status = 'done', "  # noqa: S608
+            "response_status = %s, response_body = %s "
+            "WHERE id = %s AND lock_token = %s AND status = 'in_flight' RETURNING id",
+            [response_status, body_field.get_db_prep_save(response_body, connection), record.pk, record.lock_token])
+
+
+def _done_record(fresh: FreshKey, response_status: int, response_body: dict) -> IdempotencyKey:
+    now = timezone.now()
+    return IdempotencyKey(tenant_id=fresh.store.tenant_id, store=fresh.store, key=fresh.key,
+                          request_fingerprint=fresh.fingerprint, status=IdempotencyKey.Status.DONE,
+                          lock_token=crypto.new_token(16)[:32], locked_at=now, created_at=now,
+                          expires_at=now + _ttl(), response_status=response_status, response_body=response_body)
+
+
+def _insert_completing_in_transaction(claim: Claim | FreshKey, obj: models.Model, response_status: int,
+                                      response_body: Callable[[], dict]) -> None:
+    with transaction.atomic():
+        obj.save(force_insert=True)
+        if not isinstance(claim, FreshKey):
+            complete_idempotency_key(claim=claim, response_status=response_status, response_body=response_body())
+            return
+        try:
+            with transaction.atomic():
+                _done_record(claim, response_status, response_body()).save(force_insert=True)
+        except IntegrityError:
+            raise KeyTaken()  # leaving the outer block rolls `obj` back
+
+
+def _taken_over() -> ConflictError:
+    return ConflictError("This request took too long and another request with its Idempotency-Key took over.",
+                         code="idempotency_key_in_flight", status_code=status.HTTP_409_CONFLICT)
 
 
 def release_idempotency_key(*, claim: Claim) -> None:

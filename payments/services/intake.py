@@ -41,7 +41,7 @@ from payments.models.traders import normalise_requisite_number
 
 from .audit_trail import record
 from .execution import cancel_order
-from .idempotency import Claim, insert_completing
+from .idempotency import Claim, FreshKey, insert_completing
 from .orders import cancel_incoming_order
 from .requisites import REQUISITE_NUMBER
 
@@ -219,7 +219,7 @@ def _load_rate(store: MerchantStore) -> tuple[Decimal, datetime] | None:
     return found[0] if found else None
 
 
-def create_incoming_order(*, store: MerchantStore, order_type: str, claim: Claim | None = None,
+def create_incoming_order(*, store: MerchantStore, order_type: str, claim: Claim | FreshKey | None = None,
                           answer: Callable[[IncomingOrder], dict] | None = None,
                           **request: Any) -> IncomingOrder:
     """Accept a PayIn/PayOut from `store`: check it, fix rate and commission, write it `new`, enqueue assignment.

@@ -1,4 +1,7 @@
-"""Store API: the Idempotency-Key header of POST /payins and /payouts."""
+"""Store API: the Idempotency-Key header of POST /payins and /payouts.
+
+Every test runs twice: with the Redis marker (REDIS_URL set; CI sets it) and with the database alone.
+"""
 
 import threading
 import time
@@ -21,9 +24,26 @@ from .api_support import PAYIN, PAYOUT, make_api_store
 PAYINS = "/api/v1/payins"
 
 
+@pytest.fixture(autouse=True, params=["redis-marker", "database-only"])
+def marker_mode(request, settings):
+    if request.param == "database-only":
+        settings.REDIS_URL = ""
+    elif not settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL (CI sets it)")
+    return request.param
+
+
 @pytest.fixture
 def api(tenant):
     return make_api_store(tenant)
+
+
+def _marker(api, key: str) -> str:
+    return f"store-api-idem:{api.tenant.pk}:{api.store.pk}:{key}"
+
+
+def _fingerprint(body=PAYIN, path=PAYINS) -> str:
+    return idempotency_services.request_fingerprint(method="POST", path=path, body=body)
 
 
 def _post(client, body, key, path=PAYINS):
@@ -102,8 +122,7 @@ def test_a_request_still_in_flight_makes_the_second_one_409(api):
     with tenant_context(api.tenant):
         IdempotencyKey.objects.create(
             store=api.store, key="busy", lock_token="first-request",
-            request_fingerprint=idempotency_services.request_fingerprint(method="POST", path=PAYINS, body=PAYIN),
-            locked_at=now, created_at=now, expires_at=now + timedelta(hours=24))
+            request_fingerprint=_fingerprint(), locked_at=now, created_at=now, expires_at=now + timedelta(hours=24))
 
     response = _post(api.client(), PAYIN, "busy")
 
@@ -118,8 +137,7 @@ def test_a_claim_left_by_a_dead_request_is_taken_over_after_the_lock_timeout(api
     with tenant_context(api.tenant):
         IdempotencyKey.objects.create(
             store=api.store, key="stale", lock_token="dead-request",
-            request_fingerprint=idempotency_services.request_fingerprint(method="POST", path=PAYINS, body=PAYIN),
-            locked_at=old, created_at=old, expires_at=old + timedelta(hours=24))
+            request_fingerprint=_fingerprint(), locked_at=old, created_at=old, expires_at=old + timedelta(hours=24))
 
     response = _post(api.client(), PAYIN, "stale")
 
@@ -189,6 +207,94 @@ def test_the_canonical_body_ignores_key_order_and_spacing(api):
                         content_type="application/json", HTTP_IDEMPOTENCY_KEY="k")
 
     assert first.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+
+
+# --- the Redis marker -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis(marker_mode, settings):
+    import redis
+
+    assert marker_mode == "redis-marker", "mark the test with @REDIS_MARKER_ONLY"
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+REDIS_MARKER_ONLY = pytest.mark.parametrize("marker_mode", ["redis-marker"], indirect=True)
+
+
+@REDIS_MARKER_ONLY
+def test_a_key_whose_first_request_is_still_working_is_409_before_it_has_a_row(api, redis):
+    redis.set(_marker(api, "working"), _fingerprint(), px=60_000)  # the first request's marker, no row yet
+
+    response = _post(api.client(), PAYIN, "working")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "idempotency_key_in_flight"
+    assert _count(api) == 0 and _keys(api) == []
+    assert redis.get(_marker(api, "working")) == _fingerprint().encode()  # the holder's marker is left alone
+
+
+@REDIS_MARKER_ONLY
+def test_another_body_under_a_key_still_working_is_422(api, redis):
+    redis.set(_marker(api, "working"), _fingerprint(), px=60_000)
+
+    response = _post(api.client(), {**PAYIN, "amount_fiat": "2000.00"}, "working")
+
+    assert response.status_code == 422 and response.json()["error"]["code"] == "idempotency_key_reused"
+    assert _count(api) == 0
+
+
+@REDIS_MARKER_ONLY
+def test_the_first_request_writes_its_answer_in_one_statement_and_keeps_the_marker(api, redis,
+                                                                                 django_assert_num_queries):
+    client = api.client()
+    client.post(PAYINS, PAYIN, format="json")  # warm the caches
+
+    with django_assert_num_queries(1):
+        response = _post(client, PAYIN, "one-statement")
+
+    assert response.status_code == 201
+    assert redis.get(_marker(api, "one-statement")) == _fingerprint().encode()
+    assert 0 < redis.pttl(_marker(api, "one-statement")) <= 60_000
+    [record] = _keys(api)
+    assert record.status == "done" and record.response_body == response.json()
+
+
+@REDIS_MARKER_ONLY
+def test_a_done_answer_whose_marker_expired_is_still_replayed(api, redis):
+    client = api.client()
+    first = _post(client, PAYIN, "key-1")
+    redis.delete(_marker(api, "key-1"))
+
+    again = _post(client, PAYIN, "key-1")
+    reused = _post(client, {**PAYIN, "amount_fiat": "2000.00"}, "key-1")
+
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert reused.status_code == 422
+    assert _count(api) == 1
+    assert redis.get(_marker(api, "key-1")) is None  # freed again after each conflict
+
+
+@REDIS_MARKER_ONLY
+@pytest.mark.parametrize("body, refused", [({"amount_fiat": "5.00"}, 422), ({"amount_fiat": "abc"}, 400)])
+def test_an_error_answer_deletes_the_marker(api, redis, body, refused):
+    response = _post(api.client(), body, "key-1")
+
+    assert response.status_code == refused
+    assert redis.get(_marker(api, "key-1")) is None
+
+
+@REDIS_MARKER_ONLY
+def test_a_rate_limited_request_deletes_its_marker(api, redis, settings):
+    settings.STORE_API_RATE_LIMIT = "1/min"
+    client = api.client()
+    assert client.get("/api/v1/balance").status_code == 200
+
+    response = _post(client, PAYIN, "key-1")
+
+    assert response.status_code == 429
+    assert redis.get(_marker(api, "key-1")) is None
 
 
 # --- real concurrency (PostgreSQL) ----------------------------------------------------------------------
