@@ -6,6 +6,7 @@ Every test runs twice: with the Redis marker (REDIS_URL set; CI sets it) and wit
 import threading
 import time
 from datetime import timedelta
+from decimal import Decimal
 from unittest import mock
 
 import pytest
@@ -358,3 +359,40 @@ def test_while_the_first_request_works_the_others_get_409(committed_api):
     assert _count(committed_api) == 1
     [record] = _keys(committed_api)
     assert record.status == "done"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("marker_mode", ["database-only"], indirect=True)  # the services alone: once is enough
+def test_two_requests_past_the_marker_make_one_order_and_one_answer(committed_api):
+    """A marker that expired while its request still worked lets a second request take the fast way too:
+    the unique (store, key) index lets one statement write, the other writes nothing (KeyTaken)."""
+    store = committed_api.store
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def write():
+        try:
+            with tenant_context(committed_api.tenant):
+                start.wait()
+                try:
+                    intake.create_incoming_order(
+                        store=store, order_type="pay_in", amount_fiat=Decimal("1000.00"),
+                        claim=idempotency_services.FreshKey(store, "both-fast", _fingerprint()),
+                        answer=lambda order: {"id": order.hash_id})
+                    outcomes.append("written")
+                except idempotency_services.KeyTaken:
+                    outcomes.append("taken")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(outcomes) == ["taken", "written"]
+    assert _count(committed_api) == 1
+    [record] = _keys(committed_api)
+    with tenant_context(committed_api.tenant):
+        assert record.status == "done" and record.response_body == {"id": IncomingOrder.objects.get().hash_id}
