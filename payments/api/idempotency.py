@@ -1,6 +1,6 @@
 """The `Idempotency-Key` header of POST /api/v1/payins and /payouts (services: payments.services.idempotency).
 
-With Redis (REDIS_URL) and PostgreSQL, a request with a key first sets a marker in Redis,
+With Redis (REDIS_URL), a request with a key first sets a marker in Redis,
 `SET store-api-idem:<tenant>:<store>:<key> <fingerprint> NX PX <lock timeout>`, in the same round trip as
 its rate limit count (payments.api.throttling). Whoever sets it skips the separate claim transaction: its
 order and the key's done answer are written by one statement (FreshKey). Whoever finds it set asks the
