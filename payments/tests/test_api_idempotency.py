@@ -21,6 +21,7 @@ from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
 from .api_support import PAYIN, PAYOUT, make_api_store
+from .concurrency_support import run_together
 
 PAYINS = "/api/v1/payins"
 
@@ -367,29 +368,18 @@ def test_two_requests_past_the_marker_make_one_order_and_one_answer(committed_ap
     """A marker that expired while its request still worked lets a second request take the fast way too:
     the unique (store, key) index lets one statement write, the other writes nothing (KeyTaken)."""
     store = committed_api.store
-    start = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def write():
+    def write() -> str:
         try:
-            with tenant_context(committed_api.tenant):
-                start.wait()
-                try:
-                    intake.create_incoming_order(
-                        store=store, order_type="pay_in", amount_fiat=Decimal("1000.00"),
-                        claim=idempotency_services.FreshKey(store, "both-fast", _fingerprint()),
-                        answer=lambda order: {"id": order.hash_id})
-                    outcomes.append("written")
-                except idempotency_services.KeyTaken:
-                    outcomes.append("taken")
-        finally:
-            connection.close()
+            intake.create_incoming_order(
+                store=store, order_type="pay_in", amount_fiat=Decimal("1000.00"),
+                claim=idempotency_services.FreshKey(store, "both-fast", _fingerprint()),
+                answer=lambda order: {"id": order.hash_id})
+            return "written"
+        except idempotency_services.KeyTaken:
+            return "taken"
 
-    threads = [threading.Thread(target=write) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = run_together(committed_api.tenant, [write, write])
 
     assert sorted(outcomes) == ["taken", "written"]
     assert _count(committed_api) == 1

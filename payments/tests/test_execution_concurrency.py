@@ -5,11 +5,9 @@ compare-and-swap status updates must leave exact books whatever interleaving
 the database picks: no lost update, no double settlement, no deadlock.
 """
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 
 from payments.errors import PaymentsError
 from payments.models import (
@@ -24,6 +22,7 @@ from payments.selectors_ledger import verify_tenant_ledger
 from payments.services import execution
 from tenancy.scoping import tenant_context
 
+from .concurrency_support import run_together
 from .execution_support import held_order, make_world, store_balance, trader_balance
 from .factories import make_assigned_order, make_reference_data, make_staff
 
@@ -32,31 +31,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 A = Decimal("27.43484225")
 SC = Decimal("0.54869684")
 TC = Decimal("0.27434842")
-
-
-def run_together(tenant, jobs) -> list:
-    """Run each job in its own thread (own connection) inside `tenant`, released at once; their results
-    or exceptions, in job order."""
-    barrier = threading.Barrier(len(jobs))
-    results: list = [None] * len(jobs)
-
-    def work(index, job):
-        try:
-            with tenant_context(tenant):
-                barrier.wait(timeout=10)
-                results[index] = job()
-        except Exception as exc:  # noqa: BLE001 — the test inspects what each thread met
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=work, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return results
 
 
 @pytest.fixture
