@@ -299,6 +299,27 @@ def test_a_rate_limited_request_deletes_its_marker(api, redis, settings):
     assert redis.get(_marker(api, "key-1")) is None
 
 
+@pytest.mark.parametrize("marker_mode", ["database-only"], indirect=True)  # Redis is away in this test
+def test_with_redis_away_keys_are_claimed_in_the_database(api, settings, monkeypatch):
+    from payments.api import throttling
+
+    from .broker_support import free_port
+
+    monkeypatch.setattr(throttling, "_paused_until", 0.0)
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # a port nobody listens on
+    client = api.client()
+
+    first = _post(client, PAYIN, "key-1")
+    monkeypatch.setattr(throttling, "_paused_until", 0.0)  # ask (the dead) Redis again
+    again = _post(client, PAYIN, "key-1")
+    reused = _post(client, {**PAYIN, "amount_fiat": "2000.00"}, "key-1")
+
+    assert first.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert reused.status_code == 422
+    assert _count(api) == 1
+
+
 # --- real concurrency (PostgreSQL) ----------------------------------------------------------------------
 
 
