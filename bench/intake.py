@@ -191,6 +191,54 @@ def count_rows(table: str) -> int:
         return cursor.fetchone()[0]
 
 
+# --- CPU per request (Linux /proc; the database on this machine) -------------------------------------------
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _tree_cpu_seconds(root: int) -> float:
+    """CPU of `root`, of its live children, and of the children it has reaped (user + system)."""
+    ticks = 0
+    stat = _stat(root)
+    if stat is not None:
+        ticks += sum(int(value) for value in stat[11:15])  # utime, stime, cutime, cstime
+    for entry in Path("/proc").iterdir():
+        child = _stat(int(entry.name)) if entry.name.isdigit() else None
+        if child is not None and int(child[1]) == root:
+            ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _postmaster_pid() -> int | None:
+    """The PostgreSQL server's main process, when it runs on this machine (the parent of our backend)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        stat = _stat(cursor.fetchone()[0])
+    return int(stat[1]) if stat is not None else None
+
+
+class CpuMeter:
+    """CPU spent by gunicorn (master and workers) and by PostgreSQL (all its processes) during one load
+    run, per request: steadier than requests/s on a machine whose speed drifts, and it says where a
+    request's cost lies. A column stays empty for a process tree that is not on this machine."""
+
+    def __init__(self, server: subprocess.Popen | None) -> None:
+        self.roots = {"app_cpu_ms": server.pid if server is not None else None, "db_cpu_ms": _postmaster_pid()}
+        self.before = {name: _tree_cpu_seconds(pid) for name, pid in self.roots.items() if pid is not None}
+
+    def per_request(self, requests: int) -> dict:
+        scale = 1000 / max(requests, 1)
+        return {name: (_tree_cpu_seconds(self.roots[name]) - self.before[name]) * scale if name in self.before
+                else None for name in self.roots}
+
+
 # --- the server ------------------------------------------------------------------------------------------
 
 
@@ -303,6 +351,10 @@ def run_pgbench(*, database_url: str, connections: int, seconds: int, out_dir: s
             "errors": failed, "requests": len(latencies)}
 
 
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def percentile(values: list[int], pct: float) -> float:
     if not values:
         return 0.0
@@ -353,24 +405,29 @@ def main() -> None:
                                        seconds=args.warmup, out_dir=out_dir, run_id=f"w{run_id}")
                         if name == "intake":
                             accepted.extend(warm["accepted_ids"])
+                    meter = CpuMeter(server)
                     result = run_wrk(port=args.port, path=path, key=key, connections=connections,
                                      seconds=args.seconds, out_dir=out_dir, run_id=run_id)
+                    result.update(meter.per_request(result["requests"]))
                     if name == "intake":
                         accepted.extend(result["accepted_ids"])
                     results[(name, connections)] = result
-                results[("pgbench", connections)] = run_pgbench(database_url=database_url, connections=connections,
-                                                                seconds=args.seconds, out_dir=out_dir)
+                meter = CpuMeter(None)
+                result = run_pgbench(database_url=database_url, connections=connections, seconds=args.seconds,
+                                     out_dir=out_dir)
+                results[("pgbench", connections)] = {**result, **meter.per_request(result["requests"])}
     finally:
         stop(server)
 
     print()
     print(f"bench: load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (the bench itself adds ~2-3)")
-    print(f"{'connections':>11}  {'what':<9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    print(f"{'connections':>11}  {'what':<9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+          f"{'app CPU ms/req':>15} {'db CPU ms/req':>14}")
     for connections in concurrencies:
         for name in ("intake", "bare DRF", "pgbench"):
             r = results[(name, connections)]
             print(f"{connections:>11}  {name:<9} {r['rps']:>9.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
-                  f"{r['errors']:>7}")
+                  f"{r['errors']:>7} {_ms(r['app_cpu_ms']):>15} {_ms(r['db_cpu_ms']):>14}")
     print()
     verdicts = []
     for connections in concurrencies:
