@@ -6,10 +6,13 @@ import shutil
 
 import pytest
 import redis as redis_client
+from celery.utils.saferepr import saferepr
+from hypothesis import given
+from hypothesis import strategies as st
 from kombu import Connection
 
 from config.celery import app
-from config.celery_wire import RedisTaskWire
+from config.celery_wire import RedisTaskWire, plain_repr
 from payments.tasks_assignment import assign_incoming_order_task, assign_incoming_orders_task
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
@@ -35,11 +38,13 @@ def without_ids(message: dict) -> dict:
     return {**message, "headers": headers, "properties": properties, "body": body}
 
 
-@pytest.mark.parametrize(("task", "args"), [(assign_incoming_order_task, [7]),
-                                            (assign_incoming_orders_task, [[7, 8, 9]])])
-def test_the_wire_writes_what_kombu_writes(broker, task, args):
+@pytest.mark.parametrize(("task", "args", "kwargs"), [
+    (assign_incoming_order_task, [7], {"tenant_id": "3f1c0a52-8b7e-4c43-9d0e-0c1f7c2b9a10"}),
+    (assign_incoming_orders_task, [[7, 8, 9]], {"tenant_id": "3f1c0a52-8b7e-4c43-9d0e-0c1f7c2b9a10"}),
+    (assign_incoming_order_task, [7], {"tenant_id": "it's \"quoted\" and ü"}),  # argsrepr left to Celery
+])
+def test_the_wire_writes_what_kombu_writes(broker, task, args, kwargs):
     client = redis_client.Redis.from_url(broker.url)
-    kwargs = {"tenant_id": "3f1c0a52-8b7e-4c43-9d0e-0c1f7c2b9a10"}
     with Connection(broker.url) as connection:
         task.apply_async(args=args, kwargs=kwargs, producer=app.amqp.Producer(connection))
         kombus = written(client)
@@ -72,3 +77,22 @@ def test_a_task_with_a_route_of_its_own_is_left_to_celery(broker, monkeypatch):
 
     assert wire.push(assign_incoming_order_task, [1], {"tenant_id": "t"}) is False
     assert client.llen("celery") == 0 and client.llen("other") == 0
+
+
+ids = (st.none() | st.booleans() | st.integers() | st.floats()
+       | st.text(alphabet=st.sampled_from("aZ09_.:-'\"\\ ü\n"), max_size=8))
+shapes = st.recursive(ids, lambda inner: st.lists(inner, max_size=25) | st.tuples(inner, inner)
+                      | st.dictionaries(st.text(alphabet=st.sampled_from("ab_-'ü "), max_size=6), inner, max_size=4),
+                      max_leaves=60)
+
+
+@given(shapes)
+def test_plain_repr_is_celerys_saferepr_or_nothing(value):
+    ours = plain_repr(value)
+
+    assert ours is None or ours == saferepr(value, 1024, maxlevels=app.conf.task_repr_maxlevels)
+
+
+def test_the_hints_arguments_take_the_plain_repr():
+    assert plain_repr([list(range(1000, 1020))]) == repr([list(range(1000, 1020))])
+    assert plain_repr({"tenant_id": "3f1c0a52-8b7e-4c43-9d0e-0c1f7c2b9a10"}) is not None
