@@ -13,8 +13,9 @@ What one run does:
    - the intake: POST /api/v1/payins, each request with its own Idempotency-Key and client_id;
    - the bare DRF view: POST /api/v1/bench/bare (JSON in, one INSERT, JSON out);
    and runs pgbench with one single-row INSERT per transaction into a table of the same shape;
-4. prints requests/s, p50/p99 latency and errors of each, the ratios intake/bare-DRF and
-   intake/pgbench, and checks that every order the intake accepted (201) is in the database.
+4. prints requests/s, p50/p99 latency, errors and CPU per request (gunicorn's and PostgreSQL's, from
+   /proc, when they run here) of each, the ratios intake/bare-DRF and intake/pgbench, and checks
+   that every order the intake accepted (201) is in the database.
 
 Targets on the 2-core machine: intake ≥ 0.8 × bare DRF, p99 < 100 ms at 64 connections, zero errors.
 Needs wrk and pgbench (Debian: apt-get install -y wrk postgresql-client).
