@@ -125,6 +125,7 @@ def respond_idempotently(marker: KeyMarker | None, produce: Callable[[Claim | Fr
 
     `produce(claim)` must store its answer on the claim in the same transaction (or statement) as its
     work — payments.services.idempotency.insert_completing; it gets None when the request has no key.
+    A marker this request set is freed by the view when it answers an error (OrderCreateView).
     """
     if marker is None:
         return produce(None)
@@ -133,9 +134,6 @@ def respond_idempotently(marker: KeyMarker | None, produce: Callable[[Claim | Fr
             return produce(FreshKey(marker.store, marker.key, marker.fingerprint))
         except KeyTaken:
             marker.release()  # the key's row decides, as without Redis
-        except BaseException:
-            marker.release()
-            raise
     if marker.owned is False:
         outcome = claim_held_idempotency_key(store=marker.store, key=marker.key, fingerprint=marker.fingerprint,
                                              holder_fingerprint=marker.holder_fingerprint)

@@ -87,9 +87,9 @@ class PrototypeFieldsMixin:
         bound = cls.__dict__.get("_bound_fields")
         if bound is None:
             template = object.__new__(cls)
-            serializers.Serializer.__init__(template)
+            super(PrototypeFieldsMixin, template).__init__()
             bound = BindingDict(template)
-            for name, field in serializers.Serializer.get_fields(template).items():
+            for name, field in template.get_fields().items():
                 if isinstance(field, serializers.BaseSerializer):
                     raise TypeError(f"{cls.__name__}: PrototypeFieldsMixin is for flat serializers only.")
                 bound[name] = field

@@ -7,7 +7,7 @@ trips (EXISTS, INCR) per request.
 Without Redis the counter lives in Django's cache (per-process memory).
 
 A request with an Idempotency-Key also sets its Redis marker in that round trip (the view's
-`key_marker`, see payments.api.idempotency); a refused request deletes the marker it set.
+`key_marker`, see payments.api.idempotency); the view frees it when the request is refused.
 
 If Redis does not answer, the request is let through (and logged): a rate limit must not turn a broker
 outage into refused orders — the orders themselves live in PostgreSQL. After a failure the limit is not
@@ -98,8 +98,6 @@ class StoreRateThrottle(BaseThrottle):
             return True
         if count <= self.limit:
             return True
-        if marker is not None:
-            marker.release()
         self._wait = (window + 1) * self.period - now
         return False
 

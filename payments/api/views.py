@@ -52,17 +52,19 @@ class OrderCreateView(StoreAPIView):
             self._key_marker = key_marker(request, self.store)
         return self._key_marker
 
+    def handle_exception(self, exc):
+        """Every error answer (400, 422, 409, 429, …) frees the key's Redis marker this request set."""
+        marker = getattr(self, "_key_marker", None)
+        if marker is not None:
+            marker.release()
+        return super().handle_exception(exc)
+
 
 def _create_order(view: OrderCreateView, request, order_type: str) -> Response:
     """Validate (400s never keep the idempotency key), then create once per Idempotency-Key."""
     marker = view.key_marker(request)
     data = view.InputSerializer(data=request.data)
-    try:
-        data.is_valid(raise_exception=True)
-    except BaseException:
-        if marker is not None:
-            marker.release()
-        raise
+    data.is_valid(raise_exception=True)
 
     def create(claim) -> Response:
         rendered: list[dict] = []

@@ -87,9 +87,7 @@ def claim_idempotency_key(*, store: MerchantStore, key: str, fingerprint: str) -
     422 when the key was used for a different request."""
     for _ in range(2):  # a second round only after removing an expired row
         now = timezone.now()
-        record = IdempotencyKey(tenant_id=store.tenant_id, store=store, key=key, request_fingerprint=fingerprint,
-                                status=IdempotencyKey.Status.IN_FLIGHT, lock_token=crypto.new_token(16)[:32],
-                                locked_at=now, created_at=now, expires_at=now + _ttl())
+        record = _new_record(store, key, fingerprint, now, status=IdempotencyKey.Status.IN_FLIGHT)
         try:
             _insert_alone(record)
             return Claim(record)
@@ -211,11 +209,15 @@ def _completing_update(claim: Claim, response_status: int, response_body: dict) 
 
 
 def _done_record(fresh: FreshKey, response_status: int, response_body: dict) -> IdempotencyKey:
-    now = timezone.now()
-    return IdempotencyKey(tenant_id=fresh.store.tenant_id, store=fresh.store, key=fresh.key,
-                          request_fingerprint=fresh.fingerprint, status=IdempotencyKey.Status.DONE,
+    return _new_record(fresh.store, fresh.key, fresh.fingerprint, timezone.now(), status=IdempotencyKey.Status.DONE,
+                       response_status=response_status, response_body=response_body)
+
+
+def _new_record(store: MerchantStore, key: str, fingerprint: str, now, **values) -> IdempotencyKey:
+    """A key's row, held by this request (its own lock token) from `now`, kept for the TTL."""
+    return IdempotencyKey(tenant_id=store.tenant_id, store=store, key=key, request_fingerprint=fingerprint,
                           lock_token=crypto.new_token(16)[:32], locked_at=now, created_at=now,
-                          expires_at=now + _ttl(), response_status=response_status, response_body=response_body)
+                          expires_at=now + _ttl(), **values)
 
 
 def _insert_completing_in_transaction(claim: Claim | FreshKey, obj: models.Model, response_status: int,
