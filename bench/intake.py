@@ -14,8 +14,9 @@ What one run does:
    - the bare DRF view: POST /api/v1/bench/bare (JSON in, one INSERT, JSON out);
    and runs pgbench with one single-row INSERT per transaction into a table of the same shape;
 4. prints requests/s, p50/p99 latency, errors and CPU per request (gunicorn's and PostgreSQL's, from
-   /proc, when they run here) of each, the ratios intake/bare-DRF and intake/pgbench, and checks
-   that every order the intake accepted (201) is in the database.
+   /proc, when they run here, and the whole machine's) of each, the ratios intake/bare-DRF and
+   intake/pgbench, where the intake's extra CPU goes (and the ratio PostgreSQL's extra work per order
+   alone would allow), and checks that every order the intake accepted (201) is in the database.
 
 Targets on the 2-core machine: intake ≥ 0.8 × bare DRF, p99 < 100 ms at 64 connections, zero errors.
 Needs wrk and pgbench (Debian: apt-get install -y wrk postgresql-client).
@@ -225,19 +226,50 @@ def _postmaster_pid() -> int | None:
     return int(stat[1]) if stat is not None else None
 
 
+def _machine_cpu_seconds() -> float:
+    """CPU time all cores spent busy since boot (/proc/stat: everything but idle and iowait)."""
+    values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
 class CpuMeter:
-    """CPU spent by gunicorn (master and workers) and by PostgreSQL (all its processes) during one load
-    run, per request: steadier than requests/s on a machine whose speed drifts, and it says where a
-    request's cost lies. A column stays empty for a process tree that is not on this machine."""
+    """CPU spent during one load run, per request: by gunicorn (master and workers), by PostgreSQL (all
+    its processes) and by the whole machine (every core: those two, wrk, Redis, the kernel). Steadier than
+    requests/s on a machine whose speed drifts, and it says where a request's cost lies. A column stays
+    empty for a process tree that is not on this machine."""
 
     def __init__(self, server: subprocess.Popen | None) -> None:
         self.roots = {"app_cpu_ms": server.pid if server is not None else None, "db_cpu_ms": _postmaster_pid()}
         self.before = {name: _tree_cpu_seconds(pid) for name, pid in self.roots.items() if pid is not None}
+        self.machine_before = _machine_cpu_seconds()
 
     def per_request(self, requests: int) -> dict:
         scale = 1000 / max(requests, 1)
-        return {name: (_tree_cpu_seconds(self.roots[name]) - self.before[name]) * scale if name in self.before
-                else None for name in self.roots}
+        figures = {name: (_tree_cpu_seconds(self.roots[name]) - self.before[name]) * scale
+                   if name in self.before else None for name in self.roots}
+        figures["machine_cpu_ms"] = (_machine_cpu_seconds() - self.machine_before) * scale
+        return figures
+
+
+def cost_gap(intake: dict, bare: dict) -> str:
+    """Where the intake's extra CPU per request goes, and the ratio PostgreSQL's share alone allows.
+
+    Under this closed-loop load the machine is saturated, so requests/s ≈ cores ÷ machine CPU per request:
+    even an intake whose app side cost no more than the bare view's could reach at most
+    bare / (bare + PostgreSQL's extra) of the bare view's requests/s.
+    """
+    parts = [f"machine {intake['machine_cpu_ms']:.2f} vs {bare['machine_cpu_ms']:.2f} ms"]
+    if intake["app_cpu_ms"] is not None and bare["app_cpu_ms"] is not None:
+        parts.append(f"gunicorn +{intake['app_cpu_ms'] - bare['app_cpu_ms']:.2f}")
+    if intake["db_cpu_ms"] is None or bare["db_cpu_ms"] is None:
+        return "; ".join(parts)
+    db_extra = intake["db_cpu_ms"] - bare["db_cpu_ms"]
+    accounted = sum(intake[name] - bare[name] for name in ("app_cpu_ms", "db_cpu_ms")
+                    if intake[name] is not None and bare[name] is not None)
+    other = intake["machine_cpu_ms"] - bare["machine_cpu_ms"] - accounted
+    parts += [f"PostgreSQL +{db_extra:.2f}", f"the rest (wrk, Redis, kernel) {other:+.2f}"]
+    ceiling = bare["machine_cpu_ms"] / (bare["machine_cpu_ms"] + db_extra)
+    return "; ".join(parts) + f" → PostgreSQL's extra alone caps intake / bare DRF at {ceiling:.2f}"
 
 
 # --- the server ------------------------------------------------------------------------------------------
@@ -423,18 +455,20 @@ def main() -> None:
     print()
     print(f"bench: load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (the bench itself adds ~2-3)")
     print(f"{'connections':>11}  {'what':<9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
-          f"{'app CPU ms/req':>15} {'db CPU ms/req':>14}")
+          f"{'app CPU ms/req':>15} {'db CPU ms/req':>14} {'machine CPU ms/req':>19}")
     for connections in concurrencies:
         for name in ("intake", "bare DRF", "pgbench"):
             r = results[(name, connections)]
             print(f"{connections:>11}  {name:<9} {r['rps']:>9.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
-                  f"{r['errors']:>7} {_ms(r['app_cpu_ms']):>15} {_ms(r['db_cpu_ms']):>14}")
+                  f"{r['errors']:>7} {_ms(r['app_cpu_ms']):>15} {_ms(r['db_cpu_ms']):>14} "
+                  f"{_ms(r['machine_cpu_ms']):>19}")
     print()
     verdicts = []
     for connections in concurrencies:
         intake, bare, pg = (results[(name, connections)] for name in ("intake", "bare DRF", "pgbench"))
         vs_bare, vs_pg = intake["rps"] / bare["rps"], intake["rps"] / pg["rps"]
         print(f"{connections:>3} connections: intake / bare DRF = {vs_bare:.2f}, intake / pgbench = {vs_pg:.3f}")
+        print(f"    CPU per request, intake vs bare DRF: {cost_gap(intake, bare)}")
         verdicts.append(("intake ≥ 0.8 × bare DRF at " + str(connections), vs_bare >= 0.8))
         verdicts.append((f"zero errors at {connections}", intake["errors"] == 0 and bare["errors"] == 0))
     if 64 in concurrencies:
