@@ -17,12 +17,16 @@ checked for PAUSE_SECONDS, so a Redis that hangs costs one timeout per pause, no
 import logging
 import time
 from time import monotonic
+from typing import TYPE_CHECKING
 
 import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.throttling import BaseThrottle
+
+if TYPE_CHECKING:
+    from .idempotency import KeyMarker  # which imports this module
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +57,7 @@ def redis_client(url: str) -> redis.Redis:
     return client
 
 
-def count_request(key: str, period: int, marker=None) -> int:
+def count_request(key: str, period: int, marker: "KeyMarker | None" = None) -> int:
     """Add one to the window counter `key` (kept a little longer than `period`) and return the count;
     with Redis, `marker` (payments.api.idempotency.KeyMarker) is set in the same round trip."""
     if settings.REDIS_URL:
