@@ -9,14 +9,19 @@ What one run does:
    bare-DRF baseline view is mounted, DEBUG off, persistent database connections, a rate limit
    far above the load, and the Celery broker on Redis when one answers (else in-memory), so the
    assignment task is only sent, as in production, never run inside the request;
-3. for each concurrency (16 and 64 connections) drives, for a fixed time with wrk:
+3. for each concurrency (16 and 64 connections) drives with wrk, in rounds (three of 8 s by default, the
+   targets taken in turn so that the VM's drifting speed shifts them alike):
    - the intake: POST /api/v1/payins, each request with its own Idempotency-Key and client_id;
    - the bare DRF view: POST /api/v1/bench/bare (JSON in, one INSERT, JSON out);
+   - the intake's writes alone: POST /api/v1/bench/writes, the very statement an intake request sends
+     (the key's answer row and the order row, under row-level security) and nothing else, so its ratio
+     to the bare view is the most any intake doing these writes could reach (bench/bare_view.py);
    and runs pgbench with one single-row INSERT per transaction into a table of the same shape;
 4. prints requests/s, p50/p99 latency, errors and CPU per request (gunicorn's and PostgreSQL's, from
-   /proc, when they run here, and the whole machine's) of each, the ratios intake/bare-DRF and
-   intake/pgbench, where the intake's extra CPU goes (and the ratio PostgreSQL's extra work per order
-   alone would allow), and checks that every order the intake accepted (201) is in the database.
+   /proc, when they run here, and the whole machine's) of each, the ratios intake/bare-DRF,
+   writes-only/bare-DRF and intake/pgbench, where the intake's extra CPU goes (and the ratio
+   PostgreSQL's extra work per order alone would allow), and checks that every order the intake
+   accepted (201) is in the database.
 
 Targets on the 2-core machine: intake ≥ 0.8 × bare DRF, p99 < 100 ms at 64 connections, zero errors.
 Needs wrk and pgbench (Debian: apt-get install -y wrk postgresql-client).
@@ -28,6 +33,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,6 +98,9 @@ function done(summary, latency, requests)
     e.connect, e.read, e.write, e.status, e.timeout))
 end
 """
+
+
+HTTP_RUNS = (("intake", "/api/v1/payins"), ("bare DRF", "/api/v1/bench/bare"), ("writes only", "/api/v1/bench/writes"))
 
 
 def die(message: str) -> None:
@@ -295,7 +304,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(database_url: str, port: int, workers: int, broker: str) -> subprocess.Popen:
+def start_gunicorn(database_url: str, port: int, workers: int, broker: str, store_id: int) -> subprocess.Popen:
     from django.conf import settings
 
     # The same keys as this process: the store key's digest and the encrypted fields depend on them.
@@ -307,6 +316,7 @@ def start_gunicorn(database_url: str, port: int, workers: int, broker: str) -> s
         "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "BENCH_BARE_VIEW": "1",
+        "BENCH_STORE_ID": str(store_id),
         "STORE_API_RATE_LIMIT": "100000000/min",
         "CELERY_BROKER_URL": broker,
         "CELERY_TASK_ALWAYS_EAGER": "0",
@@ -384,6 +394,44 @@ def run_pgbench(*, database_url: str, connections: int, seconds: int, out_dir: s
             "errors": failed, "requests": len(latencies)}
 
 
+def measure_http(server: subprocess.Popen, args: argparse.Namespace, *, key: str, connections: int,
+                 out_dir: str) -> dict[str, list]:
+    """Each HTTP target's measured runs, `args.rounds` of them taken in turn, so that a machine whose speed
+    drifts shifts every target alike; and under "accepted ids" the intake's accepted orders."""
+    def load(path: str, seconds: int) -> dict:
+        return run_wrk(port=args.port, path=path, key=key, connections=connections, seconds=seconds,
+                       out_dir=out_dir, run_id=uuid.uuid4().hex[:8])
+
+    rounds: dict[str, list] = {name: [] for name, _path in HTTP_RUNS}
+    accepted: list[str] = []
+    for name, path in HTTP_RUNS:
+        if args.warmup:
+            accepted.extend(load(path, args.warmup)["accepted_ids"] if name == "intake" else [])
+    for turn in range(args.rounds):
+        first = turn % len(HTTP_RUNS)
+        for name, path in HTTP_RUNS[first:] + HTTP_RUNS[:first]:
+            meter = CpuMeter(server)
+            result = load(path, args.seconds)
+            result.update(meter.per_request(result["requests"]))
+            accepted.extend(result["accepted_ids"] if name == "intake" else [])
+            rounds[name].append(result)
+    return {**rounds, "accepted ids": accepted}
+
+
+def merge_rounds(runs: list[dict]) -> dict:
+    """One figure per HTTP target from its rounds: requests/s and CPU per request over all of them, the
+    median round's p50 and p99 (wrk gives percentiles, not the samples to merge), errors summed."""
+    requests = sum(run["requests"] for run in runs)
+    merged = {"requests": requests, "rps": requests / sum(run["requests"] / run["rps"] for run in runs),
+              "errors": sum(run["errors"] for run in runs),
+              "p50_ms": statistics.median(run["p50_ms"] for run in runs),
+              "p99_ms": statistics.median(run["p99_ms"] for run in runs)}
+    for name in ("app_cpu_ms", "db_cpu_ms", "machine_cpu_ms"):
+        known = [run for run in runs if run[name] is not None]
+        merged[name] = sum(run[name] * run["requests"] for run in known) / max(requests, 1) if known else None
+    return merged
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -399,7 +447,9 @@ def percentile(values: list[int], pct: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=20, help="length of each measured run (default 20)")
+    parser.add_argument("--seconds", type=int, default=8, help="length of each measured run (default 8)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measured runs of each HTTP target per concurrency, taken in turn (default 3)")
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured warm-up before each run (default 3)")
     parser.add_argument("--connections", default="16,64", help="concurrencies to measure (default 16,64)")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "4")),
@@ -422,55 +472,57 @@ def main() -> None:
     broker = broker_url()
     orders_before = count_orders(tenant_id, store_id)
     print(f"bench: PostgreSQL {urlsplit(database_url).path.lstrip('/')}, gunicorn {args.workers} sync workers, "
-          f"broker {broker.split('@')[-1]}, {args.seconds}s per run (+{args.warmup}s warm-up), wrk 2 threads")
+          f"broker {broker.split('@')[-1]}, {args.rounds} rounds of {args.seconds}s per target (+{args.warmup}s "
+          "warm-up), wrk 2 threads")
     print(f"bench: {os.cpu_count()} cores, load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     results: dict[tuple[str, int], dict] = {}
+    round_ratios: dict[int, list[dict[str, float]]] = {}
     accepted: list[str] = []
-    server = start_gunicorn(database_url, args.port, args.workers, broker)
+    server = start_gunicorn(database_url, args.port, args.workers, broker, store_id)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-intake-") as out_dir:
             for connections in concurrencies:
-                for name, path in (("intake", "/api/v1/payins"), ("bare DRF", "/api/v1/bench/bare")):
-                    run_id = uuid.uuid4().hex[:8]
-                    if args.warmup:
-                        warm = run_wrk(port=args.port, path=path, key=key, connections=connections,
-                                       seconds=args.warmup, out_dir=out_dir, run_id=f"w{run_id}")
-                        if name == "intake":
-                            accepted.extend(warm["accepted_ids"])
-                    meter = CpuMeter(server)
-                    result = run_wrk(port=args.port, path=path, key=key, connections=connections,
-                                     seconds=args.seconds, out_dir=out_dir, run_id=run_id)
-                    result.update(meter.per_request(result["requests"]))
-                    if name == "intake":
-                        accepted.extend(result["accepted_ids"])
-                    results[(name, connections)] = result
+                rounds = measure_http(server, args, key=key, connections=connections, out_dir=out_dir)
+                accepted.extend(rounds.pop("accepted ids"))
+                for name, runs in rounds.items():
+                    results[(name, connections)] = merge_rounds(runs)
+                round_ratios[connections] = [
+                    {name: rounds[name][turn]["rps"] / rounds["bare DRF"][turn]["rps"] for name in rounds}
+                    for turn in range(args.rounds)]
                 meter = CpuMeter(None)
-                result = run_pgbench(database_url=database_url, connections=connections, seconds=args.seconds,
-                                     out_dir=out_dir)
+                result = run_pgbench(database_url=database_url, connections=connections,
+                                     seconds=args.seconds * args.rounds, out_dir=out_dir)
                 results[("pgbench", connections)] = {**result, **meter.per_request(result["requests"])}
     finally:
         stop(server)
 
     print()
     print(f"bench: load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (the bench itself adds ~2-3)")
-    print(f"{'connections':>11}  {'what':<9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+    print(f"{'connections':>11}  {'what':<11} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
           f"{'app CPU ms/req':>15} {'db CPU ms/req':>14} {'machine CPU ms/req':>19}")
     for connections in concurrencies:
-        for name in ("intake", "bare DRF", "pgbench"):
+        for name in [name for name, _path in HTTP_RUNS] + ["pgbench"]:
             r = results[(name, connections)]
-            print(f"{connections:>11}  {name:<9} {r['rps']:>9.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
+            print(f"{connections:>11}  {name:<11} {r['rps']:>9.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
                   f"{r['errors']:>7} {_ms(r['app_cpu_ms']):>15} {_ms(r['db_cpu_ms']):>14} "
                   f"{_ms(r['machine_cpu_ms']):>19}")
     print()
     verdicts = []
     for connections in concurrencies:
-        intake, bare, pg = (results[(name, connections)] for name in ("intake", "bare DRF", "pgbench"))
+        intake, bare, writes, pg = (results[(name, connections)]
+                                    for name in ("intake", "bare DRF", "writes only", "pgbench"))
         vs_bare, vs_pg = intake["rps"] / bare["rps"], intake["rps"] / pg["rps"]
         print(f"{connections:>3} connections: intake / bare DRF = {vs_bare:.2f}, intake / pgbench = {vs_pg:.3f}")
+        print(f"    writes only / bare DRF = {writes['rps'] / bare['rps']:.2f} (the most an intake doing these writes "
+              f"can reach), intake / writes only = {intake['rps'] / writes['rps']:.2f}")
+        for name in ("intake", "writes only"):
+            print(f"    {name} / bare DRF in each round: "
+                  + ", ".join(f"{ratios[name]:.2f}" for ratios in round_ratios[connections]))
         print(f"    CPU per request, intake vs bare DRF: {cost_gap(intake, bare)}")
         verdicts.append(("intake ≥ 0.8 × bare DRF at " + str(connections), vs_bare >= 0.8))
-        verdicts.append((f"zero errors at {connections}", intake["errors"] == 0 and bare["errors"] == 0))
+        verdicts.append((f"zero errors at {connections}",
+                         all(results[(name, connections)]["errors"] == 0 for name, _path in HTTP_RUNS)))
     if 64 in concurrencies:
         verdicts.append(("p99 < 100 ms at 64 (intake)", results[("intake", 64)]["p99_ms"] < 100))
 

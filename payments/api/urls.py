@@ -18,9 +18,10 @@ urlpatterns = [
     path("methods", views.MethodListView.as_view(), name="methods"),
 ]
 
-if os.environ.get("BENCH_BARE_VIEW") == "1":  # bench/intake.py's baseline only; never set in production
-    from bench.bare_view import BareInsertView
+if os.environ.get("BENCH_BARE_VIEW") == "1":  # bench/intake.py's baselines only; never set in production
+    from bench.bare_view import BareInsertView, IntakeWritesView
 
     urlpatterns.append(path("bench/bare", BareInsertView.as_view(), name="bench-bare"))
+    urlpatterns.append(path("bench/writes", IntakeWritesView.as_view(), name="bench-writes"))
 
 urlpatterns.append(re_path(r"", views.unknown_endpoint))  # last: anything else under /api/v1/ is a JSON 404

@@ -184,18 +184,25 @@ def insert_completing(*, claim: Claim | FreshKey, obj: models.Model, response_st
     if connection.vendor != "postgresql":  # SQLite allows no INSERT or UPDATE inside WITH: the plain way
         _insert_completing_in_transaction(claim, obj, response_status, response_body)
         return
+    with connection.cursor() as cursor:
+        cursor.execute(*completing_statement(claim=claim, obj=obj, response_status=response_status,
+                                             response_body=response_body))
+        row = cursor.fetchone()
+    if row is None:
+        raise KeyTaken() if isinstance(claim, FreshKey) else _taken_over()
+    sql.mark_saved(obj, row[0], connection)
+
+
+def completing_statement(*, claim: Claim | FreshKey, obj: models.Model, response_status: int,
+                         response_body: Callable[[], dict]) -> tuple[str, list]:
+    """The one PostgreSQL statement of insert_completing, and its parameters (bench/bare_view.py sends it too)."""
     insert_statement, insert_params = sql.insert_sql(obj, connection, select_from="done")
     if isinstance(claim, FreshKey):
         claim_statement, claim_params = sql.insert_sql(
             _done_record(claim, response_status, response_body()), connection, on_conflict_do_nothing=True)
     else:
         claim_statement, claim_params = _completing_update(claim, response_status, response_body())
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH done AS ({claim_statement}) {insert_statement}", claim_params + insert_params)
-        row = cursor.fetchone()
-    if row is None:
-        raise KeyTaken() if isinstance(claim, FreshKey) else _taken_over()
-    sql.mark_saved(obj, row[0], connection)
+    return f"WITH done AS ({claim_statement}) {insert_statement}", claim_params + insert_params
 
 
 def _completing_update(claim: Claim, response_status: int, response_body: dict) -> tuple[str, list]:
