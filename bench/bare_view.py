@@ -24,6 +24,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api_errors import error_body
+
 TABLE = "bench_bare_rows"
 
 
@@ -107,5 +109,5 @@ class IntakeWritesView(BaselineView):
             cursor.execute(built.statement, params)
             row = cursor.fetchone()
         if row is None:
-            return Response({"error": {"code": "key_taken"}}, status=409)
+            return Response(error_body("key_taken", "This key already has an answer."), status=409)
         return Response({"id": unique, "status": "new"}, status=201)
