@@ -367,7 +367,8 @@ def run_wrk(*, port: int, path: str, key: str, connections: int, seconds: int, o
     ids = []
     for id_file in Path(out_dir).glob(f"ids-{run_id}-*.txt"):
         ids.extend(line for line in id_file.read_text().split() if line)
-    return {"rps": result["requests"] / result["seconds"], "p50_ms": result["p50_us"] / 1000,
+    return {"rps": result["requests"] / result["seconds"], "seconds": result["seconds"],
+            "p50_ms": result["p50_us"] / 1000,
             "p99_ms": result["p99_us"] / 1000, "errors": errors, "requests": result["requests"],
             "accepted_ids": ids}
 
@@ -395,34 +396,29 @@ def run_pgbench(*, database_url: str, connections: int, seconds: int, out_dir: s
 
 
 def measure_http(server: subprocess.Popen, args: argparse.Namespace, *, key: str, connections: int,
-                 out_dir: str) -> dict[str, list]:
+                 out_dir: str) -> tuple[dict[str, list[dict]], list[str]]:
     """Each HTTP target's measured runs, `args.rounds` of them taken in turn, so that a machine whose speed
-    drifts shifts every target alike; and under "accepted ids" the intake's accepted orders."""
+    drifts shifts every target alike; and the ids of the orders the intake accepted (warm-up included)."""
     def load(path: str, seconds: int) -> dict:
         return run_wrk(port=args.port, path=path, key=key, connections=connections, seconds=seconds,
                        out_dir=out_dir, run_id=uuid.uuid4().hex[:8])
 
-    rounds: dict[str, list] = {name: [] for name, _path in HTTP_RUNS}
-    accepted: list[str] = []
-    for name, path in HTTP_RUNS:
-        if args.warmup:
-            accepted.extend(load(path, args.warmup)["accepted_ids"] if name == "intake" else [])
+    rounds: dict[str, list[dict]] = {name: [] for name, _path in HTTP_RUNS}
+    warm_ups = {name: [load(path, args.warmup)] if args.warmup else [] for name, path in HTTP_RUNS}
     for turn in range(args.rounds):
         first = turn % len(HTTP_RUNS)
         for name, path in HTTP_RUNS[first:] + HTTP_RUNS[:first]:
             meter = CpuMeter(server)
             result = load(path, args.seconds)
-            result.update(meter.per_request(result["requests"]))
-            accepted.extend(result["accepted_ids"] if name == "intake" else [])
-            rounds[name].append(result)
-    return {**rounds, "accepted ids": accepted}
+            rounds[name].append({**result, **meter.per_request(result["requests"])})
+    return rounds, [order_id for run in warm_ups["intake"] + rounds["intake"] for order_id in run["accepted_ids"]]
 
 
 def merge_rounds(runs: list[dict]) -> dict:
     """One figure per HTTP target from its rounds: requests/s and CPU per request over all of them, the
     median round's p50 and p99 (wrk gives percentiles, not the samples to merge), errors summed."""
     requests = sum(run["requests"] for run in runs)
-    merged = {"requests": requests, "rps": requests / sum(run["requests"] / run["rps"] for run in runs),
+    merged = {"requests": requests, "rps": requests / sum(run["seconds"] for run in runs),
               "errors": sum(run["errors"] for run in runs),
               "p50_ms": statistics.median(run["p50_ms"] for run in runs),
               "p99_ms": statistics.median(run["p99_ms"] for run in runs)}
@@ -483,8 +479,9 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-intake-") as out_dir:
             for connections in concurrencies:
-                rounds = measure_http(server, args, key=key, connections=connections, out_dir=out_dir)
-                accepted.extend(rounds.pop("accepted ids"))
+                rounds, accepted_here = measure_http(server, args, key=key, connections=connections,
+                                                     out_dir=out_dir)
+                accepted.extend(accepted_here)
                 for name, runs in rounds.items():
                     results[(name, connections)] = merge_rounds(runs)
                 round_ratios[connections] = [
