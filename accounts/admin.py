@@ -14,8 +14,7 @@ from accounts.services import mfa as mfa_service
 from accounts.services import sessions as session_service
 from audit.services import field_changes, record_event
 from tenancy import authz
-from tenancy.admin_guards import ObjectPermissionAdminMixin
-from tenancy.models import Membership
+from tenancy.admin_guards import FailedAttemptsInReachAdminMixin, ObjectPermissionAdminMixin, UsersInReachAdminMixin
 
 AUDITED_USER_FIELDS = ("email", "full_name", "phone", "phone_verified", "email_verified", "is_staff", "is_superuser")
 
@@ -60,10 +59,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(ObjectPermissionAdminMixin, DjangoUserAdmin):
+class UserAdmin(ObjectPermissionAdminMixin, UsersInReachAdminMixin, DjangoUserAdmin):
     """Users. Staff powers (is_staff / is_superuser) are shown but never edited here:
     they follow from Admin/Support profiles, which tenancy's services manage under the
-    seed's rules. Staff other than a super admin see only users who share a tenant."""
+    seed's rules. Staff other than a super admin see only users who share a tenant, and no super admin."""
+
+    user_field = "pk"
 
     form = UserChangeForm
     add_form = UserCreationForm
@@ -97,11 +98,7 @@ class UserAdmin(ObjectPermissionAdminMixin, DjangoUserAdmin):
         return response
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if not authz.is_super_admin(request.user):
-            shared = Membership.objects.filter(tenant_id__in=authz.member_tenant_ids(request.user))
-            queryset = queryset.filter(pk__in=shared.values("user_id"))
-        return queryset.annotate(
+        return super().get_queryset(request).annotate(
             _backup_codes_left=Count("backup_codes", filter=Q(backup_codes__used_at__isnull=True), distinct=True),
         )
 
@@ -154,7 +151,7 @@ class UserAdmin(ObjectPermissionAdminMixin, DjangoUserAdmin):
     def revoke_all_sessions(self, request, queryset):
         total = 0
         for user in queryset:
-            ended = session_service.revoke_all_sessions(user=user)
+            ended = session_service.revoke_all_sessions(user=user, actor=request.user)
             if ended:
                 record_event(action="sessions.revoked_by_staff", actor=request.user, target=user,
                              details={"revoked": ended})
@@ -163,7 +160,7 @@ class UserAdmin(ObjectPermissionAdminMixin, DjangoUserAdmin):
 
 
 @admin.register(UserSession)
-class UserSessionAdmin(ReadOnlyAdmin):
+class UserSessionAdmin(UsersInReachAdminMixin, ReadOnlyAdmin):
     list_display = ("user", "kind", "device_info", "ip_address", "created_at", "last_seen_at", "expires_at",
                     "revoked_at")
     list_filter = ("kind", ("revoked_at", admin.EmptyFieldListFilter))
@@ -188,7 +185,7 @@ class UserSessionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OtpVerification)
-class OtpVerificationAdmin(ReadOnlyAdmin):
+class OtpVerificationAdmin(UsersInReachAdminMixin, ReadOnlyAdmin):
     list_display = ("phone_number", "purpose", "user", "is_used", "attempts", "created_at", "expires_at")
     list_filter = ("purpose", "is_used")
     search_fields = ("phone_number", "user__email")
@@ -199,7 +196,7 @@ class OtpVerificationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(EmailVerification)
-class EmailVerificationAdmin(ReadOnlyAdmin):
+class EmailVerificationAdmin(UsersInReachAdminMixin, ReadOnlyAdmin):
     list_display = ("email", "user", "created_at", "expires_at", "verified_at")
     search_fields = ("email", "user__email")
     list_select_related = ("user",)
@@ -208,7 +205,7 @@ class EmailVerificationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PasswordReset)
-class PasswordResetAdmin(ReadOnlyAdmin):
+class PasswordResetAdmin(UsersInReachAdminMixin, ReadOnlyAdmin):
     list_display = ("email", "user", "created_at", "expires_at", "used_at")
     search_fields = ("email", "user__email")
     list_select_related = ("user",)
@@ -217,7 +214,7 @@ class PasswordResetAdmin(ReadOnlyAdmin):
 
 
 @admin.register(FailedAttempt)
-class FailedAttemptAdmin(ReadOnlyAdmin):
+class FailedAttemptAdmin(FailedAttemptsInReachAdminMixin, ReadOnlyAdmin):
     """Failed logins and codes; deleting a pair's rows lifts its lockout."""
 
     list_display = ("scope", "subject", "ip_address", "created_at")

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from audit.admin_mixins import AuditedModelAdmin
 from tenancy import authz, services
-from tenancy.admin_guards import CurrentTenantAdminMixin, ObjectPermissionAdminMixin
+from tenancy.admin_guards import CurrentTenantAdminMixin, ObjectPermissionAdminMixin, UsersInReachAdminMixin
 from tenancy.models import (
     AdminProfile,
     Membership,
@@ -35,6 +35,8 @@ from tenancy.permissions import (
     SUPPORT_TEMPLATES,
     template_flags,
 )
+from tenancy.selectors import users_in_reach
+from tenancy.services.staff import check_can_staff
 
 # Django groups would be a second way to grant permissions; here nothing grants but flags and roles.
 try:
@@ -214,7 +216,7 @@ class ServiceRoleForm(forms.ModelForm):
 
 
 @admin.register(ServiceRole)
-class ServiceRoleAdmin(ObjectPermissionAdminMixin, admin.ModelAdmin):
+class ServiceRoleAdmin(ObjectPermissionAdminMixin, UsersInReachAdminMixin, admin.ModelAdmin):
     form = ServiceRoleForm
     list_display = ("user", "service", "role", "is_active", "updated_at")
     list_filter = ("service", "role", "is_active")
@@ -293,7 +295,11 @@ class StaffProfileForm(forms.ModelForm):
     flag_names: tuple[str, ...] = ()
 
     def flags(self) -> dict[str, bool]:
-        return {name: bool(self.cleaned_data.get(name)) for name in self.flag_names}
+        """Every flag: as submitted where the field is editable; a read-only one (a flag the actor may not
+        grant) keeps the profile's value, or off on a new profile."""
+        adding = self.instance._state.adding
+        return {name: bool(self.cleaned_data.get(name)) if name in self.fields
+                else (False if adding else bool(getattr(self.instance, name))) for name in self.flag_names}
 
     def clean(self):
         data = super().clean()
@@ -301,6 +307,8 @@ class StaffProfileForm(forms.ModelForm):
         if self.instance._state.adding and user is not None and (
                 AdminProfile.objects.filter(user=user).exists() or SupportProfile.objects.filter(user=user).exists()):
             raise ValidationError("This user already has a staff profile.")
+        if self.instance._state.adding and user is not None:
+            _as_form_error(lambda: check_can_staff(self.request.user, user))
         if data.get("role") is not None:
             _as_form_error(lambda: self.check_rules(data["role"]))
         return data
@@ -336,10 +344,9 @@ class SupportProfileForm(StaffProfileForm):
     def check_rules(self, role) -> None:
         target = None if self.instance._state.adding else self.instance
         services.check_can_manage_supports(self.request.user, target=target)
-        user = self.cleaned_data.get("user")
-        if self.instance._state.adding and user is not None and not authz.may_act_on_account(
-                self.request.user, user, shared_tenant=False):
-            raise PermissionDenied("You may not make this user a support.")
+        services.check_can_grant_flags(self.request.user, before=target.flags() if target else {},
+                                       after=self.flags())
+
 
 
 class StaffProfileAdmin(ObjectPermissionAdminMixin, admin.ModelAdmin):
@@ -352,7 +359,15 @@ class StaffProfileAdmin(ObjectPermissionAdminMixin, admin.ModelAdmin):
     flag_names: tuple[str, ...] = ()
 
     def get_readonly_fields(self, request, obj=None):
-        return ("user",) if obj else ()
+        """The user once chosen; and the flags the actor may not switch on (`authz.may_grant_flag`)."""
+        locked = tuple(name for name in self.flag_names if name not in services.grantable_flags(request.user,
+                                                                                                  self.flag_names))
+        return (("user",) if obj else ()) + locked
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        reach = users_in_reach(request.user)
+        return queryset if reach is None else queryset.filter(user__in=reach.values("pk"))
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)

@@ -8,8 +8,11 @@ whose rows are people or their powers (accounts.User included).
 """
 
 from django.contrib.auth import get_permission_codename
+from django.db.models import Q
+from django.db.models.functions import Lower
 
 from tenancy import authz
+from tenancy.selectors import users_in_reach
 
 
 class ObjectPermissionAdminMixin:
@@ -50,3 +53,31 @@ class CurrentTenantAdminMixin:
             kwargs["queryset"] = Tenant.objects.filter(pk=tenant.pk) if tenant else Tenant.objects.none()
             kwargs["initial"] = tenant.pk if tenant else None
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class UsersInReachAdminMixin:
+    """Rows about a person (`user_field`): staff see only those of `tenancy.selectors.users_in_reach`."""
+
+    user_field = "user"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        reach = users_in_reach(request.user)
+        if reach is None:
+            return queryset
+        return queryset.filter(**{f"{self.user_field}__in": reach.values("pk")})
+
+
+class FailedAttemptsInReachAdminMixin:
+    """Failed tries are keyed by subject — an email (login), a phone (codes) or a user id (MFA) — not by
+    user: staff see the subjects of people in reach; tries against unknown subjects only a super admin."""
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        reach = users_in_reach(request.user)
+        if reach is None:
+            return queryset
+        ids = [str(pk) for pk in reach.values_list("pk", flat=True)]
+        return queryset.filter(Q(subject__in=reach.annotate(lowered=Lower("email")).values("lowered"))
+                               | Q(subject__in=reach.exclude(phone=None).values("phone"))
+                               | Q(subject__in=ids))

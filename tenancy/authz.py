@@ -158,6 +158,15 @@ def has_flag(user, flag_name: str) -> bool:
     return flag_name in _grants(user).flags()
 
 
+def may_grant_flag(user, flag_name: str) -> bool:
+    """Nobody hands out a staff power they lack: a flag may be switched on, on any profile, by someone who
+    holds it or holds every permission it confers (an admin with can_handle_appeals holds orders.view, so
+    may give a support can_view_orders; nobody but a super admin holds requisites.view_sensitive)."""
+    if has_flag(user, flag_name):
+        return True
+    return _is_active_user(user) and FLAG_PERMISSIONS.get(flag_name, frozenset()) <= _grants(user).flag_keys()
+
+
 def has_staff_profile(user) -> bool:
     if not _is_active_user(user):
         return False
@@ -261,28 +270,40 @@ def _staff_kind(user) -> str | None:
     return None
 
 
-def may_act_on_account(actor, target, *, shared_tenant: bool = True) -> bool:
-    """May `actor` use staff powers on `target`'s account? Never on their own; a super admin's only
-    as a super admin; an admin's only with can_manage_other_admins; a support's only with
-    can_manage_supports; anyone else's only inside a shared tenant (unless `shared_tenant=False`)."""
+def may_act_on_account(actor, target, *, newcomers: bool = False) -> bool:
+    """May `actor` use staff powers on `target`'s account? A super admin on anyone's; nobody else on their
+    own (that is what the profile pages are for) or a super admin's, and only on people who share an active
+    tenant with them — with `newcomers`, also on someone who belongs to no tenant yet (being brought into
+    one). On top of that, an admin's account needs can_manage_other_admins and a support's
+    can_manage_supports."""
     if not _is_active_user(actor):
         return False
     if actor.is_superuser:
         return True
     if target.pk == actor.pk:
-        return False  # one's own account is changed on the profile pages, not through staff powers
+        return False
     kind = _staff_kind(target)
     if kind == "super_admin":
+        return False
+    if not (_shares_a_tenant(actor, target) or (newcomers and not _is_member_anywhere(target))):
         return False
     if kind == "admin":
         return has_flag(actor, "can_manage_other_admins")
     if kind == "support":
         return has_flag(actor, "can_manage_supports")
-    if not shared_tenant:
-        return True
+    return True
+
+
+def _shares_a_tenant(actor, target) -> bool:
     from tenancy.models import Membership
 
     return Membership.objects.filter(user_id=target.pk, tenant_id__in=member_tenant_ids(actor)).exists()
+
+
+def _is_member_anywhere(user) -> bool:
+    from tenancy.models import Membership
+
+    return Membership.objects.filter(user_id=user.pk).exists()
 
 
 def _target_user(obj):

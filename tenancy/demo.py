@@ -66,7 +66,8 @@ def seed(out) -> None:
 
     support = ensure_user("support@demo.local", "Sam Support", is_staff=True)
     admin = User.objects.get(pk=admin.pk)
-    _support(support, role_key="support_orders", actor=admin)  # made by the admin: can_manage_supports
+    # The admin manages supports, but order powers are not theirs to give: the super admin makes this one.
+    _support(support, role_key="support_orders", actor=superadmin)
     add_membership(tenant=demo, user=support, is_default=True, added_by=admin)
 
     alice = User.objects.filter(email__iexact="alice@demo.local").first()

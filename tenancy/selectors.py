@@ -76,3 +76,22 @@ def default_tenant(user) -> Tenant | None:
 
 def membership_of(*, user, tenant) -> Membership | None:
     return Membership.objects.filter(user=user, tenant=tenant).first()
+
+
+def users_in_reach(actor) -> QuerySet | None:
+    """The people whose rows (sessions, codes, staff profiles, …) `actor` may see as staff: users who share
+    an active tenant with them, never a super admin. `None` for a super admin: everyone.
+
+    Staff work inside their tenants; a row about a person outside them (their IP, phone, devices) is
+    another operator's business, and a super admin's account is out of reach of everyone but a super admin.
+    """
+    if authz.is_super_admin(actor):
+        return None
+    shared = Membership.objects.filter(tenant_id__in=authz.member_tenant_ids(actor)).values("user_id")
+    return get_user_model().objects.filter(pk__in=shared, is_superuser=False)
+
+
+def in_reach(actor, user) -> bool:
+    """Is `user` one of `users_in_reach(actor)`?"""
+    reach = users_in_reach(actor)
+    return reach is None or (user is not None and reach.filter(pk=user.pk).exists())

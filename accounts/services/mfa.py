@@ -17,6 +17,7 @@ import pyotp
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -287,6 +288,10 @@ def disable_mfa(*, user: User, password: str, code: str, ip: str | None) -> None
 
 def reset_mfa_by_staff(*, user: User, actor: User) -> None:
     """Support path for a person who lost both phone and backup codes (Django admin action)."""
+    from tenancy.authz import may_act_on_account
+
+    if not may_act_on_account(actor, user):
+        raise PermissionDenied("You may not reset this user's two-factor authentication.")
     with transaction.atomic():
         _turn_off(user=user)
         record_event(action="mfa.reset_by_staff", actor=actor, target=user,

@@ -10,6 +10,7 @@ from importlib import import_module
 from uuid import UUID
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
@@ -74,8 +75,18 @@ def _describe(row: UserSession) -> dict:
             "ip_address": row.ip_address}
 
 
+def check_can_end_sessions(actor: User | None, user: User) -> None:
+    """A person ends their own sessions; staff end those of people in their reach only (a shared tenant,
+    never a super admin unless they are one; `tenancy.authz.may_act_on_account`)."""
+    from tenancy.authz import may_act_on_account
+
+    if actor is not None and actor.pk != user.pk and not may_act_on_account(actor, user):
+        raise PermissionDenied("You may not end this user's sessions.")
+
+
 def revoke_session(*, user: User, session_id: UUID | str, actor: User | None = None) -> UserSession:
     """Revoke one of `user`'s sessions. Another user's (or an unknown) id is a 404."""
+    check_can_end_sessions(actor, user)
     with transaction.atomic():
         row = UserSession.objects.select_for_update().filter(pk=session_id, user=user).first()
         if row is None:
@@ -101,8 +112,9 @@ def revoke_other_sessions(*, user: User, keep_session_id: UUID | str | None) -> 
     return len(revoked)
 
 
-def revoke_all_sessions(*, user: User) -> int:
-    """Every device of `user` out (blocking, a password reset)."""
+def revoke_all_sessions(*, user: User, actor: User | None = None) -> int:
+    """Every device of `user` out (blocking, a password reset, staff)."""
+    check_can_end_sessions(actor, user)
     with transaction.atomic():
         rows = UserSession.objects.select_for_update().filter(user=user, revoked_at__isnull=True)
         return len(revoke_session_rows(rows))
@@ -110,6 +122,7 @@ def revoke_all_sessions(*, user: User) -> int:
 
 def block_user(*, user: User, actor: User, reason: str = "") -> bool:
     """Block a user and end all their sessions; False when they already were blocked."""
+    check_can_end_sessions(actor, user)
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         if locked.status == User.Status.BLOCKED:
@@ -127,6 +140,7 @@ def block_user(*, user: User, actor: User, reason: str = "") -> bool:
 
 def unblock_user(*, user: User, actor: User) -> bool:
     """Unblock: active when the email was verified, otherwise back to pending."""
+    check_can_end_sessions(actor, user)
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         if locked.status != User.Status.BLOCKED:

@@ -158,7 +158,7 @@ def test_log_out_all_other_devices_keeps_this_one(client):
 
 
 def test_blocking_a_user_ends_their_browser_sessions(client):
-    user, staff = UserFactory(), UserFactory(is_staff=True)
+    user, staff = UserFactory(), UserFactory(is_staff=True, is_superuser=True)
     web_login(client, user)
 
     assert session_service.block_user(user=user, actor=staff) is True

@@ -134,11 +134,12 @@ class TestAuditAdmin:
         assert client.get(reverse("admin:audit_auditlog_change", args=[theirs.pk])).status_code == 302
         assert client.get(reverse("admin:audit_auditlog_change", args=[mine.pk])).status_code == 200
 
-    def test_full_logs_see_everything_and_filter(self, client):
-        auditor = make_admin(role_key="admin_limited")
+    def test_full_logs_see_their_tenants_entries_and_filter(self, client):
+        tenant = TenantFactory()
+        auditor = make_admin(role_key="admin_limited", tenants=[tenant])
         other = make_admin()
-        record_event(action="theirs.done", actor=other, target_entity="stores", target_id="7")
-        record_event(action="else.done", actor=other)
+        record_event(action="theirs.done", actor=other, target_entity="stores", target_id="7", tenant=tenant)
+        record_event(action="else.done", actor=other, tenant=tenant)
         web_login(client, auditor)
         changelist = reverse("admin:audit_auditlog_changelist")
 

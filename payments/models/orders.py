@@ -117,7 +117,8 @@ class IncomingOrder(TenantScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_order_type_display()} {self.hash_id}"
+        # Not the hash id: it opens the customer's pay page, and this label reaches the audit trail.
+        return f"{self.get_order_type_display()} request #{self.pk}"
 
 
 class OrderHistory(TenantScopedModel):
@@ -192,4 +193,5 @@ class OrderHistory(TenantScopedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_order_type_display()} {self.hash_id}"
+        # Not the hash id: it opens the customer's pay page, and this label reaches the audit trail.
+        return f"{self.get_order_type_display()} #{self.pk}"

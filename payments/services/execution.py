@@ -405,7 +405,7 @@ def _create_appeal(order: OrderHistory, *, role: str, opened_by, reason: str, ev
     appeal.save()
     record(action="appeal.opened", target=appeal, actor=opened_by,
            description=f"Appeal on {order} opened by the {role}: {reason}",
-           details={"order": order.hash_id, "role": role, "reason": reason, "evidence": evidence is not None})
+           details={"order": order.pk, "role": role, "reason": reason, "evidence": evidence is not None})
     enqueue_order_event(incoming_order=order.incoming_order, event_type="appeal.opened")
     return appeal
 
@@ -483,7 +483,7 @@ def resolve_appeal(*, appeal: Appeal, resolved_by, resolution: str, note: str = 
     appeal.refresh_from_db()
     record(action="appeal.resolved", target=appeal, actor=resolved_by,
            description=f"Appeal #{appeal.pk} on {order} resolved: order {resolution}" + (f" — {note}" if note else ""),
-           details={"order": order.hash_id, "resolution": resolution, "note": note,
+           details={"order": order.pk, "resolution": resolution, "note": note,
                     "order_status": order.status})
     enqueue_order_event(incoming_order=order.incoming_order, event_type="appeal.resolved")
     return appeal

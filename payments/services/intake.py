@@ -337,7 +337,7 @@ def _cancel_failed(*, order: IncomingOrder, cancelled_by, reason: str) -> Incomi
         raise ConflictError("The order changed meanwhile; fetch it and try again.", code="order_not_cancellable")
     order.refresh_from_db()
     record(action="order.cancelled", target=order, actor=cancelled_by,
-           description=f"Incoming order {order.hash_id} cancelled: {reason}",
+           description=f"{order} cancelled: {reason}",
            details={"changes": {"status": {"old": "failed", "new": order.status}}, "reason": reason})
     enqueue_order_event(incoming_order=order, event_type="order.cancelled")
     return order

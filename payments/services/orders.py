@@ -36,7 +36,7 @@ def cancel_incoming_order(*, order: IncomingOrder, cancelled_by=None, reason: st
     old_status = locked.status
     order.refresh_from_db()
     record(action="order.cancelled", target=order, actor=cancelled_by,
-           description=f"Incoming order {order.hash_id} cancelled" + (f": {reason}" if reason else ""),
+           description=f"{order} cancelled" + (f": {reason}" if reason else ""),
            details={"changes": {"status": {"old": old_status, "new": order.status}}, "reason": reason})
     enqueue_order_event(incoming_order=order, event_type="order.cancelled")
     return order

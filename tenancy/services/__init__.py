@@ -18,6 +18,7 @@ from tenancy.services.roles import (
     set_service_role,
 )
 from tenancy.services.staff import (
+    check_can_grant_flags,
     check_can_manage_admins,
     check_can_manage_supports,
     create_admin_profile,
@@ -25,6 +26,7 @@ from tenancy.services.staff import (
     create_support_profile,
     delete_admin_profile,
     delete_support_profile,
+    grantable_flags,
     update_admin_profile,
     update_support_profile,
 )
@@ -34,7 +36,8 @@ __all__ = [
     "add_membership", "remove_membership", "set_default_membership",
     "assign_role", "check_can_assign_role", "grant_object_permission", "remove_service_role",
     "revoke_object_permission", "revoke_role", "set_service_role",
-    "check_can_manage_admins", "check_can_manage_supports", "create_admin_profile", "create_super_admin",
+    "check_can_grant_flags", "check_can_manage_admins", "check_can_manage_supports", "grantable_flags",
+    "create_admin_profile", "create_super_admin",
     "create_support_profile", "delete_admin_profile", "delete_support_profile", "update_admin_profile",
     "update_support_profile",
     "create_tenant", "delete_tenant", "platform_wide_access", "update_tenant",

@@ -43,6 +43,9 @@ def ensure_membership(*, tenant, user, is_default: bool, actor) -> Membership:
 def add_membership(*, tenant, user, is_default: bool = False, added_by=None) -> Membership:
     """Make `user` a member of `tenant` (idempotent). Their first membership becomes the default."""
     require(added_by, "memberships.manage", tenant=tenant, message="You may not add members to this tenant.")
+    if added_by is not None and added_by.pk != user.pk and not authz.may_act_on_account(added_by, user,
+                                                                                         newcomers=True):
+        raise PermissionDenied("You may add people of your own tenants, or newcomers who belong to none.")
     with transaction.atomic():
         lock_user(user)
         membership = ensure_membership(tenant=tenant, user=user, is_default=is_default, actor=added_by)

@@ -26,7 +26,7 @@ def check_can_assign_role(actor, *, role: Role, tenant, user=None) -> None:
     if actor is None or authz.is_super_admin(actor):
         return
     require(actor, "role_assignments.manage", tenant=tenant, message="You may not assign roles in this tenant.")
-    if user is not None and not authz.may_act_on_account(actor, user, shared_tenant=False):
+    if user is not None and not authz.may_act_on_account(actor, user, newcomers=True):
         raise PermissionDenied("You may not change this user's roles.")
     if role.applies_to != Role.AppliesTo.ALL:
         raise PermissionDenied("Only a super admin assigns a staff template as a tenant role.")

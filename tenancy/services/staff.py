@@ -5,8 +5,9 @@ The rules, here so that every path (admin, shell, command, API) obeys them:
   `can_manage_other_admins`; a super admin only by a super admin (and the
   `super_admin` template is handed out only by one);
 - supports are managed only by a super admin or an admin with `can_manage_supports`;
-- nobody but a super admin changes their own profile, and an admin who is not a
-  super admin cannot switch on an admin flag they do not hold themselves;
+- nobody but a super admin changes their own profile, and nobody switches on, on
+  any profile, a flag they could not use themselves (`authz.may_grant_flag`);
+- staff act only on people who share a tenant with them (`authz.may_act_on_account`);
 - the last super admin cannot be removed or demoted.
 A super admin's flags are all on, whatever is submitted.
 """
@@ -54,14 +55,28 @@ def check_can_manage_admins(actor, *, target: AdminProfile | None = None, role_k
             raise PermissionDenied("You cannot change your own staff profile.")
         if target.is_super_admin or target.user.is_superuser:
             raise PermissionDenied("Only a super admin changes a super admin.")
+        if not authz.may_act_on_account(actor, target.user):
+            raise PermissionDenied("This admin is not in your tenants.")
     if role_key == SUPER_ADMIN_ROLE:
         raise PermissionDenied("Only a super admin makes a super admin.")
-    if flags:
-        before = target.flags() if target is not None else {}
-        switched_on = {name for name, value in flags.items() if value and not before.get(name, False)}
-        beyond = sorted(name for name in switched_on if not authz.has_flag(actor, name))
-        if beyond:
-            raise PermissionDenied(f"You cannot grant flags you do not hold: {', '.join(beyond)}.")
+    check_can_grant_flags(actor, before=target.flags() if target is not None else {}, after=flags or {})
+
+
+def check_can_grant_flags(actor, *, before: dict, after: dict) -> None:
+    """Raise PermissionDenied when `after` switches on a flag `actor` may not grant."""
+    if actor is None or authz.is_super_admin(actor):
+        return
+    switched_on = {name for name, value in after.items() if value and not before.get(name, False)}
+    beyond = sorted(name for name in switched_on if not authz.may_grant_flag(actor, name))
+    if beyond:
+        raise PermissionDenied(f"You cannot grant flags you do not hold: {', '.join(beyond)}.")
+
+
+def grantable_flags(actor, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The flags of `names` that `actor` may switch on (the admin form shows the others read-only)."""
+    if authz.is_super_admin(actor):
+        return names
+    return tuple(name for name in names if authz.may_grant_flag(actor, name))
 
 
 def check_can_manage_supports(actor, *, target: SupportProfile | None = None) -> None:
@@ -71,6 +86,14 @@ def check_can_manage_supports(actor, *, target: SupportProfile | None = None) ->
         raise PermissionDenied("Only a super admin or an admin with can_manage_supports manages supports.")
     if target is not None and target.user_id == actor.pk:
         raise PermissionDenied("You cannot change your own staff profile.")
+    if target is not None and not authz.may_act_on_account(actor, target.user):
+        raise PermissionDenied("This support is not in your tenants.")
+
+
+def check_can_staff(actor, user) -> None:
+    """Only people in the actor's reach (a shared tenant, or a newcomer in none) are made staff by them."""
+    if actor is not None and not authz.may_act_on_account(actor, user, newcomers=True):
+        raise PermissionDenied("You may not make this user staff: they are not in your tenants.")
 
 
 def _other_super_admins(user) -> bool:
@@ -99,6 +122,7 @@ def create_admin_profile(*, user, role_key: str, flags: dict | None = None, user
     if role_key == SUPER_ADMIN_ROLE:
         values = dict.fromkeys(ADMIN_FLAGS, True)
     check_can_manage_admins(created_by, role_key=role_key, flags=values)
+    check_can_staff(created_by, user)
     with transaction.atomic():
         lock_user(user)
         if SupportProfile.objects.filter(user=user).exists():
@@ -171,8 +195,8 @@ def create_support_profile(*, user, role_key: str, flags: dict | None = None, us
     role = _template(role_key, SUPPORT_TEMPLATES)
     values = _flags_from(flags, SUPPORT_FLAGS, role_key)
     check_can_manage_supports(created_by)
-    if created_by is not None and not authz.may_act_on_account(created_by, user, shared_tenant=False):
-        raise PermissionDenied("You may not make this user a support.")
+    check_can_grant_flags(created_by, before={}, after=values)
+    check_can_staff(created_by, user)
     with transaction.atomic():
         lock_user(user)
         if AdminProfile.objects.filter(user=user).exists():
@@ -195,6 +219,7 @@ def update_support_profile(*, profile: SupportProfile, role_key: str | None = No
     check_can_manage_supports(updated_by, target=profile)
     role = _template(role_key or profile.role.key, SUPPORT_TEMPLATES)
     values = profile.flags() if flags is None else _flags_from(flags, SUPPORT_FLAGS, role.key)
+    check_can_grant_flags(updated_by, before=profile.flags(), after=values)
     with transaction.atomic():
         before = _snapshot(profile)
         profile.role = role
