@@ -181,7 +181,7 @@ class BackupCode(models.Model):
 class UserSession(models.Model):
     """Seed 003 sessions: one row per device login (browser or API client).
 
-    A browser session points at its Django session key; an API client session is
+    A browser session points at its Django session (by the key's digest); an API client session is
     a refresh-token family. Revoking the row ends that device's access at once.
     """
 
@@ -194,7 +194,9 @@ class UserSession(models.Model):
     tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.SET_NULL, null=True, blank=True,
                                related_name="+")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.WEB)
-    session_key = models.CharField(max_length=40, blank=True, default="", db_index=True, editable=False)
+    session_digest = models.CharField(max_length=40, blank=True, default="", db_index=True, editable=False,
+                                      help_text="accounts.session_store.stored_session_key of the browser's "
+                                                "session key (the key itself is stored nowhere).")
     device_info = models.CharField(max_length=255, blank=True, default="")
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

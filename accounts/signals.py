@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.middleware import SESSION_ROW_KEY
 from accounts.models import UserSession
+from accounts.session_store import stored_session_key
 from audit.context import client_ip
 
 
@@ -21,7 +22,7 @@ def open_device_session(sender, request, user, **kwargs):
     row = UserSession.objects.create(
         user=user,
         kind=UserSession.Kind.WEB,
-        session_key=request.session.session_key or "",
+        session_digest=stored_session_key(request.session.session_key) if request.session.session_key else "",
         device_info=request.META.get("HTTP_USER_AGENT", "")[:255],
         ip_address=client_ip(request),
         expires_at=timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE),

@@ -19,6 +19,7 @@ from accounts.services import throttling
 from accounts.services.credentials import lock_message
 from accounts.services.registration import EMAIL_RESEND_COOLDOWN, LinkError, send_account_email, site_link
 from accounts.services.sessions import revoke_all_sessions, revoke_other_sessions
+from accounts.session_store import stored_session_key
 from audit.services import record_event
 from config.api_errors import DomainError
 from config.crypto import digest, new_token
@@ -148,7 +149,7 @@ def rebind_device_session(*, session) -> None:
     """After the session key was cycled, point this browser's device row at the new key."""
     row_id = session.get(SESSION_ROW_KEY)
     if row_id and session.session_key:
-        UserSession.objects.filter(pk=row_id).update(session_key=session.session_key)
+        UserSession.objects.filter(pk=row_id).update(session_digest=stored_session_key(session.session_key))
 
 
 def _notify_password_changed(user: User) -> None:

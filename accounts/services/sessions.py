@@ -6,10 +6,9 @@ here), an API client's access and refresh tokens stop working because
 AccessTokenAuthentication and the refresh endpoint check the row every time.
 """
 
-from importlib import import_module
 from uuid import UUID
 
-from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
@@ -42,14 +41,11 @@ def device_label(device_info: str) -> str:
     return browser or system or device_info[:60] or "Unknown device"
 
 
-def _end_browser_sessions(session_keys: list[str]) -> None:
+def _end_browser_sessions(digests: list[str]) -> None:
     """Drop the Django sessions behind revoked browser rows (the middleware also catches them)."""
-    keys = [key for key in session_keys if key]
-    if not keys:
-        return
-    store = import_module(settings.SESSION_ENGINE).SessionStore
-    for key in keys:
-        store(session_key=key).delete()
+    digests = [value for value in digests if value]
+    if digests:
+        Session.objects.filter(session_key__in=digests).delete()
 
 
 def revoke_session_rows(rows: QuerySet[UserSession]) -> list[UserSession]:
@@ -63,8 +59,8 @@ def revoke_session_rows(rows: QuerySet[UserSession]) -> list[UserSession]:
         return []
     UserSession.objects.filter(pk__in=ids, revoked_at__isnull=True).update(revoked_at=now)
     RefreshToken.objects.filter(session_id__in=ids, used_at__isnull=True).update(used_at=now)
-    keys = [row.session_key for row in revoked if row.kind == UserSession.Kind.WEB]
-    transaction.on_commit(lambda: _end_browser_sessions(keys))
+    digests = [row.session_digest for row in revoked if row.kind == UserSession.Kind.WEB]
+    transaction.on_commit(lambda: _end_browser_sessions(digests))
     for row in revoked:
         row.revoked_at = now
     return revoked

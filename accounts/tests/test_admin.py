@@ -43,7 +43,8 @@ def secret_world(settings, tmp_path):
     user = UserFactory(email="victim@example.com", phone="+66811111111")
     secret = enable_mfa(user)
     mfa._replace_backup_codes(user=user)
-    web_row = web_login(Client(), user)
+    browser = Client()
+    web_login(browser, user)
     tokens = APIClient().post("/api/v1/auth/token", {"email": user.email, "password": TEST_PASSWORD,
                                                      "otp": pyotp.TOTP(secret).now()},
                               format="json").json()
@@ -56,8 +57,10 @@ def secret_world(settings, tmp_path):
     with connection.cursor() as cursor:
         cursor.execute("SELECT mfa_secret, password FROM users WHERE email = %s", [user.email])
         ciphertext, password_hash = cursor.fetchone()
-    forbidden = [secret, ciphertext, password_hash, password_hash.split("$")[-1], web_row.session_key,
+    forbidden = [secret, ciphertext, password_hash, password_hash.split("$")[-1], browser.cookies["sessionid"].value,
                  tokens["refresh_token"], tokens["access_token"]]
+    user.raw_secrets = {"session": browser.cookies["sessionid"].value, "totp": secret,
+                        "refresh": tokens["refresh_token"], "access": tokens["access_token"]}
     forbidden += list(BackupCode.objects.values_list("code_hash", flat=True))
     forbidden += list(OtpVerification.objects.values_list("code_hash", flat=True))
     forbidden += list(RefreshToken.objects.values_list("token_hash", flat=True))

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.middleware import SESSION_ROW_KEY
 from accounts.models import FailedAttempt, PasswordReset, User, UserSession
 from accounts.selectors import PASSWORD_RESET_PURPOSE
+from accounts.session_store import stored_session_key
 from accounts.tests.factories import TEST_PASSWORD, UserFactory, emailed_link_path, token_of
 from audit.models import AuditLog
 from config.crypto import digest
@@ -218,7 +219,7 @@ def test_change_keeps_this_device_and_logs_out_the_others(client):
     here.refresh_from_db()
     there.refresh_from_db()
     assert here.revoked_at is None and there.revoked_at is not None
-    assert here.session_key == client.session.session_key
+    assert here.session_digest == stored_session_key(client.session.session_key)
     assert client.get(reverse("accounts:profile")).status_code == 200
     assert other.get(reverse("accounts:profile")).status_code == 302
     entry = AuditLog.objects.get(action="user.password_changed")

@@ -83,12 +83,12 @@ def test_revoking_deletes_the_django_session_after_commit(client, django_capture
     laptop = Client()
     laptop_row = web_login(laptop, user)
     web_login(client, user)
-    assert Session.objects.filter(session_key=laptop_row.session_key).exists()
+    assert Session.objects.filter(session_key=laptop_row.session_digest).exists()
 
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("accounts:session_revoke", args=[laptop_row.pk]))
 
-    assert not Session.objects.filter(session_key=laptop_row.session_key).exists()
+    assert not Session.objects.filter(session_key=laptop_row.session_digest).exists()
 
 
 def test_revoking_this_device_logs_it_out(client):
