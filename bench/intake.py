@@ -312,6 +312,7 @@ def start_gunicorn(database_url: str, port: int, workers: int, broker: str, stor
         **os.environ,
         "DATABASE_URL": database_url + ("&" if "?" in database_url else "?") + "conn_max_age=600",
         "DEBUG": "0",
+        "SECURE_SSL_REDIRECT": "0",  # plain HTTP on loopback, as behind a proxy that ends TLS
         "SECRET_KEY": settings.SECRET_KEY,
         "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",

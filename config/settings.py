@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our static files: /api/docs/ works offline
     "django_filters",
     "guardian",
+    "csp",
     "config",
     "accounts",
     "audit",
@@ -64,6 +65,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "audit.middleware.AuditContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -138,6 +140,37 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600)
+
+# HTTPS. With DEBUG off: every request redirected to HTTPS and HSTS for a year with subdomains; preload is a
+# promise to browsers' lists, so it is opt-in. Behind a proxy that ends TLS, SECURE_PROXY_SSL_HEADER names the
+# header the proxy sets ("HTTP_X_FORWARDED_PROTO=https"); without it every request looks plain and redirects.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^health"]  # load balancers probe over plain HTTP
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+_PROXY_SSL_HEADER = env.str("SECURE_PROXY_SSL_HEADER", default="")
+if _PROXY_SSL_HEADER and (_PROXY_SSL_HEADER.count("=") != 1 or not _PROXY_SSL_HEADER.startswith("HTTP_")):
+    raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER is HEADER=value, e.g. HTTP_X_FORWARDED_PROTO=https.")
+SECURE_PROXY_SSL_HEADER = tuple(_PROXY_SSL_HEADER.split("=")) if _PROXY_SSL_HEADER else None
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp) on every page, in development too so a violation shows early: scripts
+# only from our own static files, never inline. Styles allow inline attributes (Django admin and Swagger UI
+# set them); no script can run from them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
