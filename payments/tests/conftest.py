@@ -75,3 +75,13 @@ def broker():
         yield server
     finally:
         server.stop()  # SIGKILL: also ends a paused server
+
+
+@pytest.fixture
+def two_tenants(settings, tmp_path):
+    """(A, B): two operators with a bit of everything each (see two_tenants_support)."""
+    from .two_tenants_support import make_two_tenants
+
+    settings.SMS_BACKEND = "accounts.sms.FileSmsBackend"
+    settings.SMS_OUTBOX_DIR = str(tmp_path)
+    return make_two_tenants()
