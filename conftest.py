@@ -54,8 +54,8 @@ def _tasks_in_process():
 
 @pytest.fixture(autouse=True)
 def _fresh_local_caches():
-    """Per-process caches (config.local_cache) start empty in every test, as in a new web process."""
-    from config.local_cache import clear_local_caches
+    """Per-process caches (core.local_cache) start empty in every test, as in a new web process."""
+    from core.local_cache import clear_local_caches
 
     clear_local_caches()
     yield

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from config.fields import EncryptedTextField
+from core.fields import EncryptedTextField
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 

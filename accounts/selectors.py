@@ -3,7 +3,7 @@
 from django.utils import timezone
 
 from accounts.models import EmailVerification, PasswordReset, User
-from config.crypto import digest
+from core.crypto import digest
 
 EMAIL_VERIFICATION_PURPOSE = "email-verification"
 PASSWORD_RESET_PURPOSE = "password-reset"

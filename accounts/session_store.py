@@ -12,7 +12,7 @@ Settings: `SESSION_ENGINE = "accounts.session_store"`. Changing `SECRET_KEY` log
 from django.contrib.sessions.backends import db
 from django.utils import timezone
 
-from config.crypto import digest
+from core.crypto import digest
 
 # Django's session table keeps 40 characters: 160 bits of an HMAC-SHA256, well beyond guessing.
 STORED_KEY_LENGTH = 40

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from config.crypto import mask
+from core.crypto import mask
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from django.db import connections, models, router
 
 from audit.context import current_ip
 from audit.models import AuditLog
-from config import sql
+from core import sql
 
 # Keys whose values never reach the trail, whatever the caller passes.
 _SECRET_MARKERS = ("password", "secret", "token", "hash", "api_key", "otp", "code", "req_number")

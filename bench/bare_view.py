@@ -1,6 +1,6 @@
 """The baselines bench/intake.py serves next to the intake, under the same gunicorn.
 
-Mounted under /api/v1/bench/ only when BENCH_BARE_VIEW=1 (payments/api/urls.py):
+Mounted under /api/v1/bench/ only by bench/urls.py (DJANGO_SETTINGS_MODULE=bench.settings):
 
 - `bare` (BareInsertView), the issue's bare-DRF baseline: parse JSON, insert one row into a
   five-column table (made by bench/intake.py), answer 201;
@@ -24,7 +24,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api_errors import error_body
+from core.api_errors import error_body
 
 TABLE = "bench_bare_rows"
 

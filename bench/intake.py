@@ -5,7 +5,7 @@
 What one run does:
 1. refuses anything but PostgreSQL; migrates the database; creates (or reuses) a bench tenant with
    reference data, a merchant, a store with a fresh key, and a fresh exchange rate;
-2. starts the app under gunicorn (same config for everything), with BENCH_BARE_VIEW=1 so the
+2. starts the app under gunicorn (same config for everything), with bench.settings so the
    bare-DRF baseline view is mounted, DEBUG off, persistent database connections, a rate limit
    far above the load, and the Celery broker on Redis when one answers (else in-memory), so the
    assignment task is only sent, as in production, never run inside the request;
@@ -316,7 +316,7 @@ def start_gunicorn(database_url: str, port: int, workers: int, broker: str, stor
         "SECRET_KEY": settings.SECRET_KEY,
         "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "BENCH_BARE_VIEW": "1",
+        "DJANGO_SETTINGS_MODULE": "bench.settings",  # the app's settings plus the baseline views' URLs
         "BENCH_STORE_ID": str(store_id),
         "STORE_API_RATE_LIMIT": "100000000/min",
         "CELERY_BROKER_URL": broker,

@@ -55,7 +55,7 @@ INSTALLED_APPS = [
     "django_filters",
     "guardian",
     "csp",
-    "config",
+    "core",
     "accounts",
     "audit",
     "tenancy",
@@ -308,7 +308,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.AccessTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api_errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
@@ -335,7 +335,7 @@ STORE_API_RATE_LIMIT = env.str("STORE_API_RATE_LIMIT", default="600/min")
 STORE_API_IDEMPOTENCY_TTL_HOURS = env.int("STORE_API_IDEMPOTENCY_TTL_HOURS", default=24)
 STORE_API_IDEMPOTENCY_LOCK_SECONDS = env.int("STORE_API_IDEMPOTENCY_LOCK_SECONDS", default=60)
 # Each web process keeps a store of a key, and the rates / payment methods intake reads, this many seconds
-# (config.local_cache): a store disabled or a key rotated in another process stops working within it. 0 = off.
+# (core.local_cache): a store disabled or a key rotated in another process stops working within it. 0 = off.
 STORE_API_CACHE_SECONDS = env.float("STORE_API_CACHE_SECONDS", default=2.0)
 
 LOGGING = {

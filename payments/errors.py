@@ -1,8 +1,8 @@
-"""Domain errors of payments; the API maps them to its JSON error body (config.api_errors)."""
+"""Domain errors of payments; the API maps them to its JSON error body (core.api_errors)."""
 
 from rest_framework import status
 
-from config.api_errors import DomainError
+from core.api_errors import DomainError
 
 
 class PaymentsError(DomainError):

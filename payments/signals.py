@@ -1,11 +1,11 @@
 """Empty the per-process caches of the store API when a row they may hold changes in this process.
 
-Other processes see the change within STORE_API_CACHE_SECONDS (config.local_cache).
+Other processes see the change within STORE_API_CACHE_SECONDS (core.local_cache).
 """
 
 from django.db.models.signals import post_delete, post_save
 
-from config.local_cache import clear_local_caches
+from core.local_cache import clear_local_caches
 
 CACHED_MODELS = (
     "tenancy.Tenant", "accounts.User", "payments.Merchant", "payments.MerchantStore", "payments.ExchangeRate",

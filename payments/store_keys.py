@@ -1,6 +1,6 @@
 """Store API credentials: formats and the keyed digest the private key is stored as."""
 
-from config import crypto
+from core import crypto
 
 PRIVATE_KEY_PURPOSE = "payments.store_private_api_key"
 PRIVATE_KEY_PREFIX_LENGTH = 10

@@ -42,14 +42,14 @@ class AccessTokenAuthentication(BaseAuthentication):
         if not _looks_like_access_token(token):
             return None
         # Imported here: DRF loads this class while rest_framework.views is still importing,
-        # and the services import config.api_errors, which needs rest_framework.views.
+        # and the services import core.api_errors, which needs rest_framework.views.
         from accounts.services.api_tokens import TokenError, session_for_access_token
 
         try:
             session = session_for_access_token(token)
         except TokenError as exc:
             failure = exceptions.AuthenticationFailed(exc.message, code=exc.code)
-            failure.default_code = exc.code  # the error body's `code` (config.api_errors)
+            failure.default_code = exc.code  # the error body's `code` (core.api_errors)
             raise failure
         now = timezone.now()
         if now - session.last_seen_at >= LAST_SEEN_EVERY:

@@ -40,6 +40,6 @@ class AuthErrorDetailSerializer(serializers.Serializer):
 
 
 class AuthErrorSerializer(serializers.Serializer):
-    """The JSON error body of config.api_errors."""
+    """The JSON error body of core.api_errors."""
 
     error = AuthErrorDetailSerializer()

@@ -2,7 +2,7 @@
 
 - access token: `TimestampSigner` over the session id, valid settings.API_ACCESS_TOKEN_TTL;
   every request re-reads the session row, so revoking it ends access at once.
-- refresh token: random (config.crypto.new_token), stored only as a digest, valid
+- refresh token: random (core.crypto.new_token), stored only as a digest, valid
   settings.API_REFRESH_TOKEN_TTL, single use. Using it rotates: it is marked used and a
   new one is issued. Presenting a used one means it leaked: the whole session and all
   its tokens are revoked.
@@ -22,8 +22,8 @@ from accounts.services import mfa
 from accounts.services.login import authenticate_for_login
 from accounts.services.sessions import revoke_session, revoke_session_rows
 from audit.services import record_event
-from config.api_errors import DomainError
-from config.crypto import digest, new_token
+from core.api_errors import DomainError
+from core.crypto import digest, new_token
 
 ACCESS_SALT = "accounts.api.access-token"
 REFRESH_PURPOSE = "api-refresh-token"

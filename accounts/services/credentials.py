@@ -15,7 +15,7 @@ from rest_framework import status
 
 from accounts.models import User
 from accounts.services import throttling
-from config.api_errors import DomainError
+from core.api_errors import DomainError
 
 GENERIC_FAILURE = "The email or password is wrong."
 

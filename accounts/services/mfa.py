@@ -26,8 +26,8 @@ from rest_framework import status
 from accounts.models import BackupCode, User
 from accounts.services import throttling
 from audit.services import record_event
-from config.api_errors import DomainError
-from config.crypto import digest
+from core.api_errors import DomainError
+from core.crypto import digest
 
 TOTP_INTERVAL = 30
 TOTP_VALID_WINDOW = 1  # steps either side of now

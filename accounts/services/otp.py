@@ -24,8 +24,8 @@ from accounts.models import E164, OtpVerification, User
 from accounts.services import throttling
 from accounts.sms import SmsDeliveryError, send_sms
 from audit.services import record_event
-from config.api_errors import DomainError
-from config.crypto import digest, mask
+from core.api_errors import DomainError
+from core.crypto import digest, mask
 
 Purpose = OtpVerification.Purpose
 

@@ -21,8 +21,8 @@ from accounts.services.registration import EMAIL_RESEND_COOLDOWN, LinkError, sen
 from accounts.services.sessions import revoke_all_sessions, revoke_other_sessions
 from accounts.session_store import stored_session_key
 from audit.services import record_event
-from config.api_errors import DomainError
-from config.crypto import digest, new_token
+from core.api_errors import DomainError
+from core.crypto import digest, new_token
 
 
 class CurrentPasswordError(DomainError):

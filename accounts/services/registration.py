@@ -22,8 +22,8 @@ from rest_framework import status
 from accounts.models import EmailVerification, PasswordReset, User
 from accounts.selectors import EMAIL_VERIFICATION_PURPOSE, user_by_email
 from audit.services import record_event
-from config.api_errors import DomainError
-from config.crypto import digest, new_token
+from core.api_errors import DomainError
+from core.crypto import digest, new_token
 
 logger = logging.getLogger(__name__)
 

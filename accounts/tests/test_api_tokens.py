@@ -15,7 +15,7 @@ from accounts.services import mfa
 from accounts.services.api_tokens import make_access_token
 from accounts.tests.factories import TEST_PASSWORD, UserFactory, enable_mfa, web_login
 from audit.models import AuditLog
-from config.crypto import digest
+from core.crypto import digest
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from accounts.selectors import PASSWORD_RESET_PURPOSE
 from accounts.session_store import stored_session_key
 from accounts.tests.factories import TEST_PASSWORD, UserFactory, emailed_link_path, token_of
 from audit.models import AuditLog
-from config.crypto import digest
+from core.crypto import digest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,7 +13,7 @@ from accounts.models import EmailVerification, User
 from accounts.selectors import EMAIL_VERIFICATION_PURPOSE
 from accounts.tests.factories import TEST_PASSWORD, UserFactory, emailed_link_path, token_of
 from audit.models import AuditLog
-from config.crypto import digest
+from core.crypto import digest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -22,7 +22,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.response import Response
 
-from config.api_errors import DomainError
+from core.api_errors import DomainError
 from payments.models import MerchantStore
 from payments.services.idempotency import (
     Claim,

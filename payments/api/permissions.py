@@ -3,7 +3,7 @@
 from rest_framework import status
 from rest_framework.permissions import BasePermission
 
-from config.api_errors import DomainError
+from core.api_errors import DomainError
 from payments.models import MerchantStore
 
 

@@ -4,7 +4,7 @@ import re
 
 from django.db.models import Prefetch, QuerySet
 
-from config.local_cache import LocalTTLCache
+from core.local_cache import LocalTTLCache
 from payments.models import AvailableBankMethod, BalanceStore, IncomingOrder, MerchantStore, PaymentMethod
 from payments.store_keys import private_key_digest
 from tenancy.scoping import dangerously_bypass_tenant_scope
@@ -23,7 +23,7 @@ STORE_API_COLUMNS = (
 )
 
 
-# The store of a key digest, for STORE_API_CACHE_SECONDS (see config.local_cache for the staleness bound).
+# The store of a key digest, for STORE_API_CACHE_SECONDS (see core.local_cache for the staleness bound).
 _stores_by_key_digest: LocalTTLCache[MerchantStore] = LocalTTLCache("store-api-stores",
                                                                     ttl_setting="STORE_API_CACHE_SECONDS")
 

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import BindingDict
 
-from config.crypto import mask
+from core.crypto import mask
 from payments.models import IncomingOrder, OrderType
 from payments.selectors_pay import payment_url
 

@@ -1,7 +1,5 @@
 """Store API v1, mounted at /api/v1/ (config/urls.py)."""
 
-import os
-
 from django.urls import path, re_path
 
 from . import views
@@ -17,11 +15,5 @@ urlpatterns = [
     path("balance", views.BalanceView.as_view(), name="balance"),
     path("methods", views.MethodListView.as_view(), name="methods"),
 ]
-
-if os.environ.get("BENCH_BARE_VIEW") == "1":  # bench/intake.py's baselines only; never set in production
-    from bench.bare_view import BareInsertView, IntakeWritesView
-
-    urlpatterns.append(path("bench/bare", BareInsertView.as_view(), name="bench-bare"))
-    urlpatterns.append(path("bench/writes", IntakeWritesView.as_view(), name="bench-writes"))
 
 urlpatterns.append(re_path(r"", views.unknown_endpoint))  # last: anything else under /api/v1/ is a JSON 404

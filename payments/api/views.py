@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from config.api_errors import error_body
+from core.api_errors import error_body
 from payments.models import IncomingOrder, OrderType
 from payments.services import intake
 

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config.fields import EncryptedTextField
+from core.fields import EncryptedTextField
 from tenancy.scoping import TenantScopedModel
 
 from .fields import FiatAmountField, PercentField

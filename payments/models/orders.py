@@ -4,8 +4,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from config import crypto
-from config.fields import EncryptedTextField
+from core import crypto
+from core.fields import EncryptedTextField
 from tenancy.scoping import TenantScopedModel
 
 from ..indexes import NamedIndex

@@ -5,8 +5,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config import crypto
-from config.fields import EncryptedTextField
+from core import crypto
+from core.fields import EncryptedTextField
 from tenancy.scoping import TenantScopedModel
 
 from .fields import FiatAmountField, PercentField

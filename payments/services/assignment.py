@@ -32,7 +32,7 @@ One short transaction per order, all or nothing:
 
 The worker's time is the service's throughput (bench/assignment.py), so this
 path reads nothing twice and compiles nothing per order: its statements are
-written out here or compiled once (config.sql), the events are built from the
+written out here or compiled once (core.sql), the events are built from the
 rows in hand (payments.selectors_callbacks.order_event_data_in_hand), and rows
 written together go in one INSERT. About ten statements per assigned order.
 
@@ -64,7 +64,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config import sql
+from core import sql
 from payments.errors import PaymentsError
 from payments.models import BalanceTrader, IncomingOrder, OrderHistory, OrderType
 from payments.models.fields import CRYPTO_PLACES, FIAT_PLACES

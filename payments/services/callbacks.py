@@ -50,7 +50,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from config import sql
+from core import sql
 from payments.errors import PaymentsError
 from payments.models import CallbackAttempt, CallbackEvent, IncomingOrder, MerchantStore
 from payments.permissions import has_any_flag

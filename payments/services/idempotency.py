@@ -29,7 +29,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from rest_framework import status
 
-from config import crypto, sql
+from core import crypto, sql
 from payments.errors import ConflictError, PaymentsError
 from payments.models import IdempotencyKey, MerchantStore
 from tenancy.models import Tenant

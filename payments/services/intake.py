@@ -23,8 +23,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import status
 
-from config import sql
-from config.local_cache import LocalTTLCache
+from core import sql
+from core.local_cache import LocalTTLCache
 from payments import selectors
 from payments.errors import ConflictError, PaymentsError
 from payments.models import (
@@ -146,7 +146,7 @@ def _check_request_fields(store: MerchantStore, order_type: str, *, fiat_currenc
         raise PaymentsError("The order does not fit this store's settings.", code=code, fields=fields)
 
 
-# What intake reads on every request, kept per process for STORE_API_CACHE_SECONDS (config.local_cache).
+# What intake reads on every request, kept per process for STORE_API_CACHE_SECONDS (core.local_cache).
 _offers: LocalTTLCache[tuple[PaymentMethod | None, Bank | None]] = LocalTTLCache(
     "intake-offers", ttl_setting="STORE_API_CACHE_SECONDS")
 _rates: LocalTTLCache[tuple[Decimal, datetime]] = LocalTTLCache("intake-rates", ttl_setting="STORE_API_CACHE_SECONDS")

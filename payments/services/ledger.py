@@ -44,7 +44,7 @@ from typing import TypeVar
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from config import sql
+from core import sql
 from payments.errors import PaymentsError
 from payments.models import (
     AmountMismatch,
@@ -113,7 +113,7 @@ def _move(balance, *, balance_field: str, hold_field: str, amount: Decimal, hold
 
 
 def _update(row, *field_names: str) -> None:
-    """Save fields of a locked balance row through a statement compiled once (config.sql: the ledger is on
+    """Save fields of a locked balance row through a statement compiled once (core.sql: the ledger is on
     the assignment worker's hot path, and balance rows have no save signals)."""
     if sql.update(row, field_names, connections[router.db_for_write(type(row))]) != 1:
         raise RuntimeError(f"{row._meta.label} {row.pk} vanished under its lock.")

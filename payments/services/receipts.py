@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.files import File
 
-from config import crypto
+from core import crypto
 from payments.errors import PaymentsError
 
 ACCEPTED = "a JPEG, PNG or WebP image, or a PDF"

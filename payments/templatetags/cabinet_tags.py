@@ -2,7 +2,7 @@
 
 from django import template
 
-from config import crypto
+from core import crypto
 from payments.cabinet import selectors
 
 register = template.Library()

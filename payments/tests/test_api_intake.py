@@ -143,7 +143,7 @@ def test_on_commit_the_order_goes_to_assignment(api, django_capture_on_commit_ca
 
 
 def test_intake_costs_one_statement_once_store_rate_and_method_are_cached(api, django_assert_num_queries):
-    """Cold: store, method+bank, rate, insert. Warm (config.local_cache): the INSERT alone."""
+    """Cold: store, method+bank, rate, insert. Warm (core.local_cache): the INSERT alone."""
     client = api.client()
     body = {**PAYIN, "method": "card", "bank": "Kasikornbank"}
     with django_assert_num_queries(4):

@@ -31,7 +31,7 @@ def test_reencrypt_fields_reaches_every_tenants_numbers_and_secrets(tenant, refs
 
 @pytest.fixture(autouse=True)
 def _clear_keyring_cache():
-    from config import crypto
+    from core import crypto
 
     crypto._keyring.cache_clear()
     yield

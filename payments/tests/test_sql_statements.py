@@ -1,4 +1,4 @@
-"""config.sql: the statements compiled once write what the ORM's save() writes."""
+"""core.sql: the statements compiled once write what the ORM's save() writes."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from audit.models import AuditLog
-from config import sql
+from core import sql
 from payments.models import BalanceTrader
 
 from .factories import TraderFactory

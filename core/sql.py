@@ -30,7 +30,7 @@ def _template(model: type[models.Model], obj: models.Model, connection) -> tuple
         shape = _INSERT_VALUES.match(sql)
         if shape is None or shape.group(2) != ", ".join(["%s"] * len(fields)):
             # a field with its own placeholder, or a Django upgrade that changed the shape: never guess
-            raise RuntimeError(f"config.sql cannot template the INSERT of {meta.label}: {sql[:160]!r}")
+            raise RuntimeError(f"core.sql cannot template the INSERT of {meta.label}: {sql[:160]!r}")
         template = _templates[key] = (shape.group(1), shape.group(2), fields)
     return template
 
@@ -105,7 +105,7 @@ def update(obj: models.Model, field_names: tuple[str, ...] | list[str], connecti
         meta = model._meta
         fields = [meta.get_field(name) for name in field_names]
         if any(not f.concrete or f.primary_key or hasattr(f, "get_placeholder") for f in fields):
-            raise RuntimeError(f"config.sql cannot template an UPDATE of {meta.label} {list(field_names)}.")
+            raise RuntimeError(f"core.sql cannot template an UPDATE of {meta.label} {list(field_names)}.")
         qn = connection.ops.quote_name
         assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
         template = _updates[key] = (

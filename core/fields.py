@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from config import crypto
+from core import crypto
 
 
 class EncryptedTextField(models.TextField):

@@ -8,7 +8,7 @@ from django.db import connection
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
-from config import crypto
+from core import crypto
 
 
 def _raw_mfa_secret(user: User) -> str:

@@ -4,8 +4,8 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from config import crypto
-from config.fields import EncryptedTextField
+from core import crypto
+from core.fields import EncryptedTextField
 from tenancy.services import platform_wide_access
 
 
