@@ -13,7 +13,7 @@ from accounts.models import EmailVerification, FailedAttempt, OtpVerification, P
 from accounts.services import mfa as mfa_service
 from accounts.services import sessions as session_service
 from audit.services import field_changes, record_event
-from tenancy.admin_guards import FailedAttemptsInReachAdminMixin, ObjectPermissionAdminMixin, UsersInReachAdminMixin
+from tenancy.authz.admin import FailedAttemptsInReachAdminMixin, ObjectPermissionAdminMixin, UsersInReachAdminMixin
 
 AUDITED_USER_FIELDS = ("email", "full_name", "phone", "phone_verified", "email_verified", "is_staff", "is_superuser")
 

@@ -112,7 +112,7 @@ AUTH_USER_MODEL = "accounts.User"
 # Email is unique case-insensitively through a functional constraint (users_email_ci_unique).
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 AUTHENTICATION_BACKENDS = [
-    "tenancy.backends.AuthorizationBackend",  # answers every has_perm (flags, roles, guardian); see its docstring
+    "tenancy.authz.backend.AuthorizationBackend",  # answers every has_perm (flags, roles, guardian); see its docstring
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]

@@ -14,7 +14,15 @@ from django.db import transaction
 
 from audit.admin_mixins import AuditedModelAdmin
 from tenancy import authz, services
-from tenancy.admin_guards import CurrentTenantAdminMixin, ObjectPermissionAdminMixin, UsersInReachAdminMixin
+from tenancy.authz.admin import CurrentTenantAdminMixin, ObjectPermissionAdminMixin, UsersInReachAdminMixin
+from tenancy.authz.permissions import (
+    ADMIN_FLAGS,
+    ADMIN_TEMPLATES,
+    SUPER_ADMIN_ROLE,
+    SUPPORT_FLAGS,
+    SUPPORT_TEMPLATES,
+    template_flags,
+)
 from tenancy.models import (
     AdminProfile,
     Membership,
@@ -27,16 +35,8 @@ from tenancy.models import (
     SupportProfile,
     Tenant,
 )
-from tenancy.permissions import (
-    ADMIN_FLAGS,
-    ADMIN_TEMPLATES,
-    SUPER_ADMIN_ROLE,
-    SUPPORT_FLAGS,
-    SUPPORT_TEMPLATES,
-    template_flags,
-)
 from tenancy.selectors import users_in_reach
-from tenancy.services.staff import check_can_staff
+from tenancy.services.staff import LAST_SUPER_ADMIN, check_can_staff, is_last_super_admin
 
 # Django groups would be a second way to grant permissions; here nothing grants but flags and roles.
 try:
@@ -329,9 +329,8 @@ class AdminProfileForm(StaffProfileForm):
         changed_role = role.key if (target is None or "role" in self.changed_data) else None
         flags = dict.fromkeys(ADMIN_FLAGS, True) if role.key == SUPER_ADMIN_ROLE else self.flags()
         services.check_can_manage_admins(self.request.user, target=target, role_key=changed_role, flags=flags)
-        if target is not None and target.is_super_admin and role.key != SUPER_ADMIN_ROLE and \
-                not AdminProfile.objects.filter(role__key=SUPER_ADMIN_ROLE).exclude(pk=target.pk).exists():
-            raise ValidationError("This is the last super admin; make another one first.")
+        if target is not None and role.key != SUPER_ADMIN_ROLE and is_last_super_admin(target):
+            raise ValidationError(LAST_SUPER_ADMIN)
 
 
 class SupportProfileForm(StaffProfileForm):
@@ -406,9 +405,8 @@ class AdminProfileAdmin(StaffProfileAdmin):
     list_display = ("user", "username", "role", *ADMIN_FLAGS)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        if obj is not None and obj.is_super_admin and not AdminProfile.objects.filter(
-                role__key=SUPER_ADMIN_ROLE).exclude(pk=obj.pk).exists():
-            return False  # the last super admin stays
+        if obj is not None and is_last_super_admin(obj):
+            return False
         return super().has_delete_permission(request, obj)
 
     def save_model(self, request, obj, form, change):

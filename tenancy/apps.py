@@ -31,9 +31,9 @@ class TenancyConfig(AppConfig):
         from django.conf import settings
         from django.db.models.signals import pre_delete, pre_save
 
-        from tenancy.staff_guard import refuse_unsanctioned_staff_changes, refuse_unsanctioned_staff_deletes
+        from tenancy.authz.user_rows import refuse_unsanctioned_staff_changes, refuse_unsanctioned_staff_deletes
 
         pre_save.connect(refuse_unsanctioned_staff_changes, sender=settings.AUTH_USER_MODEL,
-                         dispatch_uid="tenancy.staff_guard")
+                         dispatch_uid="tenancy.authz.user_rows")
         pre_delete.connect(refuse_unsanctioned_staff_deletes, sender=settings.AUTH_USER_MODEL,
                            dispatch_uid="tenancy.staff_guard_delete")

@@ -1,6 +1,6 @@
 from tenancy import selectors
+from tenancy.authz.user_rows import request_in_progress
 from tenancy.scoping import tenant_context
-from tenancy.staff_guard import request_in_progress
 
 SESSION_TENANT_KEY = "tenant_id"
 
@@ -12,7 +12,7 @@ class TenantMiddleware:
     default membership. A tenant the user may no longer act in (membership
     removed, tenant suspended) is dropped. Anonymous and tenant-less requests
     run with no tenant at all, which scoped managers and RLS refuse.
-    It also marks the request as in progress for `tenancy.staff_guard`.
+    It also marks the request as in progress for `tenancy.authz.user_rows`.
     """
 
     def __init__(self, get_response):

@@ -19,7 +19,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from tenancy.permissions import ADMIN_FLAGS, SUPPORT_FLAGS
+from tenancy.authz.permissions import ADMIN_FLAGS, SUPPORT_FLAGS
 
 
 class Tenant(models.Model):

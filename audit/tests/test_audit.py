@@ -6,8 +6,8 @@ from accounts.models import User
 from accounts.tests.factories import UserFactory, web_login
 from audit.models import AuditLog
 from audit.services import REDACTED, field_changes, model_snapshot, record_event
+from tenancy.authz.permissions import ADMIN_FLAGS
 from tenancy.models import Service
-from tenancy.permissions import ADMIN_FLAGS
 from tenancy.scoping import tenant_context
 from tenancy.tests.factories import TenantFactory, make_admin, make_super_admin, make_support
 

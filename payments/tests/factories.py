@@ -24,8 +24,8 @@ from payments.models import (
 )
 from payments.services import merchants as merchant_services
 from payments.services import requisites as requisite_services
+from tenancy.authz.permissions import ADMIN_FLAGS, SUPPORT_FLAGS
 from tenancy.models import AdminProfile, Membership, Role, SupportProfile
-from tenancy.permissions import ADMIN_FLAGS, SUPPORT_FLAGS
 
 _numbers = count(1)
 

@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from accounts.models import FailedAttempt, OtpVerification, User
 from accounts.tests.factories import web_login
+from tenancy.authz.permissions import ADMIN_FLAGS, SUPPORT_FLAGS
 from tenancy.models import Membership, Permission, Role, Service, Tenant
-from tenancy.permissions import ADMIN_FLAGS, SUPPORT_FLAGS
 from tenancy.scoping import dangerously_bypass_tenant_scope
 
 from .factories import make_staff

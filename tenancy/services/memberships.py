@@ -5,8 +5,9 @@ from django.db import transaction
 
 from audit.services import record_event
 from tenancy import authz
+from tenancy.authz import require
 from tenancy.models import Membership, RoleAssignment
-from tenancy.services.guards import lock_user, require
+from tenancy.services.locks import lock_user
 
 
 def _record(action: str, membership: Membership, actor, **details) -> None:

@@ -5,9 +5,10 @@ from django.db import transaction
 
 from audit.services import record_event
 from tenancy import authz
+from tenancy.authz import require
+from tenancy.authz.permissions import ROLE_ASSIGNER_FLAGS
 from tenancy.models import Role, RoleAssignment, Service, ServiceRole
-from tenancy.permissions import ROLE_ASSIGNER_FLAGS
-from tenancy.services.guards import lock_user, require
+from tenancy.services.locks import lock_user
 from tenancy.services.memberships import ensure_membership
 
 

@@ -18,10 +18,10 @@ from django.db import transaction
 
 from audit.services import field_changes, record_event
 from tenancy import authz
+from tenancy.authz.permissions import ADMIN_FLAGS, ADMIN_TEMPLATES, SUPER_ADMIN_ROLE, SUPPORT_FLAGS, SUPPORT_TEMPLATES
+from tenancy.authz.user_rows import staff_service_write
 from tenancy.models import AdminProfile, Role, SupportProfile
-from tenancy.permissions import ADMIN_FLAGS, ADMIN_TEMPLATES, SUPER_ADMIN_ROLE, SUPPORT_FLAGS, SUPPORT_TEMPLATES
-from tenancy.services.guards import lock_user
-from tenancy.staff_guard import staff_service_write
+from tenancy.services.locks import lock_user
 
 User = get_user_model()
 
@@ -33,7 +33,7 @@ def _template(role_key: str, allowed: tuple[str, ...]) -> Role:
 
 
 def _flags_from(flags: dict | None, names: tuple[str, ...], role_key: str) -> dict[str, bool]:
-    from tenancy.permissions import template_flags
+    from tenancy.authz.permissions import template_flags
 
     if flags is None:
         return template_flags(role_key, names)
@@ -96,8 +96,14 @@ def check_can_staff(actor, user) -> None:
         raise PermissionDenied("You may not make this user staff: they are not in your tenants.")
 
 
-def _other_super_admins(user) -> bool:
-    return User.objects.filter(is_superuser=True).exclude(pk=user.pk).exclude(status="blocked").exists()
+def is_last_super_admin(profile: AdminProfile) -> bool:
+    """The platform always keeps one super admin who can log in: this profile may not be demoted or removed
+    when no other unblocked super admin exists."""
+    return profile.is_super_admin and not User.objects.filter(is_superuser=True).exclude(
+        pk=profile.user_id).exclude(status="blocked").exists()
+
+
+LAST_SUPER_ADMIN = "This is the last super admin; make another one first."
 
 
 def _sync_user(user, *, staff: bool, superuser: bool) -> dict | None:
@@ -152,8 +158,8 @@ def update_admin_profile(*, profile: AdminProfile, role_key: str | None = None, 
                             flags=values)
     with transaction.atomic():
         lock_user(profile.user)
-        if profile.is_super_admin and new_role_key != SUPER_ADMIN_ROLE and not _other_super_admins(profile.user):
-            raise ValidationError({"role": "This is the last super admin; make another one first."})
+        if new_role_key != SUPER_ADMIN_ROLE and is_last_super_admin(profile):
+            raise ValidationError({"role": LAST_SUPER_ADMIN})
         before = _snapshot(profile)
         profile.role = role
         if username is not None:
@@ -179,8 +185,8 @@ def delete_admin_profile(*, profile: AdminProfile, deleted_by=None) -> None:
     check_can_manage_admins(deleted_by, target=profile)
     with transaction.atomic():
         lock_user(profile.user)
-        if profile.is_super_admin and not _other_super_admins(profile.user):
-            raise ValidationError("This is the last super admin; make another one first.")
+        if is_last_super_admin(profile):
+            raise ValidationError(LAST_SUPER_ADMIN)
         record_event(action="staff.admin_deleted", actor=deleted_by, target=profile,
                      description=f"{profile.user} is no longer an admin",
                      details={"user": profile.user_id, **_snapshot(profile)})

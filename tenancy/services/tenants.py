@@ -7,9 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.services import field_changes, model_snapshot, record_event
+from tenancy.authz import require
 from tenancy.models import Tenant
 from tenancy.scoping import dangerously_bypass_tenant_scope
-from tenancy.services.guards import require
 
 EDITABLE = ("name", "plan", "status")
 

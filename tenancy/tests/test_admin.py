@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from accounts.tests.factories import TEST_PASSWORD, UserFactory, web_login
 from audit.models import AuditLog
+from tenancy.authz.permissions import ADMIN_FLAGS, SUPPORT_FLAGS
 from tenancy.models import AdminProfile, Membership, Role, RoleAssignment, SupportProfile, Tenant
-from tenancy.permissions import ADMIN_FLAGS, SUPPORT_FLAGS
 from tenancy.tests.factories import fresh, make_admin, make_member, make_super_admin, make_support
 
 pytestmark = pytest.mark.django_db

@@ -3,8 +3,8 @@ from django.contrib.auth.models import Permission as DjangoPermission
 
 from accounts.tests.factories import UserFactory
 from tenancy import authz, services
+from tenancy.authz.permissions import FLAG_PERMISSIONS, MODEL_PERMISSIONS, ROLE_TEMPLATES
 from tenancy.models import Permission
-from tenancy.permissions import FLAG_PERMISSIONS, MODEL_PERMISSIONS, ROLE_TEMPLATES
 from tenancy.scoping import tenant_context
 from tenancy.tests.factories import fresh, make_admin, make_member, make_super_admin, make_support
 

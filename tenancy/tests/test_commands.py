@@ -4,8 +4,8 @@ from django.core.management import CommandError, call_command
 from accounts.models import User
 from audit.models import AuditLog
 from tenancy import authz
+from tenancy.authz.permissions import ADMIN_FLAGS
 from tenancy.models import AdminProfile, Membership, SupportProfile, Tenant
-from tenancy.permissions import ADMIN_FLAGS
 
 pytestmark = pytest.mark.django_db
 

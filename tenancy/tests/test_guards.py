@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
 from tenancy import services
-from tenancy.guards import HasPermission, PermissionRequiredMixin, permission_required
+from tenancy.authz.views import HasPermission, PermissionRequiredMixin, permission_required
 from tenancy.scoping import is_bypassed
 from tenancy.tests.factories import make_member
 
@@ -104,7 +104,7 @@ class TestStaffStandingGuard:
     """is_superuser short-circuits Django's permission checks, so it moves only with staff profiles."""
 
     def test_a_request_cannot_tick_is_superuser_or_is_staff(self):
-        from tenancy.staff_guard import request_in_progress
+        from tenancy.authz.user_rows import request_in_progress
 
         user = UserFactory()
         with request_in_progress():
@@ -124,7 +124,7 @@ class TestStaffStandingGuard:
         assert (user.is_superuser, user.is_staff, user.full_name) == (False, False, "Renamed")
 
     def test_staff_services_may_during_a_request(self):
-        from tenancy.staff_guard import request_in_progress
+        from tenancy.authz.user_rows import request_in_progress
 
         user = UserFactory()
         with request_in_progress():
@@ -134,8 +134,8 @@ class TestStaffStandingGuard:
         assert user.is_staff
 
     def test_the_middleware_marks_requests(self, tenant):
+        from tenancy.authz.user_rows import _in_request
         from tenancy.middleware import TenantMiddleware
-        from tenancy.staff_guard import _in_request
 
         seen = []
         request = page_request(make_member(tenant), None)

@@ -6,8 +6,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
 from tenancy import services
+from tenancy.authz.permissions import ADMIN_FLAGS
 from tenancy.models import AdminProfile, SupportProfile
-from tenancy.permissions import ADMIN_FLAGS
 from tenancy.tests.factories import fresh, make_admin, make_super_admin, make_support
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
 
+from tenancy.authz.permissions import SUPER_ADMIN_ROLE
 from tenancy.models import AdminProfile
-from tenancy.permissions import SUPER_ADMIN_ROLE
 from tenancy.services import create_super_admin
 
 PASSWORD_ENV = "DJANGO_SUPERADMIN_PASSWORD"

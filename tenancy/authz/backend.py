@@ -10,14 +10,14 @@ Accepted permission strings:
 - a staff flag name, e.g. `user.has_perm("can_view_sensitive_data")`;
 - one of our keys, e.g. `user.has_perm("orders.manage", order)`;
 - a Django model permission (`"tenancy.change_tenant"`, what the admin asks),
-  mapped through `tenancy.permissions.MODEL_PERMISSIONS` (unmapped: refused,
+  mapped through `tenancy.authz.permissions.MODEL_PERMISSIONS` (unmapped: refused,
   except a guardian object permission on `obj`).
 """
 
 from django.core.exceptions import PermissionDenied
 
 from tenancy import authz
-from tenancy.permissions import ALL_FLAGS
+from tenancy.authz.permissions import ALL_FLAGS
 
 
 class AuthorizationBackend:

@@ -1,10 +1,23 @@
-"""The one authorization entry point: `can(user, "resource.action", tenant=…, obj=…)`.
+"""Authorization: every rule of who may do what is in this package.
+
+- here: `can(user, "resource.action", tenant=…, obj=…)`, the one entry point, with the staff flags
+  (`has_flag`, `may_grant_flag`), the object rules and `may_act_on_account` (staff powers over people),
+  and `require` (the services' check);
+- `permissions`: the catalog in code — staff flags, role templates, which flag confers which permission,
+  Django model permissions mapped onto our keys;
+- `backend`: Django's `user.has_perm` answered by `can` (so admin, pages and API agree);
+- `views`: `can` for views and the API (decorator, class-based-view mixin, DRF permission);
+- `admin`: `can` and the tenant/people scoping for Django admin (ModelAdmin mixins);
+- `user_rows`: guards on user rows that hold whatever page or admin saves them (staff standing changes only
+  through the staff services; staff powers over an account follow `may_act_on_account`).
+
+`can` in detail:
 
 A user may do something when any of these grants it, and no object rule forbids it:
 1. they are a super admin (an active Django superuser; services keep that in
    step with a `super_admin` admin profile) — everything, everywhere;
 2. a staff flag of their admin/support profile (seed 002; see
-   `tenancy.permissions.FLAG_PERMISSIONS`);
+   `tenancy.authz.permissions.FLAG_PERMISSIONS`);
 3. a role assigned to them in the tenant the question is about (seed 003);
 4. an active role of theirs in the service the permission belongs to (seed 004);
 5. a django-guardian object permission on `obj`.
@@ -27,9 +40,10 @@ from collections.abc import Callable
 from functools import cache
 
 from django.apps import apps as django_apps
+from django.core.exceptions import PermissionDenied
 from django.db.models import F
 
-from tenancy.permissions import ALL_FLAGS, FLAG_PERMISSIONS, MODEL_PERMISSIONS, STAFF_BASE_PERMISSIONS
+from tenancy.authz.permissions import ALL_FLAGS, FLAG_PERMISSIONS, MODEL_PERMISSIONS, STAFF_BASE_PERMISSIONS
 from tenancy.scoping import current_tenant_id
 
 _CACHE_ATTR = "_tenancy_authz"
@@ -338,3 +352,12 @@ OBJECT_RULES: dict[str, Callable] = {
     "staff.manage_supports": _staff_profile_rule,
 }
 
+
+
+def require(actor, perm_key: str, *, tenant=None, obj=None, message: str = "") -> None:
+    """The services' check. No actor: the platform itself. Otherwise the actor must be allowed, or
+    PermissionDenied."""
+    if actor is None:
+        return
+    if not can(actor, perm_key, tenant=tenant, obj=obj):
+        raise PermissionDenied(message or f"You may not do {perm_key} here.")
