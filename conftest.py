@@ -60,3 +60,23 @@ def _fresh_local_caches():
     clear_local_caches()
     yield
     clear_local_caches()
+
+
+@pytest.fixture
+def rls_subject(db):
+    """Make sure this test's queries are bound by row-level security, whatever role the database URL names:
+    a superuser or BYPASSRLS role (as in a quick local run) skips RLS entirely, so the test switches, for its
+    own transaction, to a plain probe role. Returns how the connection is bound."""
+    import uuid
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        superuser, bypass = cursor.fetchone()
+        if not (superuser or bypass):
+            return "the app role itself (RLS forced on the table owner)"
+        probe = f"rls_probe_{uuid.uuid4().hex[:8]}"
+        cursor.execute(f"CREATE ROLE {probe} NOSUPERUSER NOBYPASSRLS NOLOGIN")
+        cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {probe}")
+        cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {probe}")
+        cursor.execute(f"SET LOCAL ROLE {probe}")
+    return f"a probe role ({probe}); the connection itself is privileged"

@@ -103,7 +103,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # plans it once: planning joins over RLS-protected tables costs milliseconds, more than running them.
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options.setdefault("server_side_binding", env.bool("DATABASE_SERVER_SIDE_BINDING", default=True))
-    _options.setdefault("prepare_threshold", env.int("DATABASE_PREPARE_THRESHOLD", default=5))
+    _threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5").strip().lower()
+    # "off" (PgBouncer in transaction mode: a prepared statement would not survive the pooled connection).
+    _options.setdefault("prepare_threshold", None if _threshold in ("off", "none", "") else int(_threshold))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

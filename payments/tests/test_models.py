@@ -143,7 +143,7 @@ def test_every_payments_table_has_forced_row_level_security():
 
 
 @pytest.mark.postgres
-def test_rls_hides_other_tenants_rows_from_raw_sql(tenant, other_tenant):
+def test_rls_hides_other_tenants_rows_from_raw_sql(tenant, other_tenant, rls_subject):
     with tenant_context(tenant):
         Bank.objects.create(name="Only in A")
     with tenant_context(other_tenant), connection.cursor() as cursor:

@@ -47,20 +47,6 @@ def rows(sql: str, params=()) -> list:
         return cursor.fetchall()
 
 
-@pytest.fixture
-def rls_subject(db):
-    """Make sure the connection is subject to RLS; returns how."""
-    ((superuser, bypass),) = rows("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
-    if not (superuser or bypass):
-        return "the app role itself (RLS forced on the table owner)"
-    probe = f"rls_probe_{uuid.uuid4().hex[:8]}"
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE ROLE {probe} NOSUPERUSER NOBYPASSRLS NOLOGIN")
-        cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {probe}")
-        cursor.execute(f"SET LOCAL ROLE {probe}")
-    return f"a probe role ({probe}); the connection itself is privileged"
-
-
 def test_the_app_role_cannot_bypass_rls(db):
     """CI connects as p2p_app: no superuser, no BYPASSRLS, so the policies bind the app itself."""
     if settings.DATABASES["default"]["USER"] != "p2p_app":
