@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import BindingDict
 
 from config.crypto import mask
-from payments.models import IncomingOrder, OrderType
+from payments.models import IncomingOrder, OrderType, StoreStatus
 from payments.selectors_pay import payment_url
 
 
@@ -153,10 +153,15 @@ class OrderSerializer(PrototypeFieldsMixin, serializers.Serializer):
     id = serializers.CharField(source="hash_id", help_text="The order's public id.")
     type = serializers.ChoiceField(source="order_type", choices=OrderType.choices)
     status = serializers.ChoiceField(
-        choices=IncomingOrder.Status.choices,
-        help_text="Intake status: new → processing → assigned, or retrying / failed; cancelled by you.")
-    order_status = serializers.SerializerMethodField(
-        help_text="Once assigned: pending, processing, completed, failed, cancelled, disputed or expired.")
+        source="store_status", choices=StoreStatus.choices,
+        help_text="The order's lifecycle: new (waiting for a trader's requisite) → assigned (send the customer "
+                  "to pay) → paid (the customer says they paid) → completed (your balance moved); or cancelled, "
+                  "expired, failed, disputed. Callbacks carry the same value.")
+    intake_status = serializers.ChoiceField(
+        source="status", choices=IncomingOrder.Status.choices,
+        help_text="Queue detail, for support only: new, processing, retrying (no free requisite yet, tried "
+                  "again), assigned, failed (no requisite found in time), cancelled (before assignment). "
+                  "Follow `status`.")
     amount_fiat = serializers.DecimalField(source="total_fiat", max_digits=20, decimal_places=2,
                                            help_text="Fiat amount of the order, fixed at intake.")
     amount_crypto = serializers.DecimalField(source="amount_currency", max_digits=20, decimal_places=8,
@@ -179,13 +184,6 @@ class OrderSerializer(PrototypeFieldsMixin, serializers.Serializer):
     failure_reason = serializers.CharField(help_text="Why the order failed or was cancelled, if it did.")
     created = serializers.DateTimeField(source="created_at")
     updated = serializers.DateTimeField(source="updated_at")
-
-    @extend_schema_field(OpenApiTypes.STR)
-    def get_order_status(self, order: IncomingOrder) -> str | None:
-        if order.status != IncomingOrder.Status.ASSIGNED:
-            return None
-        assigned = getattr(order, "assigned_order", None)
-        return assigned.status if assigned is not None else None
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_method(self, order: IncomingOrder) -> str | None:
@@ -211,6 +209,9 @@ class ErrorDetailSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="Human-readable explanation.")
     fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
                                    help_text="Problems per request field (may be empty).")
+    order_id = serializers.CharField(
+        required=False, help_text="Only with 409 `duplicate_client_id`: the `id` of your order that has this "
+                                  "client_id already.")
 
 
 class ErrorSerializer(serializers.Serializer):
