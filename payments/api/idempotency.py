@@ -48,7 +48,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     name=HEADER, location=OpenApiParameter.HEADER, required=False, type=str,
     description=(
         "Any unique string you choose (1–255 visible ASCII characters, e.g. a UUID). Retrying the same request "
-        "with the same key returns the first answer — same status and body, with header "
+        "with the same key returns the first answer — same status and the very same body bytes, with header "
         "`Idempotent-Replayed: true` — for 24 hours, and creates no second order. The same key with a different "
         "body or endpoint is refused with 422 `idempotency_key_reused`; while the first request is still being "
         "processed a second one gets 409 `idempotency_key_in_flight` (retry shortly). Only a successful answer is "

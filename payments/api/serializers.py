@@ -130,10 +130,12 @@ class OrderRequestSerializer(StrictInputSerializer):
         help_text="Optional check: must be the store's crypto currency.")
     method = TextField(
         max_length=32, required=False, validators=[METHOD_CODE],
-        help_text="Preferred payment method code (GET /api/v1/methods).")
-    bank = text(128, required=False, help_text="Preferred bank, by name as listed by GET /api/v1/methods.")
+        help_text="Preferred payment method code, one GET /api/v1/methods lists (else 422 `method_not_served`).")
+    bank = text(128, required=False, help_text="Preferred bank, by name as GET /api/v1/methods lists it (else 422 "
+                                               "`bank_not_served`).")
     client_id = text(128, required=False, allow_null=True,
-                     help_text="Your own reference for this order; filter the order list by it.")
+                     help_text="Your own order number, unique per store (a used one is 409 `duplicate_client_id` "
+                               "naming the order that has it); filter the order list by it.")
     customer_id = text(128, required=False, allow_null=True,
                        help_text="Your customer's id (required when the store is set up to require it).")
     customer_ip = IPTextField(required=False, allow_null=True, help_text="Your customer's IP.")

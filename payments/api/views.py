@@ -29,9 +29,11 @@ def _errors(*codes: int) -> dict:
         403: "The store is disabled, its merchant blocked or its operator suspended; or this order type is "
              "turned off for the store.",
         404: "No such order among this store's orders.",
-        409: "Conflict: the request's Idempotency-Key is in flight, or the order's state does not allow it.",
+        409: "Conflict: the request's Idempotency-Key is in flight (`idempotency_key_in_flight`), the "
+             "`client_id` is one of your orders' already (`duplicate_client_id`, with that order's `order_id`), "
+             "the order is being assigned (`order_busy`, retry) or its state does not allow it.",
         422: "Understood but refused by a business rule (see `code`, e.g. amount_out_of_limits, "
-             "no_exchange_rate, idempotency_key_reused).",
+             "no_exchange_rate, method_not_served, bank_not_served, idempotency_key_reused).",
         429: "Rate limit of this store reached; retry after the `Retry-After` seconds.",
     }
     return {code: OpenApiResponse(ErrorSerializer, description=meaning[code]) for code in codes}
@@ -163,12 +165,12 @@ class OrderCancelView(StoreAPIView):
     @extend_schema(
         operation_id="orders_cancel", tags=TAG, summary="Cancel an order", request=None,
         description=(
-            "Possible until the customer has paid: an order not yet assigned (`new`, `retrying`, `failed`) is "
-            "cancelled, and so is an assigned one nobody has paid yet (`order_status` `pending`; the trader's "
-            "reserved balance is released). Cancelling a cancelled order answers it as it is. A completed order "
-            "answers 409 `order_completed`; one paid, disputed or otherwise ended 409 `order_not_cancellable` "
-            "(open an appeal with your operator); one being assigned this very moment 409 `order_busy` (retry "
-            "in a moment)."),
+            "Possible until the customer has paid: an order `new` or `failed` is cancelled, and so is an "
+            "`assigned` one (nobody has paid yet; the trader's reserved balance is released). A cancel that "
+            "meets the order being assigned waits for it and cancels the order as it then is, or, if it cannot "
+            "wait long enough, answers 409 `order_busy` (retry in a moment). Cancelling a cancelled order "
+            "answers it as it is. A completed order answers 409 `order_completed`; one paid, disputed or "
+            "otherwise ended 409 `order_not_cancellable` (final: open an appeal with your operator)."),
         responses={200: OrderSerializer, **_errors(401, 403, 404, 409, 429)},
     )
     def post(self, request, order_id: str):

@@ -5,7 +5,6 @@
   over as their JSON text, so their keys keep replaying (those are at most a day old).
 - (store, client_id) becomes unique. Orders that already break it stop the migration with the list of
   them: which of two orders keeps a store's number is the operator's decision, not the migration's.
-  The constraint's index replaces the client_id index (the store API filters by store and client_id).
 """
 
 from django.db import migrations, models
@@ -61,10 +60,6 @@ class Migration(migrations.Migration):
             name='response_body',
         ),
         migrations.RunPython(refuse_duplicate_client_ids, migrations.RunPython.noop),
-        migrations.RemoveIndex(
-            model_name='incomingorder',
-            name='ix_incoming_orders_client_id',
-        ),
         migrations.AddConstraint(
             model_name='incomingorder',
             constraint=models.UniqueConstraint(fields=('store', 'client_id'), name='incoming_orders_store_client_id_uniq', violation_error_message='This store already has an order with this client_id.'),

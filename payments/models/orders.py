@@ -150,12 +150,14 @@ class IncomingOrder(TenantScopedModel):
         indexes = [
             NamedIndex(fields=["status", "created_at"], name="ix_incoming_orders_status_created"),
             NamedIndex(fields=["merchant", "store"], name="ix_incoming_orders_merchant_store"),
+            models.Index(fields=["client_id"], name="ix_incoming_orders_client_id"),
             # The sweeper (issue 5): open orders whose retry time has come.
             models.Index(fields=["status", "next_attempt_at"], name="ix_incoming_orders_due"),
         ]
         constraints = [
             # A store's client_id is its own order number: one order per number (NULLs: no number, any count).
-            # Its index also serves the store API's `?client_id=` filter.
+            # Its index also serves the store API's `?client_id=` filter (the seed's client_id index stays
+            # for look-ups across stores).
             models.UniqueConstraint(fields=["store", "client_id"], name="incoming_orders_store_client_id_uniq",
                                     violation_error_message="This store already has an order with this client_id."),
             models.CheckConstraint(condition=Q(status__in=["new", "processing", "assigned", "failed", "retrying",

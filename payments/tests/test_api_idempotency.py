@@ -76,6 +76,23 @@ def test_a_retry_with_the_same_key_and_body_replays_the_first_answer(api):
     assert record.expires_at >= timezone.now() + timedelta(hours=23)
 
 
+def test_a_replay_is_the_first_answer_byte_for_byte(api):
+    """Not merely JSON-equal: the same bytes, key order and spacing included, whatever the retry asks for."""
+    client = api.client()
+    first = _post(client, PAYIN, "key-1")
+
+    again = _post(client, PAYIN, "key-1")
+    pretty = client.post(PAYINS, PAYIN, format="json", HTTP_IDEMPOTENCY_KEY="key-1",
+                         HTTP_ACCEPT="application/json; indent=4")
+
+    assert first.status_code == again.status_code == pretty.status_code == 201
+    assert again.content == first.content and pretty.content == first.content
+    assert again["Content-Type"] == first["Content-Type"] == "application/json"
+    assert first.content.startswith(b'{"id":"') and b'"status":"new","intake_status":"new"' in first.content
+    [record] = _keys(api)
+    assert bytes(record.response_content) == first.content
+
+
 def test_the_replay_is_the_first_answer_even_after_the_order_changed(api):
     client = api.client()
     first = _post(client, PAYIN, "key-1").json()
