@@ -234,7 +234,14 @@ def _new_record(store: MerchantStore, key: str, fingerprint: str, now, **values)
 def _insert_completing_in_transaction(claim: Claim | FreshKey, obj: models.Model, response_status: int,
                                       response_content: Callable[[], bytes]) -> None:
     with transaction.atomic():
-        obj.save(force_insert=True)
+        try:
+            with transaction.atomic():
+                obj.save(force_insert=True)
+        except IntegrityError:
+            # As on PostgreSQL, where a key that has a row writes nothing else: the key decides first.
+            if isinstance(claim, FreshKey) and IdempotencyKey.objects.filter(store=claim.store, key=claim.key).exists():
+                raise KeyTaken() from None
+            raise
         if not isinstance(claim, FreshKey):
             complete_idempotency_key(claim=claim, response_status=response_status,
                                      response_content=response_content())

@@ -6,6 +6,8 @@ both ways of writing an order with an Idempotency-Key (the Redis marker's one st
 database claim) and without one. Idempotent replays are unchanged.
 """
 
+from decimal import Decimal
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -150,3 +152,28 @@ def test_concurrent_creates_with_one_client_id_make_one_order(committed_api):
             assert body["id"] == order.hash_id
     with tenant_context(committed_api.tenant):
         assert IdempotencyKey.objects.count() == 1  # only the accepted request's answer is kept
+
+
+@pytest.mark.parametrize("marker_mode", ["database-only"], indirect=True)  # the services alone: once is enough
+def test_the_plain_way_refuses_a_used_client_id_and_lets_a_used_key_decide_first(api):
+    """SQLite's way (no INSERT inside WITH), run here on any database: the order, then the key's row. A used
+    client_id under a new key is an IntegrityError (intake turns it into the 409); under a key that has a
+    row already the key decides, as in PostgreSQL's one statement (KeyTaken: the replay follows)."""
+    from django.db import IntegrityError
+
+    from payments.services import idempotency, intake
+
+    def write(key: str) -> None:
+        with tenant_context(api.tenant):
+            order = intake.prepare_incoming_order(store=api.store, order_type="pay_in",
+                                                  amount_fiat=Decimal("1000.00"), client_id="order-1")
+            fresh = idempotency.FreshKey(api.store, key, "f" * 64)
+            idempotency._insert_completing_in_transaction(fresh, order, 201, lambda: order.hash_id.encode())
+
+    write("key-1")
+    with pytest.raises(IntegrityError):
+        write("key-2")
+    with pytest.raises(idempotency.KeyTaken):
+        write("key-1")
+
+    assert len(_orders(api)) == 1 and _keys(api) == ["key-1"]
