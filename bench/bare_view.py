@@ -74,10 +74,10 @@ class _IntakeStatement:
             order = intake.prepare_incoming_order(store=store, order_type="pay_in", amount_fiat=Decimal("1500.00"),
                                                   client_id=marks["client_id"], customer_id="cust-1", method="card")
             order.hash_id = marks["hash_id"]
-            body = {"id": marks["hash_id"], "status": "new", "amount_fiat": "1500.00"}
+            body = b'{"id":"@hash_id@","status":"new","amount_fiat":"1500.00"}'
             self.statement, self.params = idempotency.completing_statement(
                 claim=idempotency.FreshKey(store, marks["key"], "f" * 64), obj=order, response_status=201,
-                response_body=lambda: body)
+                response_content=lambda: body)
         self.slots = {name: self.params.index(mark) for name, mark in marks.items()}
         self.built_at = order.created_at
 

@@ -14,11 +14,13 @@ class DomainError(Exception):
     code = "unprocessable"
 
     def __init__(self, message: str, *, code: str | None = None, fields: dict | None = None,
-                 status_code: int | None = None):
+                 status_code: int | None = None, extra: dict | None = None):
         super().__init__(message)
         self.message = message
         self.code = code or self.code
         self.fields = fields or {}
+        # Further members of the error body a client acts on (e.g. `order_id` of the order that has a client_id).
+        self.extra = extra or {}
         if status_code is not None:
             self.status_code = status_code
 
@@ -30,13 +32,13 @@ def _flatten(detail) -> dict:
     return {}
 
 
-def error_body(code: str, message: str, fields: dict | None = None) -> dict:
-    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+def error_body(code: str, message: str, fields: dict | None = None, **extra) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or {}, **extra}}
 
 
 def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+        return Response(error_body(exc.code, exc.message, exc.fields, **exc.extra), status=exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

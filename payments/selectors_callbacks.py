@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from payments.models import Appeal, IncomingOrder, OrderHistory
+from payments.models import Appeal, IncomingOrder, OrderHistory, store_status
 
 
 def _amount(value: Decimal | None) -> str | None:
@@ -78,8 +78,9 @@ def _event_data(row: dict[str, Any], *, event_type: str, tenant_id) -> dict[str,
     data: dict[str, Any] = {
         "id": row["hash_id"],
         "type": row["order_type"],
-        "status": row["status"],
-        "order_status": assigned["status"] if is_assigned else None,
+        # One lifecycle status, as the store API's order shows it; the queue's detail beside it.
+        "status": store_status(row["status"], assigned["status"] if is_assigned else None).value,
+        "intake_status": row["status"],
         "client_id": row["client_id"],
         "customer_id": row["customer_id"],
         "fiat_currency": row["fiat_currency__code"],

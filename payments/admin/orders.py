@@ -33,7 +33,9 @@ from payments.models import (
     IncomingOrder,
     OrderHistory,
     OrderType,
+    StoreStatus,
 )
+from payments.models.orders import store_status_condition
 from payments.permissions import HANDLE_APPEALS, MANAGE_ORDERS, VIEW_ORDERS, VIEW_SENSITIVE
 from payments.services import execution
 from payments.services.execution import REASON_MAX
@@ -59,16 +61,44 @@ def _serve_file(field_file):
     return response
 
 
+class StoreStatusFilter(admin.SimpleListFilter):
+    """The lifecycle status the store sees (payments.models.StoreStatus), across intake and execution."""
+
+    title = "status"
+    parameter_name = "lifecycle"
+
+    def lookups(self, request, model_admin):
+        return StoreStatus.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in StoreStatus.values:
+            return queryset.filter(store_status_condition(self.value()))
+        return queryset
+
+
+class IntakeStatusFilter(admin.ChoicesFieldListFilter):
+    title = "intake status"
+
+
 @admin.register(IncomingOrder)
 class IncomingOrderAdmin(ReadOnlyOrderAdmin):
-    list_display = ("hash_id", "order_type", "status", "store", "total_fiat", "fiat_currency", "amount_currency",
-                    "crypto_currency", "retry_count", "created_at")
-    list_filter = ("status", "order_type", "fiat_currency", "crypto_currency")
-    list_select_related = ("store", "fiat_currency", "crypto_currency")
+    list_display = ("hash_id", "order_type", "lifecycle_status", "intake_status", "store", "total_fiat",
+                    "fiat_currency", "amount_currency", "crypto_currency", "retry_count", "created_at")
+    list_filter = (StoreStatusFilter, ("status", IntakeStatusFilter), "order_type", "fiat_currency", "crypto_currency")
+    list_select_related = ("store", "fiat_currency", "crypto_currency", "assigned_order")
     search_fields = ("=hash_id", "=client_id", "=customer_id", "store__store_name")
     hidden_fields = ("customer_requisite",)
     readonly_fields = ("assigned_order_link",)
     actions = ("cancel_orders",)
+
+    @admin.display(description="status")
+    def lifecycle_status(self, obj):
+        """What the store sees (a completed order reads Completed); the intake row's own status is beside it."""
+        return obj.store_status.label
+
+    @admin.display(description="intake status", ordering="status")
+    def intake_status(self, obj):
+        return obj.get_status_display()
 
     @admin.display(description="assigned order")
     def assigned_order_link(self, obj):

@@ -5,7 +5,6 @@ from contextlib import ExitStack
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from payments.models import MerchantStore
@@ -14,13 +13,8 @@ from tenancy.scoping import tenant_context
 from .authentication import StoreKeyAuthentication
 from .idempotency import KeyMarker
 from .permissions import StoreMayUseAPI
+from .rendering import AsciiJSONRenderer
 from .throttling import StoreRateThrottle
-
-
-class AsciiJSONRenderer(JSONRenderer):
-    """\\u-escapes everything outside ASCII, so an answer that echoes odd input always renders."""
-
-    ensure_ascii = True
 
 
 class PayloadTooLarge(APIException):

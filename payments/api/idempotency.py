@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import redis
 from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
-from rest_framework.response import Response
 
 from core.api_errors import DomainError
 from payments.models import MerchantStore
@@ -35,6 +35,7 @@ from payments.services.idempotency import (
     request_fingerprint,
 )
 
+from .rendering import json_answer
 from .throttling import redis_client
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
     name=HEADER, location=OpenApiParameter.HEADER, required=False, type=str,
     description=(
         "Any unique string you choose (1–255 visible ASCII characters, e.g. a UUID). Retrying the same request "
-        "with the same key returns the first answer — same status and body, with header "
+        "with the same key returns the first answer — same status and the very same body bytes, with header "
         "`Idempotent-Replayed: true` — for 24 hours, and creates no second order. The same key with a different "
         "body or endpoint is refused with 422 `idempotency_key_reused`; while the first request is still being "
         "processed a second one gets 409 `idempotency_key_in_flight` (retry shortly). Only a successful answer is "
@@ -120,11 +121,13 @@ def key_marker(request, store: MerchantStore) -> KeyMarker | None:
     return KeyMarker(store, key, request_fingerprint(method=request.method, path=request.path, body=request.data))
 
 
-def respond_idempotently(marker: KeyMarker | None, produce: Callable[[Claim | FreshKey | None], Response]) -> Response:
+def respond_idempotently(marker: KeyMarker | None,
+                         produce: Callable[[Claim | FreshKey | None], HttpResponse]) -> HttpResponse:
     """Run `produce` once per (store, key); replay its successful answer for retries of the same request.
 
-    `produce(claim)` must store its answer on the claim in the same transaction (or statement) as its
-    work — payments.services.idempotency.insert_completing; it gets None when the request has no key.
+    `produce(claim)` must store its answer's rendered bytes on the claim in the same transaction (or
+    statement) as its work — payments.services.idempotency.insert_completing — and answer with those very
+    bytes, so a replay is byte-identical; it gets None when the request has no key.
     A marker this request set is freed by the view when it answers an error (OrderCreateView).
     """
     if marker is None:
@@ -140,7 +143,8 @@ def respond_idempotently(marker: KeyMarker | None, produce: Callable[[Claim | Fr
     else:
         outcome = claim_idempotency_key(store=marker.store, key=marker.key, fingerprint=marker.fingerprint)
     if isinstance(outcome, Replay):
-        return Response(outcome.response_body, status=outcome.response_status, headers={REPLAYED_HEADER: "true"})
+        return json_answer(outcome.response_content, status=outcome.response_status,
+                           headers={REPLAYED_HEADER: "true"})
     try:
         return produce(outcome)
     except BaseException:

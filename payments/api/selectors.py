@@ -2,10 +2,11 @@
 
 import re
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 
 from core.local_cache import LocalTTLCache
-from payments.models import AvailableBankMethod, BalanceStore, IncomingOrder, MerchantStore, PaymentMethod
+from payments.models import BalanceStore, IncomingOrder, MerchantStore
+from payments.selectors import served_offers
 from payments.store_keys import private_key_digest
 from tenancy.scoping import dangerously_bypass_tenant_scope
 
@@ -69,9 +70,9 @@ def store_balance(store: MerchantStore) -> BalanceStore:
     return balance or BalanceStore(store=store, crypto_currency=store.crypto_currency, tenant_id=store.tenant_id)
 
 
-def available_methods() -> list[PaymentMethod]:
-    """Active methods, each with `offered_by`: the active banks that offer it."""
-    offers = (AvailableBankMethod.objects.filter(is_active=True, bank__is_active=True)
-              .select_related("bank").order_by("bank__name"))
-    return list(PaymentMethod.objects.filter(is_active=True).order_by("code")
-                .prefetch_related(Prefetch("available_banks", queryset=offers, to_attr="offered_by")))
+def available_methods(store: MerchantStore) -> list[dict]:
+    """The methods the store can be served with, each with the banks offering it (payments.selectors.served_offers:
+    active offers at active banks of the store's currency), by method code."""
+    served = served_offers(store.tenant_id, store.fiat_currency_id)
+    return [{"code": code, "name": method.name, "banks": served.banks_of_method[code]}
+            for code, method in sorted(served.methods.items())]

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import BindingDict
 
 from core.crypto import mask
-from payments.models import IncomingOrder, OrderType
+from payments.models import IncomingOrder, OrderType, StoreStatus
 from payments.selectors_pay import payment_url
 
 
@@ -130,10 +130,12 @@ class OrderRequestSerializer(StrictInputSerializer):
         help_text="Optional check: must be the store's crypto currency.")
     method = TextField(
         max_length=32, required=False, validators=[METHOD_CODE],
-        help_text="Preferred payment method code (GET /api/v1/methods).")
-    bank = text(128, required=False, help_text="Preferred bank, by name as listed by GET /api/v1/methods.")
+        help_text="Preferred payment method code, one GET /api/v1/methods lists (else 422 `method_not_served`).")
+    bank = text(128, required=False, help_text="Preferred bank, by name as GET /api/v1/methods lists it (else 422 "
+                                               "`bank_not_served`).")
     client_id = text(128, required=False, allow_null=True,
-                     help_text="Your own reference for this order; filter the order list by it.")
+                     help_text="Your own order number, unique per store (a used one is 409 `duplicate_client_id` "
+                               "naming the order that has it); filter the order list by it.")
     customer_id = text(128, required=False, allow_null=True,
                        help_text="Your customer's id (required when the store is set up to require it).")
     customer_ip = IPTextField(required=False, allow_null=True, help_text="Your customer's IP.")
@@ -153,10 +155,15 @@ class OrderSerializer(PrototypeFieldsMixin, serializers.Serializer):
     id = serializers.CharField(source="hash_id", help_text="The order's public id.")
     type = serializers.ChoiceField(source="order_type", choices=OrderType.choices)
     status = serializers.ChoiceField(
-        choices=IncomingOrder.Status.choices,
-        help_text="Intake status: new → processing → assigned, or retrying / failed; cancelled by you.")
-    order_status = serializers.SerializerMethodField(
-        help_text="Once assigned: pending, processing, completed, failed, cancelled, disputed or expired.")
+        source="store_status", choices=StoreStatus.choices,
+        help_text="The order's lifecycle: new (waiting for a trader's requisite) → assigned (send the customer "
+                  "to pay) → paid (the customer says they paid) → completed (your balance moved); or cancelled, "
+                  "expired, failed, disputed. Callbacks carry the same value.")
+    intake_status = serializers.ChoiceField(
+        source="status", choices=IncomingOrder.Status.choices,
+        help_text="Queue detail, for support only: new, processing, retrying (no free requisite yet, tried "
+                  "again), assigned, failed (no requisite found in time), cancelled (before assignment). "
+                  "Follow `status`.")
     amount_fiat = serializers.DecimalField(source="total_fiat", max_digits=20, decimal_places=2,
                                            help_text="Fiat amount of the order, fixed at intake.")
     amount_crypto = serializers.DecimalField(source="amount_currency", max_digits=20, decimal_places=8,
@@ -179,13 +186,6 @@ class OrderSerializer(PrototypeFieldsMixin, serializers.Serializer):
     failure_reason = serializers.CharField(help_text="Why the order failed or was cancelled, if it did.")
     created = serializers.DateTimeField(source="created_at")
     updated = serializers.DateTimeField(source="updated_at")
-
-    @extend_schema_field(OpenApiTypes.STR)
-    def get_order_status(self, order: IncomingOrder) -> str | None:
-        if order.status != IncomingOrder.Status.ASSIGNED:
-            return None
-        assigned = getattr(order, "assigned_order", None)
-        return assigned.status if assigned is not None else None
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_method(self, order: IncomingOrder) -> str | None:
@@ -211,6 +211,9 @@ class ErrorDetailSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="Human-readable explanation.")
     fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
                                    help_text="Problems per request field (may be empty).")
+    order_id = serializers.CharField(
+        required=False, help_text="Only with 409 `duplicate_client_id`: the `id` of your order that has this "
+                                  "client_id already.")
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 """Store API v1: one view per operation; the rules live in payments.services.intake."""
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -16,6 +16,7 @@ from .base import StoreAPIView
 from .filters import OrderFilter
 from .idempotency import IDEMPOTENCY_PARAMETER, KeyMarker, key_marker, respond_idempotently
 from .pagination import OrderCursorPagination
+from .rendering import json_answer, rendered_json
 from .serializers import ErrorSerializer, OrderRequestSerializer, OrderSerializer, text
 
 TAG = ["Store API"]
@@ -28,9 +29,11 @@ def _errors(*codes: int) -> dict:
         403: "The store is disabled, its merchant blocked or its operator suspended; or this order type is "
              "turned off for the store.",
         404: "No such order among this store's orders.",
-        409: "Conflict: the request's Idempotency-Key is in flight, or the order's state does not allow it.",
+        409: "Conflict: the request's Idempotency-Key is in flight (`idempotency_key_in_flight`), the "
+             "`client_id` is one of your orders' already (`duplicate_client_id`, with that order's `order_id`), "
+             "the order is being assigned (`order_busy`, retry) or its state does not allow it.",
         422: "Understood but refused by a business rule (see `code`, e.g. amount_out_of_limits, "
-             "no_exchange_rate, idempotency_key_reused).",
+             "no_exchange_rate, method_not_served, bank_not_served, idempotency_key_reused).",
         429: "Rate limit of this store reached; retry after the `Retry-After` seconds.",
     }
     return {code: OpenApiResponse(ErrorSerializer, description=meaning[code]) for code in codes}
@@ -60,22 +63,24 @@ class OrderCreateView(StoreAPIView):
         return super().handle_exception(exc)
 
 
-def _create_order(view: OrderCreateView, request, order_type: str) -> Response:
+def _create_order(view: OrderCreateView, request, order_type: str) -> HttpResponse:
     """Validate (400s never keep the idempotency key), then create once per Idempotency-Key."""
     marker = view.key_marker(request)
     data = view.InputSerializer(data=request.data)
     data.is_valid(raise_exception=True)
 
-    def create(claim) -> Response:
-        rendered: list[dict] = []
+    def create(claim) -> HttpResponse:
+        rendered: list[bytes] = []
 
-        def answer(order: IncomingOrder) -> dict:
-            rendered.append(OrderSerializer(order).data)
+        def answer(order: IncomingOrder) -> bytes:
+            if not rendered:
+                rendered.append(rendered_json(OrderSerializer(order).data))
             return rendered[0]
 
         order = intake.create_incoming_order(store=view.store, order_type=order_type, claim=claim, answer=answer,
                                              **data.validated_data)
-        return Response(rendered[0] if rendered else OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+        # The very bytes the key's row keeps, so a replay is byte-identical to this answer.
+        return json_answer(answer(order), status=status.HTTP_201_CREATED)
 
     return respond_idempotently(marker, create)
 
@@ -160,12 +165,12 @@ class OrderCancelView(StoreAPIView):
     @extend_schema(
         operation_id="orders_cancel", tags=TAG, summary="Cancel an order", request=None,
         description=(
-            "Possible until the customer has paid: an order not yet assigned (`new`, `retrying`, `failed`) is "
-            "cancelled, and so is an assigned one nobody has paid yet (`order_status` `pending`; the trader's "
-            "reserved balance is released). Cancelling a cancelled order answers it as it is. A completed order "
-            "answers 409 `order_completed`; one paid, disputed or otherwise ended 409 `order_not_cancellable` "
-            "(open an appeal with your operator); one being assigned this very moment 409 `order_busy` (retry "
-            "in a moment)."),
+            "Possible until the customer has paid: an order `new` or `failed` is cancelled, and so is an "
+            "`assigned` one (nobody has paid yet; the trader's reserved balance is released). A cancel that "
+            "meets the order being assigned waits for it and cancels the order as it then is, or, if it cannot "
+            "wait long enough, answers 409 `order_busy` (retry in a moment). Cancelling a cancelled order "
+            "answers it as it is. A completed order answers 409 `order_completed`; one paid, disputed or "
+            "otherwise ended 409 `order_not_cancellable` (final: open an appeal with your operator)."),
         responses={200: OrderSerializer, **_errors(401, 403, 404, 409, 429)},
     )
     def post(self, request, order_id: str):
@@ -197,19 +202,23 @@ class MethodListView(StoreAPIView):
     class OutputSerializer(serializers.Serializer):
         code = serializers.CharField(help_text="Send as `method`.")
         name = serializers.CharField()
-        banks = serializers.SerializerMethodField(help_text="Banks offering it; send one as `bank`.")
+        banks = serializers.ListField(child=serializers.CharField(),
+                                      help_text="Banks of your currency offering it; send one as `bank`.")
 
         class Meta:
             ref_name = "PaymentMethodOffer"
 
-        def get_banks(self, method) -> list[str]:
-            return [offer.bank.name for offer in method.offered_by]
-
-    @extend_schema(operation_id="methods_list", tags=TAG, summary="Payment methods and banks",
-                   description="What `method` and `bank` of a PayIn/PayOut may name.",
-                   responses={200: OutputSerializer(many=True), **_errors(401, 403, 429)})
+    @extend_schema(
+        operation_id="methods_list", tags=TAG, summary="Payment methods and banks",
+        description=(
+            "What `method` and `bank` of a PayIn/PayOut may name: the methods your store can be served with — "
+            "offered by some bank of your store's fiat currency — each with those banks. A PayIn/PayOut naming "
+            "anything else is refused with 422 (`method_not_served`, `bank_not_served`, `method_not_available`). "
+            "It says what can be served at all, not what is free right now: an order whose requisites are all "
+            "busy is accepted and assigned as soon as one is free."),
+        responses={200: OutputSerializer(many=True), **_errors(401, 403, 429)})
     def get(self, request):
-        return Response(self.OutputSerializer(selectors.available_methods(), many=True).data)
+        return Response(self.OutputSerializer(selectors.available_methods(self.store), many=True).data)
 
 
 def unknown_endpoint(request, *args, **kwargs) -> JsonResponse:

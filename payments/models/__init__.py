@@ -11,7 +11,7 @@ from .balances import (
 from .execution import Appeal, CallbackAttempt, CallbackEvent
 from .idempotency import IdempotencyKey
 from .merchants import Merchant, MerchantStore, VerificationLevel
-from .orders import AmountMismatch, IncomingOrder, OrderHistory, OrderType
+from .orders import AmountMismatch, IncomingOrder, OrderHistory, OrderType, StoreStatus, store_status
 from .reference import (
     AvailableBankMethod,
     Bank,
@@ -52,7 +52,9 @@ __all__ = [
     "PaymentMethod",
     "ReqTrader",
     "RequisiteStatus",
+    "StoreStatus",
     "Trader",
     "TimeZone",
     "VerificationLevel",
+    "store_status",
 ]

@@ -4,10 +4,10 @@ One row per (store, key). The row is claimed with a plain INSERT against the
 unique constraint in its own short transaction, so of two concurrent requests
 with one key exactly one gets it; the other sees the row and answers 409 (still
 in flight) or replays the stored answer (done). Only successful answers are
-kept: an error releases the key (deletes the row), so the client may retry.
+kept: an error releases the key (deletes the row), so the client may retry. The answer is
+kept as the rendered bytes, not as JSON: a replay must be the very bytes of the first answer.
 """
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
@@ -28,7 +28,8 @@ class IdempotencyKey(TenantScopedModel):
     lock_token = models.CharField(max_length=32, help_text="Which request holds the in-flight claim.")
     locked_at = models.DateTimeField(help_text="An in-flight claim older than the timeout may be taken over.")
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    response_content = models.BinaryField(
+        null=True, blank=True, help_text="The answer's body exactly as first sent, so a replay is byte-identical.")
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
 

@@ -31,6 +31,58 @@ class AmountMismatch(models.TextChoices):
     OVERPAID = "overpaid", "Overpaid"
 
 
+class StoreStatus(models.TextChoices):
+    """The one lifecycle status a store sees for its order (the store API's `status`, the callbacks', the admin's).
+
+    It joins the two rows an order has over its life: the intake row (`incoming_orders`, the queue's view:
+    new, processing, retrying, assigned, failed, cancelled) and, once a requisite is assigned, the
+    execution row (`order_history`: pending, processing, completed, …). A store cares whether it can send
+    its customer to pay, whether the customer paid and whether the money moved, not which table says so.
+    """
+
+    NEW = "new", "New"
+    ASSIGNED = "assigned", "Assigned"
+    PAID = "paid", "Paid"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+    FAILED = "failed", "Failed"
+    DISPUTED = "disputed", "Disputed"
+
+
+# The execution's status → the store's; `processing` there means the customer said they paid.
+_STORE_STATUS_OF_EXECUTION = {
+    "pending": StoreStatus.ASSIGNED, "processing": StoreStatus.PAID, "completed": StoreStatus.COMPLETED,
+    "failed": StoreStatus.FAILED, "cancelled": StoreStatus.CANCELLED, "disputed": StoreStatus.DISPUTED,
+    "expired": StoreStatus.EXPIRED,
+}
+# The intake row's status → the store's, before any execution exists (queue detail stays in `intake_status`).
+_STORE_STATUS_OF_INTAKE = {
+    "new": StoreStatus.NEW, "processing": StoreStatus.NEW, "retrying": StoreStatus.NEW,
+    "assigned": StoreStatus.ASSIGNED, "failed": StoreStatus.FAILED, "cancelled": StoreStatus.CANCELLED,
+}
+
+
+def store_status(intake_status: str, execution_status: str | None) -> StoreStatus:
+    """The lifecycle status of an order whose intake row is `intake_status` and execution row (None before
+    assignment) `execution_status`."""
+    if execution_status is not None:
+        return _STORE_STATUS_OF_EXECUTION[execution_status]
+    return _STORE_STATUS_OF_INTAKE[intake_status]
+
+
+def store_status_condition(value: str) -> Q:
+    """The IncomingOrder rows whose store_status(...) is `value` (for filters: indexable, no annotation)."""
+    executions = [status for status, mapped in _STORE_STATUS_OF_EXECUTION.items() if mapped == value]
+    intakes = [status for status, mapped in _STORE_STATUS_OF_INTAKE.items() if mapped == value]
+    condition = Q(pk__in=[])
+    if executions:
+        condition |= Q(assigned_order__status__in=executions)
+    if intakes:
+        condition |= Q(status__in=intakes, assigned_order__isnull=True)
+    return condition
+
+
 class IncomingOrder(TenantScopedModel):
     """Every PayIn/PayOut request, written as `new` at intake and worked off by the assignment worker.
 
@@ -103,6 +155,11 @@ class IncomingOrder(TenantScopedModel):
             models.Index(fields=["status", "next_attempt_at"], name="ix_incoming_orders_due"),
         ]
         constraints = [
+            # A store's client_id is its own order number: one order per number (NULLs: no number, any count).
+            # Its index also serves the store API's `?client_id=` filter (the seed's client_id index stays
+            # for look-ups across stores).
+            models.UniqueConstraint(fields=["store", "client_id"], name="incoming_orders_store_client_id_uniq",
+                                    violation_error_message="This store already has an order with this client_id."),
             models.CheckConstraint(condition=Q(status__in=["new", "processing", "assigned", "failed", "retrying",
                                                            "cancelled"]),
                                    name="incoming_orders_status_valid"),
@@ -119,6 +176,14 @@ class IncomingOrder(TenantScopedModel):
     def __str__(self) -> str:
         # Not the hash id: it opens the customer's pay page, and this label reaches the audit trail.
         return f"{self.get_order_type_display()} request #{self.pk}"
+
+    @property
+    def store_status(self) -> StoreStatus:
+        """The lifecycle status (see StoreStatus); reads `assigned_order` (select it with the order)."""
+        if self.status != self.Status.ASSIGNED:
+            return store_status(self.status, None)
+        execution = getattr(self, "assigned_order", None)
+        return store_status(self.status, execution.status if execution is not None else None)
 
 
 class OrderHistory(TenantScopedModel):

@@ -71,7 +71,7 @@ class Replay:
     """The key already has an answer for this very request."""
 
     response_status: int
-    response_body: dict
+    response_content: bytes
 
 
 def _ttl() -> timedelta:
@@ -101,7 +101,7 @@ def claim_idempotency_key(*, store: MerchantStore, key: str, fingerprint: str) -
             continue
         _refuse_other_request(existing.request_fingerprint, fingerprint)
         if existing.status == IdempotencyKey.Status.DONE:
-            return Replay(existing.response_status, existing.response_body)
+            return Replay(existing.response_status, bytes(existing.response_content))
         taken = _take_over_stale(existing, now)
         if taken is not None:
             return Claim(taken)
@@ -159,18 +159,19 @@ def _take_over_stale(existing: IdempotencyKey, now) -> IdempotencyKey | None:
     return existing
 
 
-def complete_idempotency_key(*, claim: Claim, response_status: int, response_body: dict) -> None:
-    """Store the answer; call inside the transaction that did the work, so both commit or neither."""
+def complete_idempotency_key(*, claim: Claim, response_status: int, response_content: bytes) -> None:
+    """Store the answer (its rendered bytes); call inside the transaction that did the work, so both commit
+    or neither."""
     record = claim.record
     updated = IdempotencyKey.objects.filter(
         pk=record.pk, status=IdempotencyKey.Status.IN_FLIGHT, lock_token=record.lock_token,
-    ).update(status=IdempotencyKey.Status.DONE, response_status=response_status, response_body=response_body)
+    ).update(status=IdempotencyKey.Status.DONE, response_status=response_status, response_content=response_content)
     if not updated:
         raise _taken_over()
 
 
 def insert_completing(*, claim: Claim | FreshKey, obj: models.Model, response_status: int,
-                      response_body: Callable[[], dict]) -> None:
+                      response_content: Callable[[], bytes]) -> None:
     """INSERT `obj` and store the answer on `claim`, both or neither: what complete_idempotency_key does
     inside the transaction that did the work, in one statement.
 
@@ -178,15 +179,18 @@ def insert_completing(*, claim: Claim | FreshKey, obj: models.Model, response_st
     `WITH done AS (UPDATE <claim> … RETURNING id) INSERT INTO <table> (…) SELECT … FROM done RETURNING id`,
     so the row is only written while this request still holds the claim. With a FreshKey the CTE is
     `INSERT <the key's done row> … ON CONFLICT DO NOTHING RETURNING id` instead, and KeyTaken is raised when
-    the key had a row already. `response_body()` is called after the row's values are final (auto_now and
-    defaults applied) and before the statement runs.
+    the key had a row already. `response_content()` (the answer's rendered body) is called after the row's
+    values are final (auto_now and defaults applied) and before the statement runs.
+
+    Any other constraint the row breaks (a store's client_id used twice) fails the whole statement, the
+    key's row with it, as an IntegrityError for the caller to explain.
     """
     if connection.vendor != "postgresql":  # SQLite allows no INSERT or UPDATE inside WITH: the plain way
-        _insert_completing_in_transaction(claim, obj, response_status, response_body)
+        _insert_completing_in_transaction(claim, obj, response_status, response_content)
         return
     with connection.cursor() as cursor:
         cursor.execute(*completing_statement(claim=claim, obj=obj, response_status=response_status,
-                                             response_body=response_body))
+                                             response_content=response_content))
         row = cursor.fetchone()
     if row is None:
         raise KeyTaken() if isinstance(claim, FreshKey) else _taken_over()
@@ -194,30 +198,30 @@ def insert_completing(*, claim: Claim | FreshKey, obj: models.Model, response_st
 
 
 def completing_statement(*, claim: Claim | FreshKey, obj: models.Model, response_status: int,
-                         response_body: Callable[[], dict]) -> tuple[str, list]:
+                         response_content: Callable[[], bytes]) -> tuple[str, list]:
     """The one PostgreSQL statement of insert_completing, and its parameters (bench/bare_view.py sends it too)."""
     insert_statement, insert_params = sql.insert_sql(obj, connection, select_from="done")
     if isinstance(claim, FreshKey):
         claim_statement, claim_params = sql.insert_sql(
-            _done_record(claim, response_status, response_body()), connection, on_conflict_do_nothing=True)
+            _done_record(claim, response_status, response_content()), connection, on_conflict_do_nothing=True)
     else:
-        claim_statement, claim_params = _completing_update(claim, response_status, response_body())
+        claim_statement, claim_params = _completing_update(claim, response_status, response_content())
     return f"WITH done AS ({claim_statement}) {insert_statement}", claim_params + insert_params
 
 
-def _completing_update(claim: Claim, response_status: int, response_body: dict) -> tuple[str, list]:
-    body_field = IdempotencyKey._meta.get_field("response_body")
+def _completing_update(claim: Claim, response_status: int, response_content: bytes) -> tuple[str, list]:
+    body_field = IdempotencyKey._meta.get_field("response_content")
     record = claim.record
     # identifiers come from the model's meta, values are all parameters
     return (f"UPDATE {IdempotencyKey._meta.db_table} SET status = 'done', "  # noqa: S608
-            "response_status = %s, response_body = %s "
+            "response_status = %s, response_content = %s "
             "WHERE id = %s AND lock_token = %s AND status = 'in_flight' RETURNING id",
-            [response_status, body_field.get_db_prep_save(response_body, connection), record.pk, record.lock_token])
+            [response_status, body_field.get_db_prep_save(response_content, connection), record.pk, record.lock_token])
 
 
-def _done_record(fresh: FreshKey, response_status: int, response_body: dict) -> IdempotencyKey:
+def _done_record(fresh: FreshKey, response_status: int, response_content: bytes) -> IdempotencyKey:
     return _new_record(fresh.store, fresh.key, fresh.fingerprint, timezone.now(), status=IdempotencyKey.Status.DONE,
-                       response_status=response_status, response_body=response_body)
+                       response_status=response_status, response_content=response_content)
 
 
 def _new_record(store: MerchantStore, key: str, fingerprint: str, now, **values) -> IdempotencyKey:
@@ -228,15 +232,23 @@ def _new_record(store: MerchantStore, key: str, fingerprint: str, now, **values)
 
 
 def _insert_completing_in_transaction(claim: Claim | FreshKey, obj: models.Model, response_status: int,
-                                      response_body: Callable[[], dict]) -> None:
+                                      response_content: Callable[[], bytes]) -> None:
     with transaction.atomic():
-        obj.save(force_insert=True)
+        try:
+            with transaction.atomic():
+                obj.save(force_insert=True)
+        except IntegrityError:
+            # As on PostgreSQL, where a key that has a row writes nothing else: the key decides first.
+            if isinstance(claim, FreshKey) and IdempotencyKey.objects.filter(store=claim.store, key=claim.key).exists():
+                raise KeyTaken() from None
+            raise
         if not isinstance(claim, FreshKey):
-            complete_idempotency_key(claim=claim, response_status=response_status, response_body=response_body())
+            complete_idempotency_key(claim=claim, response_status=response_status,
+                                     response_content=response_content())
             return
         try:
             with transaction.atomic():
-                _done_record(claim, response_status, response_body()).save(force_insert=True)
+                _done_record(claim, response_status, response_content()).save(force_insert=True)
         except IntegrityError:
             raise KeyTaken()  # leaving the outer block rolls `obj` back
 

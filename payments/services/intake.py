@@ -13,13 +13,14 @@ amount, to 8 places, half up. Limits are in fiat (seed 2.2).
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework import status
 
@@ -28,7 +29,6 @@ from core.local_cache import LocalTTLCache
 from payments import selectors
 from payments.errors import ConflictError, PaymentsError
 from payments.models import (
-    AvailableBankMethod,
     Bank,
     ExchangeRate,
     IncomingOrder,
@@ -38,11 +38,12 @@ from payments.models import (
     PaymentMethod,
 )
 from payments.models.traders import normalise_requisite_number
+from payments.selectors import ServedOffers, served_offers
 
 from .audit_trail import record
 from .execution import cancel_order
 from .idempotency import Claim, FreshKey, insert_completing
-from .orders import cancel_incoming_order
+from .orders import OrderNoLongerOpen, cancel_incoming_order
 from .requisites import REQUISITE_NUMBER
 
 logger = logging.getLogger(__name__)
@@ -146,48 +147,62 @@ def _check_request_fields(store: MerchantStore, order_type: str, *, fiat_currenc
         raise PaymentsError("The order does not fit this store's settings.", code=code, fields=fields)
 
 
-# What intake reads on every request, kept per process for STORE_API_CACHE_SECONDS (core.local_cache).
-_offers: LocalTTLCache[tuple[PaymentMethod | None, Bank | None]] = LocalTTLCache(
-    "intake-offers", ttl_setting="STORE_API_CACHE_SECONDS")
+# What intake reads on every request, kept per process for STORE_API_CACHE_SECONDS (core.local_cache);
+# the methods and banks a store's currency can be served with: payments.selectors.served_offers.
 _rates: LocalTTLCache[tuple[Decimal, datetime]] = LocalTTLCache("intake-rates", ttl_setting="STORE_API_CACHE_SECONDS")
 
 
-def _resolve_method_and_bank(tenant_id, method_code: str | None,
+def _resolve_method_and_bank(store: MerchantStore, method_code: str | None,
                              bank_name: str | None) -> tuple[PaymentMethod | None, Bank | None]:
-    """The store's preferred method and bank (cached when they are fine; a refusal always asks the database)."""
+    """The store's preferred method and bank, if requisites of its currency could ever take them.
+
+    Read from the per-process cache of what the currency is served with; a refusal reads the database
+    again first, so a method or bank staff have just added is accepted at once. A request naming
+    neither costs nothing here.
+    """
     if method_code is None and bank_name is None:
         return None, None
-    return _offers.get_or_load((tenant_id, method_code, bank_name),
-                               lambda: _load_method_and_bank(method_code, bank_name))
+    found = _served_method_and_bank(served_offers(store.tenant_id, store.fiat_currency_id), method_code, bank_name)
+    if found is None:
+        served = served_offers(store.tenant_id, store.fiat_currency_id, fresh=True)
+        found = _served_method_and_bank(served, method_code, bank_name)
+        if found is None:
+            _refuse_method_or_bank(store, served, method_code, bank_name)
+    return found
 
 
-def _load_method_and_bank(method_code: str | None,
-                          bank_name: str | None) -> tuple[PaymentMethod | None, Bank | None]:
-    """Active method and bank, and the bank must offer the method; raises saying what is wrong.
+def _served_method_and_bank(served: ServedOffers, method_code: str | None,
+                            bank_name: str | None) -> tuple[PaymentMethod | None, Bank | None] | None:
+    if method_code is not None and method_code not in served.methods:
+        return None
+    if bank_name is not None and bank_name not in served.banks:
+        return None
+    if method_code is not None and bank_name is not None and not served.offers(method_code, bank_name):
+        return None
+    return (served.methods[method_code] if method_code is not None else None,
+            served.banks[bank_name] if bank_name is not None else None)
 
-    The common case (both named and fine) is one query; the others only run to say what is wrong.
-    """
-    if method_code is not None and bank_name is not None:
-        offer = (AvailableBankMethod.objects.select_related("method", "bank")
-                 .filter(method__code=method_code, method__is_active=True, bank__name=bank_name,
-                         bank__is_active=True, is_active=True).first())
-        if offer is not None:
-            return offer.method, offer.bank
-    method = bank = None
-    if method_code is not None:
-        method = PaymentMethod.objects.filter(code=method_code, is_active=True).order_by().first()
-        if method is None:
+
+def _refuse_method_or_bank(store: MerchantStore, served: ServedOffers, method_code: str | None,
+                           bank_name: str | None) -> None:
+    """Say why the method/bank cannot be served: unknown, not served in the store's currency, or not together."""
+    fiat = store.fiat_currency.code
+    if method_code is not None and method_code not in served.methods:
+        if not PaymentMethod.objects.filter(code=method_code, is_active=True).exists():
             raise PaymentsError("Unknown payment method.", code="unknown_payment_method",
                                 fields={"method": [f"No active payment method {method_code!r}."]})
-    if bank_name is not None:
-        bank = Bank.objects.filter(name=bank_name, is_active=True).order_by().first()
-        if bank is None:
+        raise PaymentsError(f"No bank of {fiat} offers this payment method, so no order with it can be served.",
+                            code="method_not_served",
+                            fields={"method": [f"Not served in {fiat} (GET /api/v1/methods lists what is)."]})
+    if bank_name is not None and bank_name not in served.banks:
+        if not Bank.objects.filter(name=bank_name, is_active=True).exists():
             raise PaymentsError("Unknown bank.", code="unknown_bank",
                                 fields={"bank": [f"No active bank {bank_name!r}."]})
-    if method is not None and bank is not None:
-        raise PaymentsError("The bank does not offer this payment method.", code="method_not_available",
-                            fields={"method": [f"{bank.name} does not offer {method.code}."]})
-    return method, bank
+        raise PaymentsError(f"This bank does not serve {fiat}, so no order with it can be served.",
+                            code="bank_not_served",
+                            fields={"bank": [f"Not served in {fiat} (GET /api/v1/methods lists what is)."]})
+    raise PaymentsError("The bank does not offer this payment method.", code="method_not_available",
+                        fields={"method": [f"{bank_name} does not offer {method_code}."]})
 
 
 def _current_rate(store: MerchantStore) -> Decimal:
@@ -219,28 +234,69 @@ def _load_rate(store: MerchantStore) -> tuple[Decimal, datetime] | None:
     return found[0] if found else None
 
 
+class DuplicateClientId(ConflictError):
+    """The store already has an order with this client_id (its own order number); `order_id` is that order's."""
+
+    code = "duplicate_client_id"
+
+    def __init__(self, *, client_id: str, order_id: str):
+        super().__init__("This store already has an order with this client_id.", code=self.code,
+                         fields={"client_id": [f"Already used by order {order_id}."]}, extra={"order_id": order_id})
+        self.client_id = client_id
+        self.order_id = order_id
+
+
 def create_incoming_order(*, store: MerchantStore, order_type: str, claim: Claim | FreshKey | None = None,
-                          answer: Callable[[IncomingOrder], dict] | None = None,
+                          answer: Callable[[IncomingOrder], bytes] | None = None,
                           **request: Any) -> IncomingOrder:
     """Accept a PayIn/PayOut from `store`: check it, fix rate and commission, write it `new`, enqueue assignment.
 
     Run inside the store's tenant. Every check reads; the only write is the order row, so a
     refusal leaves nothing behind. `request` holds the fields of prepare_incoming_order.
 
-    With an idempotency `claim`, `answer(order)` gives the body the store will get, and the order
-    row and that answer are written by one statement (payments.services.idempotency.insert_completing),
-    so they commit together and a retry replays exactly this answer.
+    With an idempotency `claim`, `answer(order)` gives the rendered body the store will get, and the
+    order row and that answer are written by one statement (payments.services.idempotency.insert_completing),
+    so they commit together and a retry replays exactly these bytes.
+
+    A client_id the store already used is refused by the database's unique (store, client_id)
+    constraint, not by a look-up first (intake stays one statement): DuplicateClientId (409) names the
+    order that has it, and nothing is written — the key's answer neither, as it is in the same statement.
     """
     order = prepare_incoming_order(store=store, order_type=order_type, **request)
-    if claim is None:
-        # One INSERT is atomic by itself (autocommit): no BEGIN/COMMIT round trips.
-        sql.insert(order, connection)
-    else:
-        insert_completing(claim=claim, obj=order, response_status=status.HTTP_201_CREATED,
-                          response_body=lambda: answer(order))
+    try:
+        with _savepoint_if_in_transaction():
+            if claim is None:
+                # One INSERT is atomic by itself (autocommit): no BEGIN/COMMIT round trips.
+                sql.insert(order, connection)
+            else:
+                insert_completing(claim=claim, obj=order, response_status=status.HTTP_201_CREATED,
+                                  response_content=lambda: answer(order))
+    except IntegrityError:
+        _refuse_duplicate_client_id(store, order.client_id)
+        raise
     # Inside a caller's transaction the message waits for its commit.
     _enqueue_assignment(order)
     return order
+
+
+def _savepoint_if_in_transaction():
+    """A savepoint when a caller's transaction is open (so a refused INSERT leaves it usable for the look-up
+    that explains the refusal); nothing in autocommit, where the INSERT is its own transaction."""
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
+
+
+def _refuse_duplicate_client_id(store: MerchantStore, client_id: str | None) -> None:
+    """After an IntegrityError: raise DuplicateClientId when the store has an order with `client_id`.
+
+    Runs only on a refused INSERT. Under a race the other order's INSERT committed before ours failed
+    (PostgreSQL waits for it), so it is found; anything else is not ours to explain and is re-raised.
+    """
+    if client_id is None:
+        return
+    existing = (IncomingOrder.objects.filter(store=store, client_id=client_id)
+                .values_list("hash_id", flat=True).first())
+    if existing is not None:
+        raise DuplicateClientId(client_id=client_id, order_id=existing)
 
 
 def prepare_incoming_order(*, store: MerchantStore, order_type: str, amount_fiat: Decimal | None = None,
@@ -257,7 +313,7 @@ def prepare_incoming_order(*, store: MerchantStore, order_type: str, amount_fiat
     _check_request_fields(store, order_type, fiat_currency=fiat_currency, crypto_currency=crypto_currency,
                           amount_fiat=amount_fiat, amount_crypto=amount_crypto, customer_id=customer_id,
                           customer_requisite=customer_requisite)
-    target_method, target_bank = _resolve_method_and_bank(store.tenant_id, method, bank)
+    target_method, target_bank = _resolve_method_and_bank(store, method, bank)
     quote = quote_order(store=store, order_type=order_type, rate=_current_rate(store), amount_fiat=amount_fiat,
                         amount_crypto=amount_crypto)
     now = timezone.now()
@@ -307,6 +363,9 @@ def cancel_store_order(*, store: MerchantStore, order: IncomingOrder, cancelled_
       `order_completed`; one the customer says they paid, or that is disputed, is 409
       `order_not_cancellable` (open an appeal); one that ended otherwise too;
     - already cancelled: answered as it is, so a retried cancel is not an error.
+    A cancel that meets an assignment in progress waits for it on the order's row lock (briefly: else
+    409 `order_busy`) and then cancels the order as the worker left it — assigned and unpaid, or failed —
+    so a store never reads a final-sounding refusal for an order it can cancel.
     `cancelled_by` is the merchant's user (the key is theirs); it is audited as the actor.
     """
     if order.store_id != store.pk:
@@ -314,7 +373,11 @@ def cancel_store_order(*, store: MerchantStore, order: IncomingOrder, cancelled_
     reason = f"Cancelled by store {store.store_name} through the store API."
     current = order.status
     if current in IncomingOrder.OPEN_STATUSES:
-        return cancel_incoming_order(order=order, cancelled_by=cancelled_by, reason=reason)
+        try:
+            return cancel_incoming_order(order=order, cancelled_by=cancelled_by, reason=reason)
+        except OrderNoLongerOpen:  # a worker assigned (or failed) it while we waited for its row
+            order.refresh_from_db()
+            current = order.status
     if current == IncomingOrder.Status.FAILED:
         return _cancel_failed(order=order, cancelled_by=cancelled_by, reason=reason)
     if current == IncomingOrder.Status.CANCELLED:
@@ -357,5 +420,11 @@ def _cancel_assigned(*, order: IncomingOrder, cancelled_by, reason: str) -> None
             "wrong.", code="order_not_cancellable")
     try:
         cancel_order(order=execution, cancelled_by=cancelled_by, reason=reason)
-    except ConflictError as refused:  # the customer reported paying meanwhile
-        raise ConflictError(refused.message, code="order_not_cancellable")
+    except ConflictError as refused:  # it moved on meanwhile: say what it is now
+        now = OrderHistory.objects.filter(pk=execution.pk).values_list("status", flat=True).first()
+        if now == OrderHistory.Status.CANCELLED:
+            return
+        if now == OrderHistory.Status.COMPLETED:
+            raise ConflictError("The order is completed and can no longer be cancelled.",
+                                code="order_completed") from refused
+        raise ConflictError(refused.message, code="order_not_cancellable") from refused

@@ -63,6 +63,18 @@ def ensure_bank_offers_method(bank: Bank, method: PaymentMethod) -> None:
                             fields={"method": [f"{bank.name} does not offer this method."]})
 
 
+def ensure_bank_serves_currency(bank: Bank, fiat: FiatCurrency) -> None:
+    """A requisite's bank belongs to its currency's country (reference rows without a country are not bound).
+
+    The store API lists and accepts only what some bank of a store's currency offers
+    (payments.selectors.served_offers); requisites keep to the same rule, so no requisite can exist for
+    a method or bank intake refuses.
+    """
+    if bank.country_id and fiat.country_id and bank.country_id != fiat.country_id:
+        raise PaymentsError(f"{bank.name} is not a bank of {fiat.code}.", code="bank_not_in_currency",
+                            fields={"bank": [f"Pick a bank of {fiat.code}."]})
+
+
 @transaction.atomic
 def create_requisite(*, trader: Trader, fiat: FiatCurrency, method: PaymentMethod, bank: Bank, req_number: str,
                      owner_of_requisites: OwnerOfRequisites | None = None,
@@ -76,6 +88,7 @@ def create_requisite(*, trader: Trader, fiat: FiatCurrency, method: PaymentMetho
     if status not in RequisiteStatus.values:
         raise PaymentsError("Unknown requisite status.", code="invalid_status", fields={"status": ["Unknown."]})
     number = check_requisite_number(req_number)
+    ensure_bank_serves_currency(bank, fiat)
     ensure_bank_offers_method(bank, method)
     ensure_unique_number(tenant_id=trader.tenant_id, method=method, number=number)
     requisite = ReqTrader(tenant_id=trader.tenant_id, trader=trader, owner_of_requisites=owner_of_requisites,

@@ -106,7 +106,7 @@ def make_incoming_order(store, **overrides) -> IncomingOrder:
               "crypto_currency": store.crypto_currency, "order_type": OrderType.PAY_IN,
               "amount_fiat": Decimal("1000.00"), "total_fiat": Decimal("1000.00"),
               "amount_currency": Decimal("27.43484225"), "exchange_rate": Decimal("36.45"),
-              "store_commission": Decimal("0.54869684"), "client_id": "client-1", **overrides}
+              "store_commission": Decimal("0.54869684"), "client_id": f"client-{next(_numbers)}", **overrides}
     return IncomingOrder.objects.create(**values)
 
 

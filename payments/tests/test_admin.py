@@ -108,6 +108,25 @@ def test_readonly_support_sees_orders_but_cannot_touch_requisites_or_cancel(clie
     assert order.status == IncomingOrder.Status.NEW
 
 
+def test_the_incoming_orders_list_shows_the_lifecycle_status(client, staff, refs):
+    store, _ = make_store(refs)
+    completed = make_assigned_order(store, make_requisite(refs), status=OrderHistory.Status.COMPLETED)
+    waiting = make_incoming_order(store, status=IncomingOrder.Status.RETRYING)
+    client.force_login(staff("can_view_orders"))
+
+    page = client.get(url(IncomingOrder))
+    done_only = client.get(url(IncomingOrder), {"lifecycle": "completed"})
+
+    assert page.status_code == 200
+    rows = {row.hash_id: row for row in page.context["cl"].result_list}
+    admin_view = page.context["cl"].model_admin
+    assert admin_view.lifecycle_status(rows[completed.hash_id]) == "Completed"
+    assert admin_view.intake_status(rows[completed.hash_id]) == "Assigned"
+    assert admin_view.lifecycle_status(rows[waiting.hash_id]) == "New"
+    assert b'<td class="field-lifecycle_status">Completed</td>' in page.content
+    assert [row.hash_id for row in done_only.context["cl"].result_list] == [completed.hash_id]
+
+
 def test_order_support_cancels_only_unassigned_orders(client, staff, refs):
     store, _ = make_store(refs)
     open_order = make_incoming_order(store)

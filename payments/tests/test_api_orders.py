@@ -48,7 +48,58 @@ def test_an_assigned_order_shows_its_execution_status(api):
 
     body = api.client().get(f"/api/v1/orders/{assigned.hash_id}").json()
 
-    assert body["status"] == "assigned" and body["order_status"] == "processing"
+    assert body["status"] == "paid" and body["intake_status"] == "assigned"
+
+
+@pytest.mark.parametrize(("execution", "lifecycle"), [
+    ("pending", "assigned"), ("processing", "paid"), ("completed", "completed"), ("cancelled", "cancelled"),
+    ("expired", "expired"), ("failed", "failed"), ("disputed", "disputed"),
+])
+def test_an_assigned_order_has_one_lifecycle_status(api, execution, lifecycle):
+    with tenant_context(api.tenant):
+        assigned = make_assigned_order(api.store, make_requisite(api.refs), status=execution)
+
+    body = api.client().get(f"/api/v1/orders/{assigned.hash_id}").json()
+
+    assert (body["status"], body["intake_status"]) == (lifecycle, "assigned")
+    assert "order_status" not in body
+
+
+@pytest.mark.parametrize(("intake", "lifecycle"), [
+    ("new", "new"), ("processing", "new"), ("retrying", "new"), ("failed", "failed"), ("cancelled", "cancelled"),
+])
+def test_an_order_not_assigned_has_its_lifecycle_status_and_its_queue_detail(api, intake, lifecycle):
+    order = _order(api, status=intake)
+
+    body = api.client().get(f"/api/v1/orders/{order.hash_id}").json()
+
+    assert (body["status"], body["intake_status"]) == (lifecycle, intake)
+
+
+def test_the_list_filters_by_lifecycle_status_and_by_intake_status(api):
+    with tenant_context(api.tenant):
+        requisite = make_requisite(api.refs)
+        completed = make_assigned_order(api.store, requisite, status="completed").incoming_order
+        pending = make_assigned_order(api.store, requisite, status="pending").incoming_order
+        cancelled_late = make_assigned_order(api.store, requisite, status="cancelled").incoming_order
+    retrying = _order(api, status="retrying")
+    cancelled_early = _order(api, status="cancelled")
+    client = api.client()
+
+    def ids(**params):
+        response = client.get("/api/v1/orders", params)
+        assert response.status_code == 200, response.content
+        return {row["id"] for row in response.json()["results"]}
+
+    assert ids(status="completed") == {completed.hash_id}
+    assert ids(status="assigned") == {pending.hash_id}
+    assert ids(status="new") == {retrying.hash_id}
+    assert ids(status="cancelled") == {cancelled_late.hash_id, cancelled_early.hash_id}
+    assert ids(status="paid") == set()
+    assert ids(intake_status="assigned") == {completed.hash_id, pending.hash_id, cancelled_late.hash_id}
+    assert ids(intake_status="retrying") == {retrying.hash_id}
+    response = client.get("/api/v1/orders", {"status": "pending"})  # an execution status is not a lifecycle one
+    assert response.status_code == 400 and _error(response)["code"] == "validation_error"
 
 
 def test_another_stores_order_is_404(api):
@@ -110,7 +161,7 @@ def test_the_list_filters_by_client_id_status_type_and_created_range(api):
     now = timezone.now()
     a = _order(api, client_id="A", created_at=now - timedelta(days=3))
     b = _order(api, client_id="B", status="failed", created_at=now - timedelta(days=2))
-    c = _order(api, client_id="A", order_type=OrderType.PAY_OUT, created_at=now - timedelta(days=1))
+    c = _order(api, client_id="C", order_type=OrderType.PAY_OUT, created_at=now - timedelta(days=1))
     client = api.client()
 
     def ids(**params):
@@ -118,12 +169,12 @@ def test_the_list_filters_by_client_id_status_type_and_created_range(api):
         assert response.status_code == 200, response.content
         return {row["id"] for row in response.json()["results"]}
 
-    assert ids(client_id="A") == {a.hash_id, c.hash_id}
+    assert ids(client_id="A") == {a.hash_id}
     assert ids(status="failed") == {b.hash_id}
     assert ids(type="pay_out") == {c.hash_id}
     assert ids(created_after=(now - timedelta(days=2, hours=1)).isoformat()) == {b.hash_id, c.hash_id}
     assert ids(created_before=(now - timedelta(days=2, hours=1)).isoformat()) == {a.hash_id}
-    assert ids(client_id="A", type="pay_in") == {a.hash_id}
+    assert ids(client_id="C", type="pay_out") == {c.hash_id} and ids(client_id="C", type="pay_in") == set()
 
 
 @pytest.mark.parametrize("params", [{"status": "bogus"}, {"type": "x"}, {"created_after": "yesterday"},
@@ -231,7 +282,7 @@ def test_an_assigned_order_nobody_paid_yet_is_cancelled_and_its_hold_released(ap
     response = api.client().post(f"/api/v1/orders/{assigned.hash_id}/cancel")
 
     assert response.status_code == 200, response.content
-    assert response.json()["status"] == "assigned" and response.json()["order_status"] == "cancelled"
+    assert response.json()["status"] == "cancelled" and response.json()["intake_status"] == "assigned"
     with tenant_context(api.tenant):
         assigned.refresh_from_db()
         balance.refresh_from_db()

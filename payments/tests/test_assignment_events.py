@@ -47,7 +47,7 @@ def test_created_and_assigned_bodies_match_a_fresh_read(refs, store, order_type)
     assert created.payload["data"] == before  # the order as it was when the worker claimed it
     after = order_event_data(order, event_type="order.assigned")
     assert assigned.payload["data"] == after
-    assert after["status"] == "assigned" and after["order_status"] == "pending"
+    assert after["status"] == "assigned" and after["intake_status"] == "assigned"
     assert (after["method"], after["bank"]) == (refs.card.code, refs.bank.name)  # the requisite's, chosen now
     assert (created.status, assigned.status) == ("pending", "pending")
     assert created.payload["id"] == str(created.event_id) and assigned.created_at >= created.created_at

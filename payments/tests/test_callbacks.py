@@ -123,7 +123,7 @@ def test_the_callback_carries_requested_and_confirmed_amounts(refs):
     data = event.payload["data"]
     assert data["requested"] == {"amount_fiat": "1000.00", "amount_crypto": "27.43484225"}
     assert data["confirmed"] == {"amount_fiat": "950.00", "amount_crypto": "26.06310014"}
-    assert (data["amount_mismatch"], data["order_status"], data["status"]) == ("underpaid", "completed", "assigned")
+    assert (data["amount_mismatch"], data["status"], data["intake_status"]) == ("underpaid", "completed", "assigned")
     assert data["method"] == "card" and data["bank"] == "Kasikornbank"
 
 

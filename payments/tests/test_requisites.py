@@ -78,6 +78,24 @@ def test_the_bank_must_offer_the_method(refs):
     assert refused.value.code == "method_not_available"
 
 
+def test_the_bank_must_be_of_the_requisites_currency(refs):
+    """As the store API decides what a currency can be served with (payments.selectors.served_offers)."""
+    from payments.models import AvailableBankMethod, Bank, Country
+
+    russia = Country.objects.create(code="RU", name="Russia")
+    refs.rub.country = russia
+    refs.rub.save()
+    sberbank = Bank.objects.create(name="Sberbank", country=russia)
+    AvailableBankMethod.objects.create(bank=sberbank, method=refs.card)
+
+    with pytest.raises(PaymentsError) as refused:
+        make_requisite(refs, fiat=refs.thb, bank=sberbank)
+
+    assert refused.value.code == "bank_not_in_currency" and "bank" in refused.value.fields
+    assert make_requisite(refs, fiat=refs.rub, bank=sberbank).bank == sberbank
+    assert not ReqTrader.objects.filter(fiat=refs.thb, bank=sberbank).exists()
+
+
 def test_a_new_requisite_takes_its_weight_from_the_traders_priority(refs):
     trader = TraderFactory(trafic_priority=7)
 
