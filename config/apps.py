@@ -6,3 +6,8 @@ class ConfigConfig(AppConfig):
 
     name = "config"
     verbose_name = "Platform"
+
+    def ready(self) -> None:
+        from .in_process_beat import maybe_start_in_process_beat
+
+        maybe_start_in_process_beat()
