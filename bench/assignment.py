@@ -95,6 +95,7 @@ def configure_environment(broker_url: str) -> dict:
 
     env = dict(os.environ)
     env.setdefault("DEBUG", "false")
+    env.setdefault("SECURE_SSL_REDIRECT", "false")  # plain HTTP on loopback (bench/recovery.py's gunicorn)
     env.setdefault("SECRET_KEY", "bench-" + uuid.uuid4().hex)
     env.setdefault("FIELD_ENCRYPTION_KEYS", Fernet.generate_key().decode())
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "CELERY_BROKER_URL": broker_url,

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import redis
 from celery import Celery, Task
+from celery.app.routes import MapRoute
 from celery.utils.nodenames import anon_nodename
 from kombu import Connection
 from kombu.utils.json import dumps
@@ -89,10 +90,13 @@ class RedisTaskWire:
         })
 
     def _queue_of(self, task: Task) -> str | None:
-        """The Redis list of `task`'s queue, when Celery routes it to a plain direct queue (cached)."""
+        """The Redis list of `task`'s queue, when Celery routes it to a plain direct queue (cached).
+
+        Routes given as a mapping (CELERY_TASK_ROUTES) depend on the task's name only, so they are
+        resolved once per task; any other router is left to Celery."""
         if task.name not in self._queues:
-            if self.app.amqp.router.routes:  # task_routes may depend on the arguments: Celery decides
-                return None
+            if not all(isinstance(route, MapRoute) for route in self.app.amqp.router.routes):
+                return None  # a router function may depend on the arguments: Celery decides
             route = self.app.amqp.router.route({"queue": task.queue} if getattr(task, "queue", None) else {},
                                                task.name, task_type=task)
             queue = route.get("queue")

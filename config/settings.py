@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -245,25 +246,42 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Queues (issue 15): assignment, store callbacks and the periodic sweeps each have their own, so slow store
+# endpoints never delay assignment and a backlog never delays the sweepers; everything else goes to the
+# default queue `celery`. A worker started without -Q (`make worker`) serves all four; see the README for
+# one worker per queue.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(name) for name in ("celery", "assignment", "callbacks", "sweeps")]
+CELERY_TASK_ROUTES = {
+    "payments.assign_incoming_order": {"queue": "assignment"},
+    "payments.assign_incoming_orders": {"queue": "assignment"},
+    "payments.deliver_callback": {"queue": "callbacks"},
+    "payments.sweep_due_orders": {"queue": "sweeps"},
+    "payments.sweep_due_callbacks": {"queue": "sweeps"},
+    "payments.expire_due_orders": {"queue": "sweeps"},
+}
 CELERY_BEAT_SCHEDULE = {
     "payments.sweep_due_orders": {
         "task": "payments.sweep_due_orders",
-        "schedule": env.int("ASSIGNMENT_SWEEP_SECONDS", default=5),
+        "schedule": env.float("ASSIGNMENT_SWEEP_SECONDS", default=2),
     },
     "payments.load_exchange_rates": {
         "task": "payments.load_exchange_rates",
-        "schedule": env.int("EXCHANGE_RATE_REFRESH_SECONDS", default=300),
+        "schedule": env.float("EXCHANGE_RATE_REFRESH_SECONDS", default=300),
     },
     "payments.expire_due_orders": {
         "task": "payments.expire_due_orders",
-        "schedule": env.int("ORDER_EXPIRY_SWEEP_SECONDS", default=60),
+        "schedule": env.float("ORDER_EXPIRY_SWEEP_SECONDS", default=60),
     },
     "payments.sweep_due_callbacks": {
         "task": "payments.sweep_due_callbacks",
-        "schedule": env.int("CALLBACK_SWEEP_SECONDS", default=15),
+        "schedule": env.float("CALLBACK_SWEEP_SECONDS", default=5),
     },
     "payments.purge_idempotency_keys": {"task": "payments.purge_idempotency_keys", "schedule": 3600},
 }
+# With no broker (the zero-setup `make run`), `manage.py runserver` runs the beat schedule above in a thread
+# of its own (core.in_process_beat), so retries, expiry and callback retries happen in the demo too.
+IN_PROCESS_BEAT = env.bool("IN_PROCESS_BEAT", default=CELERY_TASK_ALWAYS_EAGER)
 
 # Exchange rates (payments): provider class, its local file, and how old a rate intake still accepts.
 EXCHANGE_RATE_PROVIDER = env.str("EXCHANGE_RATE_PROVIDER", default="payments.exchange_rates.FileExchangeRateProvider")
@@ -271,17 +289,21 @@ EXCHANGE_RATE_FILE = env.str("EXCHANGE_RATE_FILE", default=str(BASE_DIR / "payme
 EXCHANGE_RATE_MAX_AGE = timedelta(seconds=env.int("EXCHANGE_RATE_MAX_AGE_SECONDS", default=3600))
 
 # Assignment (payments.services.assignment): tries per order before `failed`, the growing, jittered delay
-# between tries (kept in incoming_orders.next_attempt_at), requisites tried within one attempt, how long a
-# sent message owns an order before the sweeper sends another, and how long the customer (PayIn) or the
-# trader (PayOut) has to pay once an order is assigned.
+# between tries (kept in incoming_orders.next_attempt_at), requisites tried within one attempt, and how long
+# the customer (PayIn) or the trader (PayOut) has to pay once an order is assigned. The two leases (see
+# payments/services/dispatch.py): a message handed to the broker owns its order for the dispatch lease
+# (and is re-sent after it only while the queue is short: behind a backlog it is most likely still
+# waiting); a worker that starts the order owns it for the much shorter claim lease, so the rows of a
+# worker killed mid-work come back within seconds.
 ASSIGNMENT_MAX_ATTEMPTS = env.int("ASSIGNMENT_MAX_ATTEMPTS", default=10)
 ASSIGNMENT_RETRY_BASE_DELAY = timedelta(seconds=env.float("ASSIGNMENT_RETRY_BASE_SECONDS", default=5))
 ASSIGNMENT_RETRY_MAX_DELAY = timedelta(seconds=env.float("ASSIGNMENT_RETRY_MAX_SECONDS", default=300))
 ASSIGNMENT_MAX_CANDIDATES = env.int("ASSIGNMENT_MAX_CANDIDATES", default=5)
-ASSIGNMENT_DISPATCH_LEASE_SECONDS = env.float("ASSIGNMENT_DISPATCH_LEASE_SECONDS", default=60)
+ASSIGNMENT_DISPATCH_LEASE_SECONDS = env.float("ASSIGNMENT_DISPATCH_LEASE_SECONDS", default=30)
+ASSIGNMENT_CLAIM_LEASE_SECONDS = env.float("ASSIGNMENT_CLAIM_LEASE_SECONDS", default=5)
 ASSIGNMENT_SWEEP_BATCH = env.int("ASSIGNMENT_SWEEP_BATCH", default=1000)
-# The sweeper re-sends `new` orders whose message may be lost only while at most this many assignment
-# messages wait in the broker; behind a longer backlog their messages are most likely still queued.
+# The sweeper re-sends orders whose message may be lost in the broker only while at most this many assignment
+# messages wait in it; behind a longer backlog their messages are most likely still queued.
 ASSIGNMENT_SWEEP_QUEUE_SLACK = env.int("ASSIGNMENT_SWEEP_QUEUE_SLACK", default=100)
 ORDER_PAYMENT_WINDOW = timedelta(minutes=env.int("ORDER_PAYMENT_MINUTES", default=30))
 
@@ -304,6 +326,11 @@ CALLBACK_RETRY_WINDOW = timedelta(hours=env.int("CALLBACK_RETRY_HOURS", default=
 CALLBACK_FLAG_AFTER_FAILURES = env.int("CALLBACK_FLAG_AFTER_FAILURES", default=10)
 CALLBACK_FLAG_AFTER = timedelta(minutes=env.int("CALLBACK_FLAG_AFTER_MINUTES", default=30))
 CALLBACK_SECRET_GRACE = timedelta(hours=env.int("CALLBACK_SECRET_GRACE_HOURS", default=24))
+# The two leases of a delivery, as for assignment: a message handed to the broker and not yet taken, and a
+# worker's claim while it POSTs (renewed every third of it for as long as the POST lasts).
+CALLBACK_DISPATCH_LEASE_SECONDS = env.float("CALLBACK_DISPATCH_LEASE_SECONDS", default=60)
+CALLBACK_CLAIM_LEASE_SECONDS = env.float("CALLBACK_CLAIM_LEASE_SECONDS", default=10)
+CALLBACK_SWEEP_QUEUE_SLACK = env.int("CALLBACK_SWEEP_QUEUE_SLACK", default=100)
 CALLBACK_ALLOW_PRIVATE_HOSTS = env.list("CALLBACK_ALLOW_PRIVATE_HOSTS", default=[])  # hosts/CIDRs past the SSRF guard
 
 REST_FRAMEWORK = {

@@ -6,3 +6,8 @@ class CoreConfig(AppConfig):
 
     name = "core"
     verbose_name = "Platform"
+
+    def ready(self) -> None:
+        from .in_process_beat import maybe_start_in_process_beat
+
+        maybe_start_in_process_beat()

@@ -55,11 +55,14 @@ the requested one), this order included:
 
 import logging
 import random
+import time as time_module
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
+from functools import partial
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -72,7 +75,7 @@ from payments.selectors_callbacks import OrderNames, order_event_data_in_hand
 from tenancy.models import Tenant
 from tenancy.scoping import current_tenant_id, tenant_context
 
-from . import hints, ledger
+from . import dispatch, hints, ledger
 from .audit_trail import entry, record, record_all
 from .callbacks import enqueue_order_created_once, enqueue_order_event, write_order_events
 
@@ -145,19 +148,22 @@ class _StopAttempt(Exception):
 
 # --- assigning one order --------------------------------------------------------------------------------
 
-def assign_incoming_order(*, order_id: int, tenant_id) -> AssignmentResult:
+def assign_incoming_order(*, order_id: int, tenant_id, claim: datetime | None = None) -> AssignmentResult:
     """Assign incoming order `order_id` of tenant `tenant_id`, or count a failed attempt (see the module doc).
 
     Safe to call any number of times, concurrently too: only one call can hold
     the order, and an order that is no longer open is left alone. An unexpected
     error rolls everything back, is counted as a failed attempt (so an order that
     always breaks ends `failed` instead of circling forever) and is re-raised.
+
+    `claim`: the end of this worker's claim on the order (`claim_orders`); the order is attempted only
+    while its `next_attempt_at` still is that claim. Without it, only when it is due.
     """
     with tenant_context(tenant_id):
         now = timezone.now()
         try:
             with transaction.atomic():
-                return _assign_locked(order_id, now)
+                return _assign_locked(order_id, now, claim)
         except _StopAttempt as stop:
             return _count_failed_attempt_again(order_id, stop.reason, now)
         except Exception as exc:
@@ -166,12 +172,15 @@ def assign_incoming_order(*, order_id: int, tenant_id) -> AssignmentResult:
             raise
 
 
-def _assign_locked(order_id: int, now: datetime) -> AssignmentResult:
+def _assign_locked(order_id: int, now: datetime, claim: datetime | None = None) -> AssignmentResult:
     claimed = _lock_open_order(order_id)
     if claimed is None:
         return AssignmentResult(order_id, Outcome.SKIPPED, reason="Not open, or held by another task.")
     order = claimed.order
-    if order.next_attempt_at is not None and order.next_attempt_at > now:
+    if claim is not None:
+        if order.next_attempt_at != claim:  # its claim ran out and another message took it over
+            return AssignmentResult(order_id, Outcome.SKIPPED, reason="Claimed by another task.")
+    elif order.next_attempt_at is not None and order.next_attempt_at > now:
         return AssignmentResult(order_id, Outcome.SKIPPED, reason="Not due yet.",
                                 next_attempt_at=order.next_attempt_at)
     tried: list[int] = []
@@ -551,80 +560,146 @@ def _count_failed_attempt_again(order_id: int, reason: str, now: datetime) -> As
     return _count_failed_attempt(order, reason, now)
 
 
+# --- claims: the worker's short lease (payments.services.dispatch) ---------------------------------------
+
+_CLAIM_SQL = f"""
+UPDATE incoming_orders SET next_attempt_at = %(until)s, dispatched_at = NULL
+WHERE id IN (
+    SELECT id FROM incoming_orders
+    WHERE tenant_id = %(tenant)s AND id IN ({{ids}}) AND status IN ({OPEN_IN_SQL})
+      AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s {{or_ours}})
+    {{locking}}
+)
+RETURNING id
+"""  # noqa: S608 (status constants from the enums, placeholders for ids; values are parameters)
+
+
+def claim_orders(order_ids: list[int], *, now: datetime, ours: datetime | None = None) -> tuple[list[int], datetime]:
+    """Claim the due, open orders among `order_ids` for this worker: their `next_attempt_at` becomes the end of
+    the claim lease (returned) and their dispatch mark is cleared, in one committed statement, before any
+    of them is worked on. A worker killed with the claim leaves them due again when it runs out, whatever
+    queue they came from; orders held by a live task (row locked, or claimed and not run out) are left out.
+
+    `ours`: the end of this worker's earlier claim on them, renewed now.
+    """
+    until = now + timedelta(seconds=settings.ASSIGNMENT_CLAIM_LEASE_SECONDS)
+    if not order_ids:
+        return [], until
+    adapt = connection.ops.adapt_datetimefield_value
+    names = [f"id{i}" for i in range(len(order_ids))]
+    params = {"until": adapt(until), "now": adapt(now), "tenant": _tenant_param(current_tenant_id()),
+              **dict(zip(names, order_ids, strict=True))}
+    or_ours = ""
+    if ours is not None:
+        or_ours, params["ours"] = "OR next_attempt_at = %(ours)s", adapt(ours)
+    locking = "FOR NO KEY UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    statement = _CLAIM_SQL.format(ids=", ".join(f"%({name})s" for name in names), or_ours=or_ours,
+                                  locking=locking)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        claimed = {row[0] for row in cursor.fetchall()}
+    return [order_id for order_id in order_ids if order_id in claimed], until
+
+
+def assign_dispatched_orders(*, order_ids: list[int], tenant_id) -> list[AssignmentResult]:
+    """What a worker does with a message: claim its orders, then assign them one after another.
+
+    Each is its own assignment (its own transaction); one that raises is left to the sweeper (its claim
+    runs out) and the rest go on. The claim of those still waiting is renewed when half of it has gone,
+    so a long batch does not have its tail re-sent. A duplicate or late message is harmless: what is
+    not open, held by another task, or not due is not claimed.
+    """
+    results: list[AssignmentResult] = []
+    with tenant_context(tenant_id):
+        started = time_module.monotonic()
+        pending, until = claim_orders(order_ids, now=timezone.now())
+        half_lease = settings.ASSIGNMENT_CLAIM_LEASE_SECONDS / 2
+        while pending:
+            if time_module.monotonic() - started > half_lease:
+                pending, until = claim_orders(pending, now=timezone.now(), ours=until)
+                started = time_module.monotonic()
+                if not pending:
+                    break
+            order_id = pending.pop(0)
+            try:
+                results.append(assign_incoming_order(order_id=order_id, tenant_id=tenant_id, claim=until))
+            except SoftTimeLimitExceeded:
+                raise
+            except Exception:
+                logger.exception("Assigning incoming order %s failed; the sweeper will retry it", order_id)
+    return results
+
+
 # --- the sweeper ----------------------------------------------------------------------------------------
 
 def dispatch_lease() -> timedelta:
-    """How long a sent message owns an order; after that the sweeper sends another (the first was lost)."""
+    """How long a message handed to the broker owns its order while the queue is short (see sweep_due_orders)."""
     return timedelta(seconds=settings.ASSIGNMENT_DISPATCH_LEASE_SECONDS)
 
 
-_CLAIM_DUE_SQL = """
+_SWEEP_DUE_SQL = f"""
 UPDATE incoming_orders SET dispatched_at = %(now)s
 WHERE id IN (
     SELECT id FROM incoming_orders
-    WHERE tenant_id = %(tenant)s
-      AND ((%(resend_new)s AND status = 'new' AND COALESCE(dispatched_at, created_at) <= %(stale)s)
-           OR (status = 'retrying' AND next_attempt_at <= %(now)s
-               AND (dispatched_at IS NULL OR dispatched_at <= %(stale)s)))
+    WHERE tenant_id = %(tenant)s AND status IN ({OPEN_IN_SQL})
+      AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)
+      AND (dispatched_at IS NULL {{or_lost}})
     ORDER BY COALESCE(next_attempt_at, created_at), id
     LIMIT %(limit)s
-    {locking}
+    {{locking}}
 )
 RETURNING id
-"""
+"""  # noqa: S608 (status constants from the enums, no input)
 
 
 def sweep_due_orders(*, now: datetime | None = None, limit: int | None = None) -> int:
-    """Send an assignment message for every open order that is due and that no live task holds; returns how many.
+    """Send an assignment message for every open order that is due and that no message or live worker owns;
+    returns how many (the rules: payments.services.dispatch).
 
-    Due: a `retrying` order whose `next_attempt_at` has come, or a `new` one
-    whose message should long have been worked off (created or last sent more
-    than the dispatch lease ago: its message was lost, or Redis was down at
-    intake). Claiming moves `dispatched_at` to now in one UPDATE over rows taken
-    with `FOR UPDATE SKIP LOCKED`, so an order a worker is assigning right now
-    is skipped, and two sweepers never send the same order twice.
+    Due: `next_attempt_at` has come (NULL for a `new` order nobody claimed yet; a retry's time; the end
+    of a worker's claim). Unowned: no message out (`dispatched_at` NULL: the hint was dropped, or a
+    worker took it), or the message looks lost in the broker — handed over before
+    `dispatch.resend_cutoff` (never behind a backlog longer than ASSIGNMENT_SWEEP_QUEUE_SLACK). Claiming
+    moves `dispatched_at` to now in one UPDATE over rows taken with `FOR UPDATE SKIP LOCKED`, so an
+    order a worker is assigning right now is skipped, and two sweepers never send the same order twice.
 
     Tenant by tenant inside each tenant's context (as the callback and expiry
     sweepers do) instead of bypassing RLS: the tenants table is small, the scope
     stays enforced, and no audit entry is needed for a bypass every few seconds.
-
-    A `new` order is only re-sent while the assignment queue holds at most
-    ASSIGNMENT_SWEEP_QUEUE_SLACK messages: behind a longer backlog its message is
-    most likely still waiting, and re-sending would flood the workers with
-    duplicates to skip (each costs a task) just when they are busiest. Due
-    `retrying` orders have no message queued and are always sent.
     """
     from payments.tasks_assignment import assign_incoming_order_task
 
     now = now or timezone.now()
     limit = limit or settings.ASSIGNMENT_SWEEP_BATCH
-    waiting = hints.waiting_messages(assign_incoming_order_task)
-    resend_new = waiting is None or waiting <= settings.ASSIGNMENT_SWEEP_QUEUE_SLACK
+    cutoff = dispatch.resend_cutoff(assign_incoming_order_task, now=now,
+                                    dispatch_lease=settings.ASSIGNMENT_DISPATCH_LEASE_SECONDS,
+                                    claim_lease=settings.ASSIGNMENT_CLAIM_LEASE_SECONDS,
+                                    slack=settings.ASSIGNMENT_SWEEP_QUEUE_SLACK)
     ops = connection.ops
+    statement = _SWEEP_DUE_SQL.format(
+        or_lost="" if cutoff is None else "OR dispatched_at <= %(stale)s",
+        locking="FOR NO KEY UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else "")
     sent = 0
     for tenant_id in Tenant.objects.order_by("created_at").values_list("pk", flat=True):
         if sent >= limit:
             break
         with tenant_context(tenant_id):
-            params = {"now": ops.adapt_datetimefield_value(now),
-                      "stale": ops.adapt_datetimefield_value(now - dispatch_lease()),
-                      "tenant": _tenant_param(tenant_id),
-                      "limit": limit - sent, "resend_new": resend_new}
-            sql = _CLAIM_DUE_SQL.format(
-                locking="FOR NO KEY UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked
-                else "")
+            params = {"now": ops.adapt_datetimefield_value(now), "tenant": _tenant_param(tenant_id),
+                      "limit": limit - sent}
+            if cutoff is not None:
+                params["stale"] = ops.adapt_datetimefield_value(cutoff)
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(sql, params)
+                cursor.execute(statement, params)
                 claimed = sorted(row[0] for row in cursor.fetchall())
-            sent += _dispatch(claimed, tenant_id)
+            sent += _dispatch(claimed, tenant_id, now)
     if sent:
         logger.info("Assignment sweeper sent %s due orders", sent)
     return sent
 
 
-def _dispatch(order_ids: list[int], tenant_id) -> int:
+def _dispatch(order_ids: list[int], tenant_id, marked_at: datetime) -> int:
     """Send one message per claimed order as a hint (payments.services.hints: never blocks on the broker;
-    a message it cannot send waits for the next lease to run out).
+    a message it cannot send gives its order back to the next sweep at once).
 
     One message per order, not coalesced batches: a sweep sends orders that are due now (retries),
     and a batch would make each wait behind the others' attempts in one worker.
@@ -633,9 +708,19 @@ def _dispatch(order_ids: list[int], tenant_id) -> int:
 
     tenant = {"tenant_id": str(tenant_id)}
     for order_id in order_ids:
-        hints.publish(assign_incoming_order_task, args=[order_id], kwargs=tenant)
+        hints.publish(assign_incoming_order_task, args=[order_id], kwargs=tenant,
+                      on_drop=partial(give_back_dispatch, order_id, tenant_id, marked_at))
     return len(order_ids)
 
 
-__all__ = ["AssignmentResult", "Candidate", "Outcome", "assign_incoming_order", "dispatch_lease", "retry_delay",
-           "sweep_due_orders", "trader_commission"]
+def give_back_dispatch(order_id: int, tenant_id, marked_at: datetime) -> None:
+    """The message of an order marked sent at `marked_at` was not handed to the broker: no message owns it now,
+    so the next sweep sends it (unless a later message or a worker's claim has moved the mark meanwhile)."""
+    with tenant_context(tenant_id):
+        IncomingOrder.objects.filter(pk=order_id, status__in=OPEN_STATUSES,
+                                     dispatched_at__lte=marked_at).update(dispatched_at=None)
+
+
+__all__ = ["AssignmentResult", "Candidate", "Outcome", "assign_dispatched_orders", "assign_incoming_order",
+           "claim_orders", "dispatch_lease", "give_back_dispatch", "retry_delay", "sweep_due_orders",
+           "trader_commission"]

@@ -8,9 +8,11 @@ How it holds together (docs/callbacks.md has the receiver's side):
   time has come and that has no message out, so a lost message, Redis being down
   or a worker killed mid-request only delay a delivery.
 - `deliver_callback` claims the event with a compare-and-swap (its next attempt
-  moved a lease ahead, so a duplicate message is a no-op), POSTs outside any
-  transaction, then records the attempt and the next step in one short
-  transaction: `delivered` on 2xx, else another try after an exponential,
+  moved a short claim lease ahead and its dispatch mark cleared, so a duplicate
+  message is a no-op, and a worker killed mid-POST leaves it due again seconds
+  later: payments.services.dispatch), POSTs outside any transaction while a
+  thread renews the claim, then records the attempt and the next step in one
+  short transaction: `delivered` on 2xx, else another try after an exponential,
   jittered delay, until CALLBACK_RETRY_WINDOW after the event: then `failed`.
 - Every attempt (automatic or a merchant's resend) also feeds the store's
   endpoint health: a failure streak long enough (CALLBACK_FLAG_AFTER_FAILURES
@@ -58,6 +60,7 @@ from payments.selectors_callbacks import order_event_data
 from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
+from . import dispatch
 from .audit_trail import record
 
 logger = logging.getLogger(__name__)
@@ -71,8 +74,6 @@ RESEND_FLAGS = ("can_manage_orders", "can_manage_merchants")
 ALLOWED_SCHEMES = ("http", "https")
 SIGNATURE_HEADER = "X-Signature"
 USER_AGENT = "P2P-Platform-Callbacks/1"
-# A message sent but not yet taken by a worker: the sweeper sends another only after this.
-DISPATCH_LEASE = timedelta(minutes=5)
 
 
 # --- signing -----------------------------------------------------------------------------------------------
@@ -313,7 +314,7 @@ def write_order_events(*, incoming_order: IncomingOrder, callback_url: str,
     sql.insert_many(rows, connections[router.db_for_write(CallbackEvent)])
     if not problem:
         for event in rows:
-            transaction.on_commit(partial(_dispatch, event.pk, event.tenant_id))
+            transaction.on_commit(partial(_dispatch, event.pk, event.tenant_id, marked_at=event.dispatched_at))
     return rows
 
 
@@ -335,13 +336,13 @@ def enqueue_order_created_once(*, incoming_order: IncomingOrder) -> CallbackEven
     return enqueue_order_event(incoming_order=incoming_order, event_type="order.created")
 
 
-def _dispatch(event_pk: int, tenant_id) -> None:
+def _dispatch(event_pk: int, tenant_id, *, marked_at: datetime) -> None:
     """Send the delivery message as a hint (payments.services.hints): never waited for, dropped if the broker is away.
 
     A dropped message gives the event back to the sweeper at once (`dispatched_at` cleared), so it goes
-    out on the next sweep after the broker is back rather than after DISPATCH_LEASE. The drop may be
-    noticed in the publisher thread, later: if a sweeper has sent the event meanwhile, clearing the mark
-    costs at most a duplicate message, which `deliver_callback` claims as a no-op.
+    out on the next sweep after the broker is back rather than after its dispatch lease. The drop may be
+    noticed in the publisher thread, later: only the mark made for this message (`marked_at` or before)
+    is cleared, not a later sweep's or a worker's claim.
     """
     from payments.tasks_callbacks import deliver_callback_task
 
@@ -349,7 +350,8 @@ def _dispatch(event_pk: int, tenant_id) -> None:
 
     def give_back_to_the_sweeper() -> None:
         with tenant_context(tenant_id):
-            CallbackEvent.objects.filter(pk=event_pk, status=CallbackEvent.Status.PENDING).update(dispatched_at=None)
+            CallbackEvent.objects.filter(pk=event_pk, status=CallbackEvent.Status.PENDING,
+                                         dispatched_at__lte=marked_at).update(dispatched_at=None)
 
     publish(deliver_callback_task, kwargs={"event_id": event_pk, "tenant_id": str(tenant_id)},
             on_drop=give_back_to_the_sweeper)
@@ -368,9 +370,10 @@ def retry_delay(failed_attempts: int) -> timedelta:
     return timedelta(seconds=delay)
 
 
-def delivery_lease() -> timedelta:
-    """How long a claimed delivery may take before the event counts as due again (a worker died)."""
-    return timedelta(seconds=settings.CALLBACK_CONNECT_TIMEOUT + 2 * settings.CALLBACK_READ_TIMEOUT + 30)
+def claim_lease() -> timedelta:
+    """How long a worker's claim on an event lasts unless renewed (it is, every third, while the POST runs):
+    the event of a worker killed mid-delivery is due again this long after the worker's last renewal."""
+    return timedelta(seconds=settings.CALLBACK_CLAIM_LEASE_SECONDS)
 
 
 # --- delivering ---------------------------------------------------------------------------------------------
@@ -479,14 +482,36 @@ def deliver_callback(*, event_id: int) -> CallbackAttempt | None:
     event is delivered or given up, not due yet, or another worker holds it.
     """
     started = timezone.now()
+    until = started + claim_lease()
     claimed = CallbackEvent.objects.filter(
         pk=event_id, status=CallbackEvent.Status.PENDING, next_attempt_at__lte=started,
-    ).update(next_attempt_at=started + delivery_lease())
+    ).update(next_attempt_at=until, dispatched_at=None)
     if not claimed:
         return None
     event = CallbackEvent.objects.select_related("store").get(pk=event_id)
-    outcome = _post(event, event.store)
+    claim = _Claim(event_id=event_id, tenant_id=event.tenant_id, until=until)
+    with dispatch.claim_kept(claim.renew, every=claim_lease().total_seconds() / 3):
+        outcome = _post(event, event.store)
     return _record_attempt(event_id=event_id, outcome=outcome, manual=False)
+
+
+@dataclass
+class _Claim:
+    """A worker's claim on an event, renewed from the claim keeper's thread while the POST runs."""
+
+    event_id: int
+    tenant_id: object
+    until: datetime
+
+    def renew(self) -> bool:
+        """Move the claim's end a lease ahead of now; False when it is no longer ours."""
+        renewed = timezone.now() + claim_lease()
+        with tenant_context(self.tenant_id):
+            kept = CallbackEvent.objects.filter(pk=self.event_id, status=CallbackEvent.Status.PENDING,
+                                                next_attempt_at=self.until).update(next_attempt_at=renewed)
+        if kept:
+            self.until = renewed
+        return bool(kept)
 
 
 def resend_callback(*, event: CallbackEvent, requested_by) -> CallbackAttempt:
@@ -615,16 +640,29 @@ def _mail_merchant_about_failing_endpoint(store: MerchantStore, *, failures: int
 # --- the sweeper -------------------------------------------------------------------------------------------
 
 def sweep_due_callbacks(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Send a delivery message for each pending event that is due and has none out; returns how many.
+    """Send a delivery message for each pending event that is due and that no message or live worker owns;
+    returns how many (the rules, as for assignment: payments.services.dispatch).
+
+    Due: `next_attempt_at` has come (a new event's creation, a retry's time, the end of a worker's
+    claim). Unowned: no message out (`dispatched_at` NULL), or one handed to the broker before
+    `dispatch.resend_cutoff` (after CALLBACK_DISPATCH_LEASE_SECONDS, and never behind a backlog
+    longer than CALLBACK_SWEEP_QUEUE_SLACK).
 
     Goes tenant by tenant inside each tenant's context (as the exchange-rate
     loader does) rather than bypassing RLS: the tenants table is small and the
     scope stays enforced. The dispatch mark is a compare-and-swap, so two
     sweepers never send the same event twice.
     """
+    from payments.tasks_callbacks import deliver_callback_task
+
     now = now or timezone.now()
-    stale = now - DISPATCH_LEASE
-    no_message_out = Q(dispatched_at__isnull=True) | Q(dispatched_at__lte=stale)
+    cutoff = dispatch.resend_cutoff(deliver_callback_task, now=now,
+                                    dispatch_lease=settings.CALLBACK_DISPATCH_LEASE_SECONDS,
+                                    claim_lease=settings.CALLBACK_CLAIM_LEASE_SECONDS,
+                                    slack=settings.CALLBACK_SWEEP_QUEUE_SLACK)
+    no_message_out = Q(dispatched_at__isnull=True)
+    if cutoff is not None:
+        no_message_out |= Q(dispatched_at__lte=cutoff)
     sent = 0
     for tenant_id in Tenant.objects.order_by("created_at").values_list("pk", flat=True):
         with tenant_context(tenant_id):
@@ -635,7 +673,7 @@ def sweep_due_callbacks(*, now: datetime | None = None, limit: int = 500) -> int
                 marked = CallbackEvent.objects.filter(no_message_out, pk=event_pk,
                                                       status=CallbackEvent.Status.PENDING).update(dispatched_at=now)
                 if marked:
-                    _dispatch(event_pk, tenant_id)
+                    _dispatch(event_pk, tenant_id, marked_at=now)
                     sent += 1
         if sent >= limit:
             break

@@ -36,9 +36,10 @@ a publish. On the plain Redis setup that cost is cut by config.celery_wire, whic
 writes kombu's message without kombu's per-message machinery (0.25 ms, not 1.5).
 
 `on_drop` runs when a message was not handed to the broker, so the caller can
-give its row back to the sweeper at once instead of after the lease (callback
-events do). When the publisher thread drops it, it runs there: it must be
-quick and thread-safe; database connections it opens are closed after it.
+give its row back to the sweeper at once instead of after the lease (intake's
+orders, the sweepers' and callback events do: payments.services.dispatch). When
+the publisher thread drops it, it runs there: it must be quick and thread-safe;
+database connections it opens are closed after the messages then waiting.
 
 Warnings are rate-limited: the first dropped message of an outage is logged,
 then one line with a count at most every LOG_EVERY_SECONDS, and one when
@@ -153,7 +154,7 @@ def waiting_messages(task: Task) -> int | None:
     app = task.app
     if app.conf.task_always_eager:
         return None
-    name = getattr(task, "queue", None) or app.conf.task_default_queue
+    name = queue_name(task)
     try:
         with app.connection_for_read(transport_options=_one_try_options(app)) as connection:
             return connection.default_channel.queue_declare(queue=name, passive=True).message_count
@@ -162,6 +163,15 @@ def waiting_messages(task: Task) -> int | None:
     except Exception as exc:
         logger.warning("Could not read the length of queue %s (%s)", name, describe(exc))
         return None
+
+
+def queue_name(task: Task) -> str:
+    """The broker queue Celery sends `task` to (CELERY_TASK_ROUTES, else the task's own or the default queue)."""
+    app = task.app
+    route = app.amqp.router.route({"queue": task.queue} if getattr(task, "queue", None) else {}, task.name,
+                                  task_type=task)
+    queue = route.get("queue")
+    return queue.name if queue is not None else app.conf.task_default_queue
 
 
 def _one_try_options(app) -> dict:
@@ -299,6 +309,7 @@ class Publisher:
         self._queue: queue.Queue = queue.Queue(self.maxsize)
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        self._gave_back = False
 
     def submit(self, message: Message) -> bool:
         """Queue `message` for the thread (microseconds); False when it was dropped instead."""
@@ -348,8 +359,11 @@ class Publisher:
         try:
             while True:
                 waiting = _take_waiting(pending)
+                self._gave_back = False
                 for group in _coalesce([m for m in waiting if m is not _STOP]):
                     self._send(sender, group)
+                if self._gave_back:  # the database connections of on_drop, once per round, not per message
+                    connections.close_all()
                 if _STOP in waiting:
                     return
         finally:
@@ -377,11 +391,9 @@ class Publisher:
         self._drops.dropped(message.task.name, reason)
         if message.on_drop is None:
             return
-        try:
-            _run_on_drop(message.on_drop, message.task.name)
-        finally:
-            if in_thread:  # the thread's own connections; a caller's are the caller's
-                connections.close_all()
+        if in_thread:  # the thread's own connections are closed after the round; a caller's are the caller's
+            self._gave_back = True
+        _run_on_drop(message.on_drop, message.task.name)
 
 
 def _take_waiting(pending: queue.Queue) -> list:

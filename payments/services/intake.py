@@ -17,6 +17,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -328,24 +329,28 @@ def prepare_incoming_order(*, store: MerchantStore, order_type: str, amount_fiat
         store_commission=quote.store_commission,
         customer_requisite=customer_requisite, customer_requisite_last4=customer_requisite[-4:],
         created_at=now, updated_at=now,  # known before the INSERT, so the answer can be rendered first
-        dispatched_at=now,  # the assignment message goes out on commit
+        dispatched_at=now,  # the assignment message goes out on commit (given back at once if it is dropped)
     )
 
 
 def _enqueue_assignment(order: IncomingOrder) -> None:
     from payments.tasks import assign_incoming_order_task, assign_incoming_orders_task
 
+    from .assignment import give_back_dispatch
     from .hints import Batch, publish
 
-    order_id, tenant = order.pk, {"tenant_id": str(order.tenant_id)}
+    order_id, tenant_id, tenant = order.pk, order.tenant_id, {"tenant_id": str(order.tenant_id)}
+    marked_at = order.dispatched_at
 
     def send() -> None:
         publish(assign_incoming_order_task, args=[order_id], kwargs=tenant,
-                batch=Batch(task=assign_incoming_orders_task, item=order_id, kwargs=tenant))
+                batch=Batch(task=assign_incoming_orders_task, item=order_id, kwargs=tenant),
+                on_drop=partial(give_back_dispatch, order_id, tenant_id, marked_at))
 
     # The message is a hint (payments.services.hints): handed to a background publisher, never waited for;
-    # if the broker is away it is dropped, the order stays `new`, and the assignment sweeper sends it once
-    # its dispatch lease has run out. robust: nothing here may turn an accepted order into an error answer.
+    # if the broker is away it is dropped and the order given back to the assignment sweeper at once
+    # (`dispatched_at` cleared: the next sweep after the broker returns sends it; payments.services.dispatch).
+    # robust: nothing here may turn an accepted order into an error answer.
     transaction.on_commit(send, robust=True)
 
 

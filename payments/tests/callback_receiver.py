@@ -39,6 +39,7 @@ class Receiver:
     secret: str = ""
     script: list[str] = field(default_factory=list)
     hang_seconds: float = 1.5
+    delay_seconds: float = 0.0  # every answer this late: a slow store, so deliveries are in flight for a while
     requests: list[ReceivedRequest] = field(default_factory=list)
 
     def __post_init__(self):
@@ -52,6 +53,8 @@ class Receiver:
                 with receiver._lock:
                     answer = receiver.script.pop(0) if receiver.script else "ok"
                 verified = receiver._verify(self.headers.get("X-Signature", ""), body, receiver.secret)
+                if receiver.delay_seconds:
+                    time.sleep(receiver.delay_seconds)
                 receiver.requests.append(ReceivedRequest(self.path, dict(self.headers), body, answer, verified))
                 if answer == "timeout":
                     time.sleep(receiver.hang_seconds)

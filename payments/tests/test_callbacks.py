@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.exceptions import PermissionDenied
 from django.db import connection
@@ -14,7 +15,6 @@ from django.utils import timezone
 from audit.models import AuditLog
 from payments.errors import PaymentsError
 from payments.models import CallbackAttempt, CallbackEvent, MerchantStore, OrderHistory
-from payments.services import callbacks
 from payments.services import merchants as merchant_services
 from payments.services.callbacks import (
     deliver_callback,
@@ -363,7 +363,8 @@ def test_a_lost_message_is_sent_again_by_the_sweeper(refs, receiver, django_capt
         event = enqueue_order_event(incoming_order=make_incoming_order(store), event_type="order.created")
 
     assert sweep_due_callbacks() == 0  # a message is (as far as we know) still out
-    CallbackEvent.objects.filter(pk=event.pk).update(dispatched_at=timezone.now() - callbacks.DISPATCH_LEASE)
+    CallbackEvent.objects.filter(pk=event.pk).update(
+        dispatched_at=timezone.now() - timedelta(seconds=settings.CALLBACK_DISPATCH_LEASE_SECONDS))
     assert sweep_due_callbacks() == 1
 
     event.refresh_from_db()

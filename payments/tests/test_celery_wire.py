@@ -13,7 +13,10 @@ from kombu import Connection
 
 from config.celery import app
 from config.celery_wire import RedisTaskWire, plain_repr
-from payments.tasks_assignment import assign_incoming_order_task, assign_incoming_orders_task
+from payments.services import hints
+from payments.tasks import load_exchange_rates_task
+from payments.tasks_assignment import assign_incoming_order_task, assign_incoming_orders_task, sweep_due_orders_task
+from payments.tasks_callbacks import deliver_callback_task
 
 pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
 
@@ -25,9 +28,9 @@ def sent_not_run(monkeypatch):
     monkeypatch.setitem(app.conf, "task_always_eager", False)  # the suite runs tasks inline; here they are sent
 
 
-def written(client: redis_client.Redis) -> dict:
-    [raw] = client.lrange("celery", 0, -1)
-    client.delete("celery")
+def written(client: redis_client.Redis, queue: str) -> dict:
+    [raw] = client.lrange(queue, 0, -1)
+    client.delete(queue)
     return json.loads(raw)
 
 
@@ -47,13 +50,13 @@ def test_the_wire_writes_what_kombu_writes(broker, task, args, kwargs):
     client = redis_client.Redis.from_url(broker.url)
     with Connection(broker.url) as connection:
         task.apply_async(args=args, kwargs=kwargs, producer=app.amqp.Producer(connection))
-        kombus = written(client)
+        kombus = written(client, "assignment")  # CELERY_TASK_ROUTES
         wire = RedisTaskWire.for_connection(app, connection, socket_timeout=5, connect_timeout=2)
     assert wire is not None
 
     assert wire.push(task, args, kwargs)
 
-    ours = written(client)
+    ours = written(client, "assignment")
     assert without_ids(ours) == without_ids(kombus)
     assert ours["headers"]["id"] == ours["headers"]["root_id"] == ours["properties"]["correlation_id"]
     assert ours["headers"]["id"] != kombus["headers"]["id"]
@@ -70,13 +73,28 @@ def test_a_setup_the_wire_does_not_know_goes_through_kombu(broker):
         assert RedisTaskWire.for_connection(app, sentinel, socket_timeout=5, connect_timeout=2) is None
 
 
-def test_a_task_with_a_route_of_its_own_is_left_to_celery(broker, monkeypatch):
+def test_a_task_routed_by_a_function_is_left_to_celery(broker, monkeypatch):
+    """A router function may look at the arguments; only mapping routes (CELERY_TASK_ROUTES) are resolved."""
     client = redis_client.Redis.from_url(broker.url)
     wire = RedisTaskWire(app, client)
-    monkeypatch.setattr(app.amqp.router, "routes", [{"payments.assign_incoming_order": {"queue": "other"}}])
+    monkeypatch.setattr(app.amqp.router, "routes", [lambda name, args, kwargs, options, task=None: {"queue": "other"}])
 
     assert wire.push(assign_incoming_order_task, [1], {"tenant_id": "t"}) is False
-    assert client.llen("celery") == 0 and client.llen("other") == 0
+    assert client.llen("celery") == 0 and client.llen("other") == 0 and client.llen("assignment") == 0
+
+
+@pytest.mark.parametrize(("task", "queue"), [
+    (assign_incoming_order_task, "assignment"), (deliver_callback_task, "callbacks"),
+    (sweep_due_orders_task, "sweeps"), (load_exchange_rates_task, "celery"),
+])
+def test_each_task_goes_to_its_own_queue(broker, task, queue):
+    client = redis_client.Redis.from_url(broker.url)
+    wire = RedisTaskWire(app, client)
+
+    assert wire.push(task, [], {})
+
+    assert client.llen(queue) == 1 and queue == hints.queue_name(task)
+    assert sum(client.llen(name) for name in ("assignment", "callbacks", "sweeps", "celery")) == 1
 
 
 ids = (st.none() | st.booleans() | st.integers() | st.floats()

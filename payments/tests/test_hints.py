@@ -58,11 +58,14 @@ def publisher(broker, monkeypatch):
     fresh.flush(timeout=5)
 
 
+QUEUES = ["assignment", "callbacks", "sweeps", "celery"]  # CELERY_TASK_QUEUES
+
+
 def take_message(broker: RedisServer, *, timeout: int = 10) -> dict:
-    """The next task message in the broker's default queue: its task name, args and kwargs."""
+    """The next task message in any of the broker's queues: its task name, args and kwargs."""
     client = redis_client.Redis.from_url(broker.url)
     try:
-        popped = client.brpop(["celery"], timeout=timeout)
+        popped = client.brpop(QUEUES, timeout=timeout)
     finally:
         client.close()
     assert popped is not None, "no message arrived"
@@ -74,7 +77,7 @@ def take_message(broker: RedisServer, *, timeout: int = 10) -> dict:
 def queued_messages(broker: RedisServer) -> int:
     client = redis_client.Redis.from_url(broker.url)
     try:
-        return client.llen("celery")
+        return sum(client.llen(name) for name in QUEUES)
     finally:
         client.close()
 
@@ -317,20 +320,22 @@ def test_the_sweeper_resends_a_stale_new_order_only_when_no_backlog_can_hold_its
                                                                                           settings):
     """Behind a backlog the order's message is most likely still queued: re-sending it only adds duplicates."""
     settings.ASSIGNMENT_SWEEP_QUEUE_SLACK = 2
-    with tenant_context(tenant):
-        order = make_incoming_order(make_store(make_reference_data())[0])
+    with tenant_context(tenant):  # its message was handed to the broker (and lost there, or still queued)
+        order = make_incoming_order(make_store(make_reference_data())[0], dispatched_at=timezone.now())
     assert hints.waiting_messages(assign_incoming_order_task) == 0  # no queue yet counts as empty
     queue = redis_client.Redis.from_url(broker.url)
-    queue.lpush("celery", "other-1", "other-2", "other-3")  # a backlog of other orders' messages
+    queue.lpush("assignment", "other-1", "other-2", "other-3")  # a backlog of other orders' messages
     later = timezone.now() + dispatch_lease() + timedelta(seconds=1)  # the order's lease is over
 
     assert hints.waiting_messages(assign_incoming_order_task) == 3
     assert sweep_due_orders(now=later) == 0
 
-    queue.delete("celery")  # the workers caught up
-    queue.close()
-    assert hints.waiting_messages(assign_incoming_order_task) == 0
+    queue.lpop("assignment")  # the workers are catching up: a short queue
+    assert hints.waiting_messages(assign_incoming_order_task) == 2
     assert sweep_due_orders(now=later) == 1
+    for other in ("other-1", "other-2"):
+        queue.lrem("assignment", 0, other)
+    queue.close()
     assert take_message(broker)["args"] == [order.pk]
 
 
