@@ -48,7 +48,7 @@ def test_each_entry_runs_when_its_schedule_says_and_a_failure_does_not_stop_the_
 
 
 def test_it_says_so_at_start_up(monkeypatch, settings):
-    from config import in_process_beat
+    from core import in_process_beat
 
     started = []
     monkeypatch.setattr(in_process_beat, "_started", None)
