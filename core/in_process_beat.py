@@ -41,6 +41,7 @@ class InProcessBeat(threading.Thread):
         from config.celery import app as celery_app
 
         self.app = app or celery_app
+        self.app.loader.import_default_modules()  # the task modules, as a worker or beat imports them at start
         self.stopped = threading.Event()
         now = timezone.now()
         self.entries = [(name, entry["task"], maybe_schedule(entry["schedule"], app=self.app), now)
