@@ -29,6 +29,7 @@ def test_not_started_in_tests_or_other_commands(settings):
 @pytest.mark.django_db
 def test_each_entry_runs_when_its_schedule_says_and_a_failure_does_not_stop_the_others(monkeypatch):
     ran = []
+    app.loader.import_default_modules()
     sweep, expire = app.tasks["payments.sweep_due_orders"], app.tasks["payments.expire_due_orders"]
 
     def failing():
