@@ -245,6 +245,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # (Celery's default gives up after 100 tries, about 50 minutes), so they come back by themselves with Redis.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_RETRY = True
+# Workers retry a lost broker at once and then at most this often (core.worker_consumer), not Celery's 2-4-6-8 s.
+CELERY_WORKER_CONSUMER = "core.worker_consumer:Consumer"
+CELERY_BROKER_RECONNECT_MAX_SECONDS = env.float("CELERY_BROKER_RECONNECT_MAX_SECONDS", default=1.0)
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Queues (issue 15): assignment, store callbacks and the periodic sweeps each have their own, so slow store
 # endpoints never delay assignment and a backlog never delays the sweepers; everything else goes to the
@@ -299,7 +302,7 @@ ASSIGNMENT_MAX_ATTEMPTS = env.int("ASSIGNMENT_MAX_ATTEMPTS", default=10)
 ASSIGNMENT_RETRY_BASE_DELAY = timedelta(seconds=env.float("ASSIGNMENT_RETRY_BASE_SECONDS", default=5))
 ASSIGNMENT_RETRY_MAX_DELAY = timedelta(seconds=env.float("ASSIGNMENT_RETRY_MAX_SECONDS", default=300))
 ASSIGNMENT_MAX_CANDIDATES = env.int("ASSIGNMENT_MAX_CANDIDATES", default=5)
-ASSIGNMENT_DISPATCH_LEASE_SECONDS = env.float("ASSIGNMENT_DISPATCH_LEASE_SECONDS", default=30)
+ASSIGNMENT_DISPATCH_LEASE_SECONDS = env.float("ASSIGNMENT_DISPATCH_LEASE_SECONDS", default=10)
 ASSIGNMENT_CLAIM_LEASE_SECONDS = env.float("ASSIGNMENT_CLAIM_LEASE_SECONDS", default=5)
 ASSIGNMENT_SWEEP_BATCH = env.int("ASSIGNMENT_SWEEP_BATCH", default=1000)
 # The sweeper re-sends orders whose message may be lost in the broker only while at most this many assignment
@@ -328,7 +331,7 @@ CALLBACK_FLAG_AFTER = timedelta(minutes=env.int("CALLBACK_FLAG_AFTER_MINUTES", d
 CALLBACK_SECRET_GRACE = timedelta(hours=env.int("CALLBACK_SECRET_GRACE_HOURS", default=24))
 # The two leases of a delivery, as for assignment: a message handed to the broker and not yet taken, and a
 # worker's claim while it POSTs (renewed every third of it for as long as the POST lasts).
-CALLBACK_DISPATCH_LEASE_SECONDS = env.float("CALLBACK_DISPATCH_LEASE_SECONDS", default=60)
+CALLBACK_DISPATCH_LEASE_SECONDS = env.float("CALLBACK_DISPATCH_LEASE_SECONDS", default=20)
 CALLBACK_CLAIM_LEASE_SECONDS = env.float("CALLBACK_CLAIM_LEASE_SECONDS", default=10)
 CALLBACK_SWEEP_QUEUE_SLACK = env.int("CALLBACK_SWEEP_QUEUE_SLACK", default=100)
 CALLBACK_ALLOW_PRIVATE_HOSTS = env.list("CALLBACK_ALLOW_PRIVATE_HOSTS", default=[])  # hosts/CIDRs past the SSRF guard
