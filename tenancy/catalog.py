@@ -1,4 +1,4 @@
-"""The system catalog — services, permissions, roles and their grants (seeds 002, 003, 004) —
+"""The system catalog — services, permissions, roles and their grants —
 and the helper that writes it.
 
 Migration 0003 writes it first; after that a `post_migrate` handler keeps the
@@ -124,10 +124,10 @@ ROLES = [
     ("support_readonly", "Support (read only)", "Views orders only.", "support"),
     ("merchant", "Merchant", "Owns stores and their orders.", "all"),
     ("trader", "Trader", "Owns requisites and works the orders assigned to them.", "all"),
-    ("admin", "Admin", "Seed 004: every tenant-level permission.", "all"),
-    ("user", "User", "Seed 004: a person who trades.", "all"),
-    ("manager", "Manager", "Seed 004: runs merchants, traders and orders.", "all"),
-    ("moderator", "Moderator", "Seed 004: orders, appeals and signals.", "all"),
+    ("admin", "Admin", "Every tenant-level permission.", "all"),
+    ("user", "User", "A person who trades.", "all"),
+    ("manager", "Manager", "Runs merchants, traders and orders.", "all"),
+    ("moderator", "Moderator", "Orders, appeals and signals.", "all"),
 ]
 
 _TENANT_LEVEL = [key for key, _name, _service, platform in PERMISSIONS if not platform]
