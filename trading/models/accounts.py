@@ -36,6 +36,9 @@ class Exchange(TenantScopedModel):
                                    help_text="Overrides the exchange's REST host (testnet, local fake). "
                                              "Empty: ccxt's own.")
     sandbox = models.BooleanField(default=False, help_text="Use ccxt's sandbox/testnet mode.")
+    requests_per_second = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Requests per second all accounts together may send to this exchange "
+                                         "(per process). Empty: ccxt's published limit for the exchange.")
     quote_currency = models.CharField(max_length=16, default="USDT",
                                       help_text="Margin currency the equity is read in.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -89,6 +92,9 @@ class TradingAccount(TenantScopedModel):
     status = models.CharField(max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
     pause_reason = models.CharField(max_length=200, blank=True, default="")
     paused_at = models.DateTimeField(null=True, blank=True)
+    resumed_at = models.DateTimeField(null=True, blank=True,
+                                      help_text="The daily loss brake counts losses since the later of 00:00 UTC "
+                                                "and this.")
     role = models.CharField(max_length=16, choices=AccountRole.choices, default=AccountRole.FOLLOWER)
     api_key_digest = models.CharField(max_length=64, unique=True, editable=False)
     api_key_encrypted = EncryptedTextField(editable=False)

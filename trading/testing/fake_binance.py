@@ -279,7 +279,8 @@ class FakeBinance:
                 "filters": [
                     {"filterType": "PRICE_FILTER", "minPrice": _s(m.tick_size), "maxPrice": "4529764",
                      "tickSize": _s(m.tick_size)},
-                    {"filterType": "LOT_SIZE", "minQty": _s(m.min_qty), "maxQty": "1000000", "stepSize": _s(m.step_size)},
+                    {"filterType": "LOT_SIZE", "minQty": _s(m.min_qty), "maxQty": "1000000",
+                     "stepSize": _s(m.step_size)},
                     {"filterType": "MARKET_LOT_SIZE", "minQty": _s(m.min_qty), "maxQty": "1000000",
                      "stepSize": _s(m.step_size)},
                     {"filterType": "MAX_NUM_ORDERS", "limit": 200},
@@ -348,7 +349,7 @@ class FakeBinance:
         market = self._market(params)
         leverage = int(params.get("leverage", 0))
         if not 1 <= leverage <= market.max_leverage:
-            raise BinanceError(-4028, "Leverage {} is not valid".format(leverage))
+            raise BinanceError(-4028, f"Leverage {leverage} is not valid")
         with self.lock:
             account.position(market.symbol).leverage = leverage
         return {"leverage": leverage, "maxNotionalValue": "1000000", "symbol": market.symbol}
