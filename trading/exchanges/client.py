@@ -125,7 +125,9 @@ def _new_ccxt_client(exchange: Exchange, credential: ExchangeCredential):
         "enableRateLimit": True,
         "timeout": settings.TRADING_EXCHANGE_TIMEOUT_MS,
         # Binance: fetchCurrencies is a spot wallet call; futures trading never needs it.
-        "options": {"fetchCurrencies": False, "defaultType": "swap"},
+        # Reconciliation lists open orders of every symbol at once (to find orphans anywhere): one heavier
+        # request instead of one per market, which ccxt would otherwise refuse with a warning.
+        "options": {"fetchCurrencies": False, "defaultType": "swap", "warnOnFetchOpenOrdersWithoutSymbol": False},
     })
     if exchange.sandbox:
         client.set_sandbox_mode(True)

@@ -19,6 +19,7 @@ arrives), `latency` (seconds added to every answer).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import itertools
@@ -96,7 +97,7 @@ class FakeBinance:
     """The exchange's state and rules; `start()` serves it over HTTP on 127.0.0.1 (a free port)."""
 
     def __init__(self, markets=DEFAULT_MARKETS, *, latency: float = 0.0, check_signatures: bool = True):
-        self.markets = {market.symbol: market for market in markets}
+        self.markets = {market.symbol: dataclasses.replace(market) for market in markets}  # copies: tests move prices
         self.accounts: dict[str, FakeAccount] = {}
         self.latency = latency
         self.check_signatures = check_signatures
@@ -123,10 +124,24 @@ class FakeBinance:
     def set_price(self, symbol: str, price) -> None:
         """Move the mark price; conditional orders and liquidations it crosses fire, as on the exchange."""
         with self.lock:
-            self.markets[symbol].price = Decimal(price)
+            market = self.markets[symbol]
+            old, new = market.price, Decimal(price)
             for account in self.accounts.values():
+                # Whichever level the move reaches first acts first: a liquidation above a long's stop
+                # liquidates it before the stop can fire.
+                liquidation = self._liquidation_price(account.position(symbol))
+                crossed_liquidation = bool(liquidation) and min(old, new) <= liquidation <= max(old, new)
+                triggers = [Decimal(a["triggerPrice"]) for a in account.algo_orders.values()
+                            if a["symbol"] == symbol and a["algoStatus"] == "NEW"
+                            and min(old, new) <= Decimal(a["triggerPrice"]) <= max(old, new)]
+                first_trigger = min(triggers, key=lambda level: abs(level - old)) if triggers else None
+                if crossed_liquidation and (first_trigger is None or abs(liquidation - old) < abs(first_trigger - old)):
+                    market.price = new
+                    self._check_liquidation(account, symbol)
+                market.price = new
                 self._fire_conditionals(account, symbol)
                 self._check_liquidation(account, symbol)
+            market.price = new
 
     def close_position_manually(self, api_key: str, symbol: str) -> dict:
         """Someone closes the position in the exchange's own UI (a market order with a client id of theirs)."""
