@@ -140,7 +140,7 @@ class TradingAccount(TenantScopedModel):
 
     @property
     def api_key_masked(self) -> str:
-        return crypto.mask(self.api_key_last4 and f"{API_KEY_PREFIX}{self.api_key_last4}")
+        return f"{API_KEY_PREFIX}•••• {self.api_key_last4}" if self.api_key_last4 else ""
 
     @property
     def is_trading(self) -> bool:
