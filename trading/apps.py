@@ -3,8 +3,3 @@ from django.apps import AppConfig
 
 class TradingConfig(AppConfig):
     name = "trading"
-
-    def ready(self):
-        # Registers the tasks in every process (web too): services send them by name
-        # (trading.services.messaging) and never import this module themselves.
-        from trading import tasks  # noqa: F401

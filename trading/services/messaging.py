@@ -18,6 +18,10 @@ def send_on_commit(task_name: str, *, tenant_id, **kwargs) -> None:
 
     def send() -> None:
         try:
+            if task_name not in current_app.tasks:
+                # A web process has not imported the task modules yet: Celery's autodiscovery does it
+                # (by name, so services never import tasks).
+                current_app.loader.import_default_modules()
             current_app.tasks[task_name].apply_async(kwargs=payload)
         except Exception:  # noqa: BLE001 - the row is the truth; the sweeper re-sends
             logger.warning("could not queue %s %s; the sweeper will", task_name, kwargs, exc_info=True)
