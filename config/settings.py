@@ -336,6 +336,29 @@ CALLBACK_CLAIM_LEASE_SECONDS = env.float("CALLBACK_CLAIM_LEASE_SECONDS", default
 CALLBACK_SWEEP_QUEUE_SLACK = env.int("CALLBACK_SWEEP_QUEUE_SLACK", default=100)
 CALLBACK_ALLOW_PRIVATE_HOSTS = env.list("CALLBACK_ALLOW_PRIVATE_HOSTS", default=[])  # hosts/CIDRs past the SSRF guard
 
+# Signal trading (trading/): exchange calls (timeout, retries of network errors with backoff), how long a
+# process keeps an exchange's market list, the window in which the same webhook body is a duplicate, the
+# prefix of our client order ids, and the reconciliation and stale-signal sweep intervals.
+TRADING_EXCHANGE_TIMEOUT_MS = env.int("TRADING_EXCHANGE_TIMEOUT_MS", default=10_000)
+TRADING_EXCHANGE_RETRIES = env.int("TRADING_EXCHANGE_RETRIES", default=3)
+TRADING_EXCHANGE_RETRY_BASE_SECONDS = env.float("TRADING_EXCHANGE_RETRY_BASE_SECONDS", default=0.5)
+TRADING_MARKETS_CACHE_SECONDS = env.float("TRADING_MARKETS_CACHE_SECONDS", default=3600)
+TRADING_SIGNAL_DUPLICATE_WINDOW_SECONDS = env.int("TRADING_SIGNAL_DUPLICATE_WINDOW_SECONDS", default=60)
+TRADING_CLIENT_ORDER_PREFIX = env.str("TRADING_CLIENT_ORDER_PREFIX", default="p2p")
+TRADING_RECONCILE_SECONDS = env.float("TRADING_RECONCILE_SECONDS", default=30)
+TRADING_SIGNAL_CLAIM_LEASE_SECONDS = env.float("TRADING_SIGNAL_CLAIM_LEASE_SECONDS", default=120)
+TRADING_SIGNAL_SWEEP_SECONDS = env.float("TRADING_SIGNAL_SWEEP_SECONDS", default=15)
+CELERY_TASK_ROUTES.update({"trading.process_signal": {"queue": "trading"},
+                           "trading.reconcile_account": {"queue": "trading"},
+                           "trading.reconcile_active_accounts": {"queue": "sweeps"},
+                           "trading.sweep_stale_signals": {"queue": "sweeps"}})
+CELERY_TASK_QUEUES.append(Queue("trading"))
+CELERY_BEAT_SCHEDULE.update({
+    "trading.reconcile_active_accounts": {"task": "trading.reconcile_active_accounts",
+                                          "schedule": TRADING_RECONCILE_SECONDS},
+    "trading.sweep_stale_signals": {"task": "trading.sweep_stale_signals", "schedule": TRADING_SIGNAL_SWEEP_SECONDS},
+})
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.AccessTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -128,6 +128,12 @@ ROLES = [
     ("user", "User", "A person who trades.", "all"),
     ("manager", "Manager", "Runs merchants, traders and orders.", "all"),
     ("moderator", "Moderator", "Orders, appeals and signals.", "all"),
+    # The trading service's user roles, as tenant roles; named `trading_*` so they never mix with the P2P
+    # `trader` above (a person who works payment orders on bank requisites).
+    ("trading_admin", "Trading admin", "Every trading permission of the tenant.", "all"),
+    ("trading_manager", "Trading manager", "Sees every trading account, signal, order and position of the tenant; "
+     "manages signals and risk settings.", "all"),
+    ("trading_trader", "Trading trader", "Trades on own accounts (signals, orders, settings).", "all"),
 ]
 
 _TENANT_LEVEL = [key for key, _name, _service, platform in PERMISSIONS if not platform]
@@ -158,7 +164,15 @@ GRANTS = {
     "user": ["trading_accounts.view", "trading_accounts.manage", "signals.view", "signals.manage",
              "trading_orders.view", "trading_orders.manage", "positions.view", "trading_settings.manage",
              "masters.follow"],
+    "trading_admin": [key for key, _name, service, platform in PERMISSIONS if service == "trading" and not platform],
+    "trading_manager": ["trading_accounts.view", "signals.view", "signals.manage", "trading_orders.view",
+                        "positions.view", "trading_settings.manage"],
+    "trading_trader": ["trading_accounts.view", "trading_accounts.manage", "signals.view", "signals.manage",
+                       "trading_orders.view", "trading_orders.manage", "positions.view", "trading_settings.manage"],
 }
+
+# The roles of the `trading` service (seed 000), for the service-role pickers and trading's data migration.
+TRADING_ROLES = ("trading_admin", "trading_manager", "trading_trader")
 
 
 def sync_system_catalog(apps) -> None:
