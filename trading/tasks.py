@@ -49,3 +49,11 @@ def sweep_stale_signals_task() -> int:
         for pk, tenant_id in stale:
             send_on_commit("trading.process_signal", tenant_id=tenant_id, signal_id=pk)
     return len(stale)
+
+
+@shared_task(name="trading.paper_tick", ignore_result=True, soft_time_limit=60, time_limit=90)
+def paper_tick_task() -> int:
+    """Beat (TRADING_PAPER_TICK_SECONDS): the paper exchange's prices move; stops and take-profits fire."""
+    from trading.services.paper import tick_paper_books
+
+    return tick_paper_books()
