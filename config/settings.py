@@ -348,7 +348,14 @@ TRADING_CLIENT_ORDER_PREFIX = env.str("TRADING_CLIENT_ORDER_PREFIX", default="p2
 TRADING_RECONCILE_SECONDS = env.float("TRADING_RECONCILE_SECONDS", default=30)
 TRADING_SIGNAL_CLAIM_LEASE_SECONDS = env.float("TRADING_SIGNAL_CLAIM_LEASE_SECONDS", default=120)
 TRADING_SIGNAL_SWEEP_SECONDS = env.float("TRADING_SIGNAL_SWEEP_SECONDS", default=15)
+# The paper exchange (trading.exchanges.paper): the seed of its price series, how long one price step lasts,
+# a new paper book's balance (USDT), and how often beat catches every paper book up (fires stops/TPs).
+TRADING_PAPER_SEED = env.str("TRADING_PAPER_SEED", default="p2p-paper")
+TRADING_PAPER_STEP_SECONDS = env.float("TRADING_PAPER_STEP_SECONDS", default=5)
+TRADING_PAPER_BALANCE = env.str("TRADING_PAPER_BALANCE", default="10000")
+TRADING_PAPER_TICK_SECONDS = env.float("TRADING_PAPER_TICK_SECONDS", default=TRADING_PAPER_STEP_SECONDS)
 CELERY_TASK_ROUTES.update({"trading.process_signal": {"queue": "trading"},
+                           "trading.paper_tick": {"queue": "sweeps"},
                            "trading.reconcile_account": {"queue": "trading"},
                            "trading.reconcile_active_accounts": {"queue": "sweeps"},
                            "trading.sweep_stale_signals": {"queue": "sweeps"}})
@@ -357,6 +364,7 @@ CELERY_BEAT_SCHEDULE.update({
     "trading.reconcile_active_accounts": {"task": "trading.reconcile_active_accounts",
                                           "schedule": TRADING_RECONCILE_SECONDS},
     "trading.sweep_stale_signals": {"task": "trading.sweep_stale_signals", "schedule": TRADING_SIGNAL_SWEEP_SECONDS},
+    "trading.paper_tick": {"task": "trading.paper_tick", "schedule": TRADING_PAPER_TICK_SECONDS},
 })
 
 REST_FRAMEWORK = {
