@@ -10,7 +10,7 @@ setWebhook (with `secret_token`), deleteWebhook, getWebhookInfo.
 Test controls are plain methods: `user_says` (a chat sends the bot a message: queued for getUpdates and
 returned as the update's JSON, ready to POST to our webhook), `fail_next` (the next calls of a method
 get an error, e.g. 429 with retry_after), `block` (a chat blocked the bot), `messages_to` (what the
-bot sent a chat).
+bot sent a chat), `latency` (seconds added to every answer).
 
     with FakeTelegram(token="123:abc") as fake:
         fake.base_url   # http://127.0.0.1:<port>, the TELEGRAM_BOT_API_URL
@@ -54,6 +54,7 @@ class FakeTelegram:
         self.sent: list[SentMessage] = []
         self.calls: list[tuple[str, dict]] = []  # (method, params) of every request
         self.webhook: dict = {}
+        self.latency = 0.0  # seconds added to every answer
         self._updates: list[dict] = []
         self._update_ids = itertools.count(100_000_001)
         self._message_ids = itertools.count(1)
@@ -112,6 +113,8 @@ class FakeTelegram:
 
     # ---- the API -------------------------------------------------------------------------------
     def call(self, method: str, params: dict) -> object:
+        if self.latency:
+            time.sleep(self.latency)
         with self.lock:
             self.calls.append((method, params))
             failures = self._failures.get(method)
