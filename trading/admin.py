@@ -18,6 +18,7 @@ from trading.models import (
     Signal,
     SyncLog,
     TelegramAccount,
+    TelegramLinkCode,
     TradingAccount,
     TradingSettings,
 )
@@ -130,6 +131,18 @@ class TradingSettingsAdmin(admin.ModelAdmin):
 class TelegramAccountAdmin(admin.ModelAdmin):
     list_display = ("user", "chat_id", "username", "is_active", "created_at")
     raw_id_fields = ("user",)
+
+
+@admin.register(TelegramLinkCode)
+class TelegramLinkCodeAdmin(admin.ModelAdmin):
+    """Issued link codes: who, until when, used or not (the code itself is only a digest, never shown)."""
+
+    list_display = ("user", "created_at", "expires_at", "used_at")
+    exclude = ("code_digest",)
+    readonly_fields = ("user", "created_at", "expires_at", "used_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # codes are issued on the Telegram page
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

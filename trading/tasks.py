@@ -58,3 +58,19 @@ def paper_tick_task() -> int:
     from trading.services.paper import tick_paper_books
 
     return tick_paper_books()
+
+
+@shared_task(base=TenantTask, name="trading.deliver_notification", ignore_result=True, soft_time_limit=60,
+             time_limit=90)
+def deliver_notification_task(notification_id: int) -> None:
+    from trading.services.telegram import deliver_notification
+
+    deliver_notification(notification_id=notification_id)
+
+
+@shared_task(name="trading.sweep_notifications", ignore_result=True, soft_time_limit=60, time_limit=90)
+def sweep_notifications_task() -> int:
+    """Beat (TELEGRAM_SWEEP_SECONDS): deliver outbox rows whose message was lost or whose retry is due."""
+    from trading.services.telegram import sweep_notifications
+
+    return sweep_notifications()

@@ -24,12 +24,13 @@ from .execution import (
     PositionStatus,
     SyncLog,
 )
-from .notifications import Notification, NotificationKind, NotificationStatus, TelegramAccount
+from .notifications import Notification, NotificationKind, NotificationStatus, TelegramAccount, TelegramLinkCode
 from .signals import Signal, SignalAction, SignalSource, SignalStatus
 
 __all__ = [
     "AccountRole", "AccountStatus", "CloseReason", "CopyMode", "CredentialStatus", "Exchange", "ExchangeCredential",
     "ExchangeKind", "Fill", "Notification", "NotificationKind", "NotificationStatus", "Order", "OrderLeg",
     "OrderStatus", "PaperExchangeState", "Position", "PositionSide", "PositionStatus", "Signal", "SignalAction",
-    "SignalSource", "SignalStatus", "SyncLog", "TelegramAccount", "TradingAccount", "TradingSettings",
+    "SignalSource", "SignalStatus", "SyncLog", "TelegramAccount", "TelegramLinkCode", "TradingAccount",
+    "TradingSettings",
 ]
