@@ -345,6 +345,16 @@ TRADING_CLIENT_ORDER_PREFIX = env.str("TRADING_CLIENT_ORDER_PREFIX", default="p2
 TRADING_RECONCILE_SECONDS = env.float("TRADING_RECONCILE_SECONDS", default=30)
 TRADING_SIGNAL_CLAIM_LEASE_SECONDS = env.float("TRADING_SIGNAL_CLAIM_LEASE_SECONDS", default=120)
 TRADING_SIGNAL_SWEEP_SECONDS = env.float("TRADING_SIGNAL_SWEEP_SECONDS", default=15)
+
+# Copy trading: the EA TCP server (trading/copytrade/, docs/copytrade-protocol.md).
+COPYTRADE_REDIS_URL = env.str("COPYTRADE_REDIS_URL", default=REDIS_URL)
+COPYTRADE_MAX_LINE_BYTES = env.int("COPYTRADE_MAX_LINE_BYTES", default=1024)
+COPYTRADE_AUTH_TIMEOUT_SECONDS = env.float("COPYTRADE_AUTH_TIMEOUT_SECONDS", default=10)
+COPYTRADE_HEARTBEAT_SECONDS = env.float("COPYTRADE_HEARTBEAT_SECONDS", default=10)
+COPYTRADE_MAX_ERRORS = env.int("COPYTRADE_MAX_ERRORS", default=20)
+COPYTRADE_DB_THREADS = env.int("COPYTRADE_DB_THREADS", default=8)
+COPYTRADE_RECHECK_SECONDS = env.float("COPYTRADE_RECHECK_SECONDS", default=5)
+COPYTRADE_RESEND_SECONDS = env.float("COPYTRADE_RESEND_SECONDS", default=2)
 CELERY_TASK_ROUTES.update({"trading.process_signal": {"queue": "trading"},
                            "trading.reconcile_account": {"queue": "trading"},
                            "trading.reconcile_active_accounts": {"queue": "sweeps"},
