@@ -282,9 +282,9 @@ def _record_modify(trade: MasterTrade, event: MasterEvent) -> EventResult:
 
 
 def _record_close(trade: MasterTrade, event: MasterEvent) -> EventResult:
-    full = event.ratio >= 1 or event.lots >= trade.lots
-    if trade.status == MasterTradeStatus.CLOSED or (not full and trade.last_close == event.close_fingerprint):
+    if trade.status == MasterTradeStatus.CLOSED or trade.last_close == event.close_fingerprint:
         return _pending_of(trade, DeliveryKind.CLOSE)
+    full = event.ratio >= 1 or event.lots >= trade.lots
     now = timezone.now()
     trade.profit = F("profit") + event.profit
     trade.last_close = event.close_fingerprint
