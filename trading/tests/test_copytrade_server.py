@@ -581,3 +581,41 @@ def test_an_account_made_in_another_tenant_cannot_be_used_as_a_partner(server, t
         assert await silent(f) == []
 
     run_async(scenario())
+
+
+def test_kill_9_of_a_server_process_loses_nothing(tenant):
+    """Two `copytrade_server` processes; the one holding F1 is killed with SIGKILL while F1 holds a signal
+    it has not acknowledged; a trade opens while F1 is away. F1 reconnects to the other process and gets
+    both, the first one not applied twice."""
+    from trading.copytrade.processes import ServerProcess
+    from trading.copytrade.simulator import FollowerEA
+
+    master = master_in(tenant)
+    f1, f2 = follower_in(tenant, master), follower_in(tenant, master)
+    with ServerProcess() as doomed, ServerProcess() as survivor:
+        async def scenario():
+            one = await connected_follower(doomed.port, f1)
+            two = await connected_follower(survivor.port, f2)
+            for ea in (one, two):
+                await read_until(ea, "SNAPSHOT:END")
+            m = await connected_master(survivor.port, master)
+            assert await m.command(OPEN.format(t=201)) == "OK:OPEN:201:2"
+            held = parse_signal(await read_until(one, "SIGNAL:"))
+            one.apply(held)  # traded; the ACK never leaves
+            await two.send(two.apply(parse_signal(await read_until(two, "SIGNAL:"))))
+            await asyncio.to_thread(doomed.kill9)
+            with pytest.raises(ConnectionError):
+                await one.read(timeout=5)
+            assert await m.command(OPEN.format(t=202)) == "OK:OPEN:202:2"
+            await two.send(two.apply(parse_signal(await read_until(two, "SIGNAL:"))))
+            back = FollowerEA("127.0.0.1", survivor.port, key_of(f1), applied=one.applied, positions=one.positions)
+            assert (await back.connect()).startswith("OK:AUTH:")
+            while (line := await back.read()) != "SNAPSHOT:END":
+                if line.startswith("SIGNAL:"):
+                    await back.send(back.apply(parse_signal(line)))
+            assert sorted(back.positions) == [201, 202] and back.duplicates == 1
+            await asyncio.sleep(0.5)
+
+        run_async(scenario())
+        assert wait_for(lambda: not CopyDelivery.objects.filter(status=DeliveryStatus.PENDING).exists())
+    assert len(deliveries(status=DeliveryStatus.ACKED)) == 4
