@@ -355,6 +355,7 @@ COPYTRADE_MAX_ERRORS = env.int("COPYTRADE_MAX_ERRORS", default=20)
 COPYTRADE_DB_THREADS = env.int("COPYTRADE_DB_THREADS", default=8)
 COPYTRADE_RECHECK_SECONDS = env.float("COPYTRADE_RECHECK_SECONDS", default=5)
 COPYTRADE_RESEND_SECONDS = env.float("COPYTRADE_RESEND_SECONDS", default=2)
+COPYTRADE_SQL_FAST_PATH = env.bool("COPYTRADE_SQL_FAST_PATH", default=True)
 CELERY_TASK_ROUTES.update({"trading.process_signal": {"queue": "trading"},
                            "trading.reconcile_account": {"queue": "trading"},
                            "trading.reconcile_active_accounts": {"queue": "sweeps"},

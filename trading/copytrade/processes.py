@@ -37,7 +37,8 @@ class ServerProcess:
                    "--port", str(self.port)]
         if self.server_id:
             command += ["--server-id", self.server_id]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
+        self.process = subprocess.Popen(command, cwd=ROOT,  # noqa: S603 - our own manage.py
+                                        env=self.env, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, text=True, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

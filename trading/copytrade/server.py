@@ -29,6 +29,8 @@ from .protocol import Ack, Auth, MasterEvent, Nack, Ping, ProtocolError, Quit, e
 
 log = logging.getLogger(__name__)
 
+SENT_MEMORY = 4096  # seqs a follower connection remembers having sent (never sent twice on it)
+
 
 def _db_call(fn, *args, **kwargs):
     """Run a service in a pool thread; a connection the database dropped is replaced once."""
@@ -394,8 +396,11 @@ class CopyTradeServer:
             key = (answer.follower_id, answer.message.seq)
             if key in unknown:
                 conn.error("NOT_FOUND", f"seq {answer.message.seq} is not a delivery of this account")
-            else:
-                conn.sent.discard(answer.message.seq)
+        # `sent` is kept even for acknowledged seqs (a resend pass may have read them as pending just before
+        # the ACK was written); only a long-lived connection's oldest half is dropped, long acknowledged.
+        for conn in {conn for conn, _ in batch}:
+            if len(conn.sent) > SENT_MEMORY:
+                conn.sent = set(sorted(conn.sent)[len(conn.sent) // 2:])
 
     def heartbeat(self, conn: Connection, ping: Ping) -> None:
         identity = conn.identity

@@ -27,6 +27,7 @@ from trading.models import (
     DeliveryKind,
     DeliveryStatus,
     EAConnection,
+    LotMode,
     MasterTrade,
     MasterTradeStatus,
     Notification,
@@ -35,7 +36,9 @@ from trading.models import (
 )
 from trading.services.accounts import api_key_digest
 
+from . import fast_insert
 from . import options as copy_options
+from .fast_insert import DeliveryRow, insert_deliveries
 from .protocol import Ack, MasterEvent, Nack, ProtocolError, number, signal_line
 
 
@@ -71,7 +74,7 @@ def _ms(moment) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _line(delivery: CopyDelivery, *, follower_ticket: int | None, master_ticket: int) -> str:
+def _line(delivery: CopyDelivery | DeliveryRow, *, follower_ticket: int | None, master_ticket: int) -> str:
     return signal_line(seq=delivery.seq, ts_ms=_ms(delivery.created_at), kind=delivery.kind,
                        master_ticket=master_ticket, follower_ticket=follower_ticket, symbol=delivery.symbol,
                        side=delivery.side, lots=delivery.lots, price=delivery.price, stop_loss=delivery.stop_loss,
@@ -143,24 +146,36 @@ def store_heartbeats(beats: dict[int, tuple[uuid.UUID, Decimal | None, Decimal |
 
 # --- the master's events ------------------------------------------------------------------------------------
 
-def _recipients_of_open(master: TradingAccount) -> list[TradingAccount]:
-    """Routing by the master's copy mode; an inactive follower gets nothing."""
+@dataclass(slots=True)
+class Recipients:
+    """The followers an OPEN goes to, with the copy options and last equity of those that have them."""
+
+    ids: list[int]
+    settings: dict[int, CopySettings]
+    equity: dict[int, Decimal]
+
+
+def _recipients_of_open(master: TradingAccount) -> Recipients:
+    """Routing by the master's copy mode; an inactive follower gets nothing. Three small queries whatever
+    the number of followers (ids only: loading whole accounts would decrypt their secrets)."""
     if master.copy_mode == CopyMode.RECORD:
-        return []
-    followers = (TradingAccount.objects.filter(is_active=True, role=AccountRole.FOLLOWER)
-                 .select_related("copy_settings", "ea_connection").order_by("id"))
+        return Recipients([], {}, {})
+    followers = TradingAccount.objects.filter(is_active=True, role=AccountRole.FOLLOWER)
     if master.copy_mode == CopyMode.ONE_TO_ONE:
         if not master.partner_id:
-            return []
-        return list(followers.filter(pk=master.partner_id))
-    return list(followers.filter(following_id=master.pk))
-
-
-def _settings_of(account: TradingAccount) -> CopySettings:
-    try:
-        return account.copy_settings
-    except CopySettings.DoesNotExist:
-        return copy_options.DEFAULT_SETTINGS
+            return Recipients([], {}, {})
+        followers = followers.filter(pk=master.partner_id)
+    else:
+        followers = followers.filter(following_id=master.pk)
+    ids = list(followers.order_by("id").values_list("id", flat=True))
+    if not ids:
+        return Recipients([], {}, {})
+    settings = {s.account_id: s for s in CopySettings.objects.filter(account_id__in=followers.values("id"))}
+    equity = {}
+    if any(s.lot_mode == LotMode.EQUITY_RATIO for s in settings.values()):
+        equity = dict(EAConnection.objects.filter(account_id__in=followers.values("id"), equity__isnull=False)
+                      .values_list("account_id", "equity"))
+    return Recipients(ids, settings, equity)
 
 
 def _equity_of(account: TradingAccount) -> Decimal | None:
@@ -178,6 +193,7 @@ def record_master_event(identity: Identity, event: MasterEvent) -> EventResult:
     """
     with tenant_context(identity.tenant_id), transaction.atomic():
         master = (TradingAccount.objects.select_related("ea_connection")
+                  .only("id", "tenant_id", "copy_mode", "partner_id", "ea_connection__equity")
                   .filter(pk=identity.account_id, is_active=True, role=AccountRole.MASTER).first())
         if master is None:
             raise ProtocolError("AUTH", "account is not an active master")
@@ -210,27 +226,36 @@ def _record_open(master: TradingAccount, event: MasterEvent) -> EventResult:
     if not created:
         return _pending_of(trade, DeliveryKind.OPEN)
     master_equity = _equity_of(master)
+    recipients = _recipients_of_open(master)
     rows, skipped = [], 0
-    for follower in _recipients_of_open(master):
-        settings = _settings_of(follower)
-        order = copy_options.follower_open(settings, symbol=event.symbol, side=event.side, lots=event.lots,
-                                           stop_loss=event.stop_loss, take_profit=event.take_profit,
-                                           follower_equity=_equity_of(follower), master_equity=master_equity)
+    plain = None  # the copy for followers with default options is the same for all of them
+    for follower_id in recipients.ids:
+        settings = recipients.settings.get(follower_id)
+        if settings is None:
+            if plain is None:
+                plain = copy_options.follower_open(copy_options.DEFAULT_SETTINGS, symbol=event.symbol,
+                                                   side=event.side, lots=event.lots, stop_loss=event.stop_loss,
+                                                   take_profit=event.take_profit, follower_equity=None,
+                                                   master_equity=master_equity)
+            order = plain
+        else:
+            order = copy_options.follower_open(settings, symbol=event.symbol, side=event.side, lots=event.lots,
+                                               stop_loss=event.stop_loss, take_profit=event.take_profit,
+                                               follower_equity=recipients.equity.get(follower_id),
+                                               master_equity=master_equity)
         if isinstance(order, copy_options.Skip):
             # Blocked symbols are not copied at all; anything else is kept as a skipped delivery, with why.
             if order.filtered:
                 continue
             skipped += 1
-            rows.append(CopyDelivery(follower_id=follower.pk, master_trade=trade, kind=DeliveryKind.OPEN,
-                                     symbol=event.symbol, side=event.side, lots=0, price=event.price,
-                                     status=DeliveryStatus.SKIPPED, reason=order.reason[:200], created_at=now,
-                                     tenant_id=master.tenant_id))
+            rows.append(DeliveryRow(master.tenant_id, follower_id, trade.pk, DeliveryKind.OPEN, event.symbol,
+                                    event.side, Decimal(0), event.price, None, None, Decimal(1),
+                                    DeliveryStatus.SKIPPED, order.reason[:200], now))
             continue
-        rows.append(CopyDelivery(follower_id=follower.pk, master_trade=trade, kind=DeliveryKind.OPEN,
-                                 symbol=order.symbol, side=order.side, lots=order.lots, price=event.price,
-                                 stop_loss=order.stop_loss, take_profit=order.take_profit, created_at=now,
-                                 tenant_id=master.tenant_id))
-    CopyDelivery.objects.bulk_create(rows, batch_size=2000)
+        rows.append(DeliveryRow(master.tenant_id, follower_id, trade.pk, DeliveryKind.OPEN, order.symbol, order.side,
+                                order.lots, event.price, order.stop_loss, order.take_profit, Decimal(1),
+                                DeliveryStatus.PENDING, "", now))
+    insert_deliveries(rows)
     result = EventResult(ticket=trade.ticket, skipped=skipped)
     result.deliveries = [Outgoing(d.follower_id, d.seq, _line(d, follower_ticket=None, master_ticket=trade.ticket))
                          for d in rows if d.status == DeliveryStatus.PENDING]
@@ -253,10 +278,11 @@ def _follow_up(trade: MasterTrade, kind: str, *, make) -> EventResult:
         values = make(open_, pair)
         if values is None:
             continue
-        rows.append(CopyDelivery(follower_id=open_.follower_id, master_trade=trade, kind=kind, symbol=open_.symbol,
-                                 side=open_.side, created_at=now, tenant_id=trade.tenant_id, **values))
+        rows.append(DeliveryRow(trade.tenant_id, open_.follower_id, trade.pk, kind, open_.symbol, open_.side,
+                                values["lots"], values["price"], values.get("stop_loss"), values.get("take_profit"),
+                                values.get("ratio", Decimal(1)), DeliveryStatus.PENDING, "", now))
         tickets[open_.follower_id] = pair.follower_ticket if pair else None
-    CopyDelivery.objects.bulk_create(rows, batch_size=2000)
+    insert_deliveries(rows)
     result = EventResult(ticket=trade.ticket)
     result.deliveries = [Outgoing(d.follower_id, d.seq, _line(d, follower_ticket=tickets[d.follower_id],
                                                                master_ticket=trade.ticket)) for d in rows]
@@ -341,7 +367,7 @@ def store_answers(answers: list[Answer]) -> list[tuple[int, int]]:
 def _store_tenant_answers(batch: list[Answer]) -> list[tuple[int, int]]:
     now = timezone.now()
     wanted = {(a.follower_id, a.message.seq): a for a in batch}
-    rows = (CopyDelivery.objects.select_for_update(of=("self",)).select_related("master_trade", "follower")
+    rows = (CopyDelivery.objects.select_for_update(of=("self",)).select_related("master_trade")
             .filter(seq__in=[seq for _, seq in wanted]).order_by("seq"))
     found, changed = set(), []
     opens, closes, modifies = [], [], []
@@ -363,7 +389,7 @@ def _store_tenant_answers(batch: list[Answer]) -> list[tuple[int, int]]:
             if delivery.kind == DeliveryKind.OPEN:
                 opens.append((delivery, message))
         changed.append(delivery)
-    CopyDelivery.objects.bulk_update(changed, ["status", "follower_ticket", "reason", "acked_at"], batch_size=1000)
+    fast_insert.update_answers(changed)
     _pair_opens(opens, now)
     for delivery, message in closes:
         _pair_close(delivery, message, now)
@@ -374,6 +400,8 @@ def _pair_opens(opens: list, now) -> None:
     if not opens:
         return
     pairs, notices = [], []
+    owners = {pk: (user_id, name) for pk, user_id, name in TradingAccount.objects.filter(
+        pk__in={d.follower_id for d, _ in opens}).values_list("pk", "user_id", "name")}
     for delivery, message in opens:
         acked = isinstance(message, Ack)
         pairs.append(CopiedTrade(
@@ -383,11 +411,11 @@ def _pair_opens(opens: list, now) -> None:
             status=CopiedTradeStatus.OPEN if acked else CopiedTradeStatus.FAILED,
             reason="" if acked else message.reason[:200]))
         if acked:
-            follower = delivery.follower
+            user_id, name = owners[delivery.follower_id]
             notices.append(Notification(
-                user_id=follower.user_id, account_id=follower.pk, kind=NotificationKind.TRADE_COPIED,
+                user_id=user_id, account_id=delivery.follower_id, kind=NotificationKind.TRADE_COPIED,
                 tenant_id=delivery.tenant_id, dedupe_key=f"copied:{delivery.seq}",
-                text=(f"📋 {follower.name} copied {delivery.side} {number(delivery.lots)} {delivery.symbol} "
+                text=(f"📋 {name} copied {delivery.side} {number(delivery.lots)} {delivery.symbol} "
                       f"(master ticket {delivery.master_trade.ticket}, your ticket {message.ticket})"),
                 details={"seq": delivery.seq, "master_ticket": delivery.master_trade.ticket,
                          "follower_ticket": message.ticket, "symbol": delivery.symbol, "side": delivery.side,
