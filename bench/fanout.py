@@ -167,7 +167,8 @@ def run_size(n: int, rounds: int, clients: int, env: dict) -> dict:
 
     tenant, master, master_key, keys = make_accounts(n)
     connection.close()
-    servers = [ServerProcess(env=env).start(), ServerProcess(env=env).start()]
+    log = os.environ.get("BENCH_SERVER_LOG", "")
+    servers = [ServerProcess(env=env, log_path=log).start(), ServerProcess(env=env, log_path=log).start()]
     try:
         rss_before = sum(rss_kb(s.process.pid) for s in servers)
         targets = [(servers[i % 2].port, key) for i, key in enumerate(keys)]
@@ -260,7 +261,8 @@ def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     # Silence for three heartbeats closes a connection: idle bench followers must outlive the setup.
-    env = {"COPYTRADE_HEARTBEAT_SECONDS": "600", "COPYTRADE_AUTH_TIMEOUT_SECONDS": "300", "LOG_LEVEL": "WARNING"}
+    env = {"COPYTRADE_HEARTBEAT_SECONDS": "600", "COPYTRADE_AUTH_TIMEOUT_SECONDS": "300",
+           "LOG_LEVEL": os.environ.get("BENCH_SERVER_LOG_LEVEL", "WARNING")}
     results = []
     for n in (int(x) for x in args.followers.split(",")):
         # each server holds n/2 sockets, the clients n in all, plus headroom

@@ -26,10 +26,11 @@ def database_url() -> str:
 
 
 class ServerProcess:
-    def __init__(self, *, env: dict | None = None, server_id: str = ""):
+    def __init__(self, *, env: dict | None = None, server_id: str = "", log_path: str = ""):
         self.port = free_port()
         self.env = {**os.environ, "DATABASE_URL": database_url(), **(env or {})}
         self.server_id = server_id
+        self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> "ServerProcess":
@@ -37,9 +38,10 @@ class ServerProcess:
                    "--port", str(self.port)]
         if self.server_id:
             command += ["--server-id", self.server_id]
+        stderr = open(self.log_path, "a") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 - the child's
         self.process = subprocess.Popen(command, cwd=ROOT,  # noqa: S603 - our own manage.py
-                                        env=self.env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+                                        env=self.env, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                        start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             line = self.process.stdout.readline()

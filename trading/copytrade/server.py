@@ -231,9 +231,14 @@ class Connection(asyncio.Protocol):
                 self.deliver(seq, line)
 
     async def _master_event(self, event: MasterEvent) -> None:
+        started = time.perf_counter()
         result = await self.server.run_db(services.record_master_event, self.identity, event)
+        stored = time.perf_counter()
         await self.server.dispatch(result.deliveries)
         self.send(f"OK:{event.kind}:{event.ticket}:{len(result.deliveries)}")
+        log.debug("copytrade: %s %s → %d deliveries: stored in %.1f ms, sent/published in %.1f ms",
+                  event.kind, event.ticket, len(result.deliveries), (stored - started) * 1000,
+                  (time.perf_counter() - stored) * 1000)
 
 
 class CopyTradeServer:

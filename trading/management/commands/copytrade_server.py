@@ -1,7 +1,6 @@
 """`manage.py copytrade_server --host 0.0.0.0 --port 7001 [--tls-cert cert.pem --tls-key key.pem]`."""
 
 import asyncio
-import logging
 import resource
 import ssl
 
@@ -39,7 +38,6 @@ class Command(BaseCommand):
         # A long-running protocol server has no use for Django's debug query log: with DEBUG on, every
         # statement would be formatted and kept (a third of the hot path's time on a big fan-out).
         settings.DEBUG = False
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         limit = raise_fd_limit()
         try:
             import uvloop
