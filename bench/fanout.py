@@ -206,6 +206,14 @@ def run_size(n: int, rounds: int, clients: int, env: dict) -> dict:
             await ea.close()
 
         asyncio.run(drive())
+        # Slow is not missed: wait (up to a generous deadline) until every delivery is acknowledged, then
+        # count what each follower received.
+        deadline = time.monotonic() + 120
+        with tenant_context(tenant):
+            pending = CopyDelivery.objects.filter(master_trade__master=master, status="pending")
+            while pending.exists() and time.monotonic() < deadline:
+                time.sleep(0.5)
+        connection.close()
         logs, duplicates = {}, 0
         for pipe in pipes:
             pipe.send("stop")

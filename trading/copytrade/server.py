@@ -446,10 +446,11 @@ class CopyTradeServer:
             await asyncio.sleep(settings.COPYTRADE_RESEND_SECONDS)
             try:
                 followers = [c for c in self.accounts.values() if c.identity.role == "follower" and not c.closed]
-                due = await self.run_db(services.followers_with_pending, [c.identity.account_id for c in followers],
-                                        older_than_seconds=settings.COPYTRADE_RESEND_SECONDS)
+                pending = await self.run_db(services.pending_seqs, [c.identity.account_id for c in followers],
+                                            older_than_seconds=settings.COPYTRADE_RESEND_SECONDS)
                 for conn in followers:
-                    if conn.identity.account_id in due and not conn.catching_up and not conn.closed:
+                    unsent = pending.get(conn.identity.account_id, set()) - conn.sent
+                    if unsent and not conn.catching_up and not conn.closed:
                         await conn.catch_up(snapshot=False)
             except Exception:  # noqa: BLE001
                 log.exception("copytrade: resend pass failed")

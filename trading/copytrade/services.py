@@ -439,16 +439,19 @@ def _pair_close(delivery: CopyDelivery, message: Ack, now) -> None:
 
 # --- catch-up --------------------------------------------------------------------------------------------------
 
-def followers_with_pending(account_ids: list[int], *, older_than_seconds: float) -> set[int]:
-    """Which of these connected followers have a delivery pending for longer than a live send takes:
-    one query for the whole process (across tenants, ids only)."""
+def pending_seqs(account_ids: list[int], *, older_than_seconds: float) -> dict[int, set[int]]:
+    """The seqs pending for longer than a live send takes, per connected follower: one query for the whole
+    process (across tenants, ids only). The server compares them with what each connection was sent."""
     if not account_ids:
-        return set()
+        return {}
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    found: dict[int, set[int]] = defaultdict(set)
     with dangerously_bypass_tenant_scope():
-        return set(CopyDelivery.objects.filter(follower_id__in=account_ids, status=DeliveryStatus.PENDING,
-                                               created_at__lt=cutoff).values_list("follower_id", flat=True)
-                   .distinct())
+        for follower_id, seq in CopyDelivery.objects.filter(
+                follower_id__in=account_ids, status=DeliveryStatus.PENDING, created_at__lt=cutoff).values_list(
+                "follower_id", "seq"):
+            found[follower_id].add(seq)
+    return found
 
 
 def catch_up(identity: Identity, *, already_sent: frozenset | set = frozenset(),
@@ -461,7 +464,7 @@ def catch_up(identity: Identity, *, already_sent: frozenset | set = frozenset(),
     now = timezone.now()
     with tenant_context(identity.tenant_id), transaction.atomic():
         options = CopySettings.objects.filter(account_id=identity.account_id).first() or copy_options.DEFAULT_SETTINGS
-        pending = list(CopyDelivery.objects.select_for_update(of=("self",)).select_related("master_trade")
+        pending = list(CopyDelivery.objects.select_related("master_trade")
                        .filter(follower_id=identity.account_id, status=DeliveryStatus.PENDING).order_by("seq"))
         pairs = {p.master_trade_id: p for p in CopiedTrade.objects.filter(follower_id=identity.account_id)}
         holding = {trade_id for trade_id, p in pairs.items() if p.status == CopiedTradeStatus.OPEN}
@@ -491,7 +494,9 @@ def catch_up(identity: Identity, *, already_sent: frozenset | set = frozenset(),
             out.append(Outgoing(identity.account_id, delivery.seq,
                                 _line(delivery, follower_ticket=pair.follower_ticket if pair else None,
                                       master_ticket=trade.ticket)))
-        CopyDelivery.objects.bulk_update(skipped, ["status", "reason", "acked_at"])
+        for delivery in skipped:  # rare; conditional, so an ACK written meanwhile is never overwritten
+            CopyDelivery.objects.filter(seq=delivery.seq, status=DeliveryStatus.PENDING).update(
+                status=DeliveryStatus.SKIPPED, reason=delivery.reason, acked_at=now)
         skipped_opens = [d for d in skipped if d.kind == DeliveryKind.OPEN]
         CopiedTrade.objects.bulk_create(
             [CopiedTrade(follower_id=identity.account_id, master_trade_id=d.master_trade_id, symbol=d.symbol,

@@ -10,7 +10,7 @@ from trading.models import CopyDelivery, CopySettings
 
 from .factories import MasterAccountFactory, TradingAccountFactory
 
-pytestmark = pytest.mark.postgres
+pytestmark = pytest.mark.postgres  # the fast path is PostgreSQL's
 
 FIELDS = ("follower_id", "kind", "symbol", "side", "lots", "price", "stop_loss", "take_profit", "ratio", "status",
           "reason", "follower_ticket")
@@ -38,3 +38,23 @@ def test_fast_and_plain_paths_write_the_same_rows(in_tenant, settings):
 
     assert fast == plain
     assert [row[-3] for row in fast].count("skipped") == 1 and fast[0][-3] == "acked" and fast[0][-1] == 555
+
+
+@pytest.mark.django_db
+def test_the_demo_seeds_a_master_two_followers_and_a_history_once():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tenancy.scoping import dangerously_bypass_tenant_scope
+    from trading.models import CopiedTrade, MasterTrade, TradingAccount
+
+    call_command("seed_demo", stdout=StringIO())
+    out = StringIO()
+    call_command("seed_demo", stdout=out)  # again: nothing doubled
+    with dangerously_bypass_tenant_scope():
+        master = TradingAccount.objects.get(name="Gold Master")
+        assert master.followers.count() == 2
+        assert MasterTrade.objects.filter(master=master).count() == 6
+        assert CopiedTrade.objects.filter(master_trade__master=master).count() == 12
+    assert "master   key sk_live_" in out.getvalue()
