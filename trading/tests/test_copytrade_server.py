@@ -361,7 +361,7 @@ def fuzz_world(settings, tenant, other_tenant):
         yield server, target
 
 
-@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(st.one_of(
     st.text(max_size=80).map(lambda s: s.replace("\n", " ")),
     st.sampled_from(["ACK", "NACK", "OPEN", "CLOSE", "MODIFY", "PING", "AUTH", "SIGNAL"]).flatmap(
