@@ -372,6 +372,17 @@ TELEGRAM_RETRY_BASE_SECONDS = env.float("TELEGRAM_RETRY_BASE_SECONDS", default=2
 TELEGRAM_TIMEOUT_SECONDS = env.float("TELEGRAM_TIMEOUT_SECONDS", default=10.0)
 TELEGRAM_LINK_CODE_MINUTES = env.int("TELEGRAM_LINK_CODE_MINUTES", default=15)
 TELEGRAM_SWEEP_SECONDS = env.float("TELEGRAM_SWEEP_SECONDS", default=10)
+
+# Copy trading: the EA TCP server (trading/copytrade/, docs/copytrade-protocol.md).
+COPYTRADE_REDIS_URL = env.str("COPYTRADE_REDIS_URL", default=REDIS_URL)
+COPYTRADE_MAX_LINE_BYTES = env.int("COPYTRADE_MAX_LINE_BYTES", default=1024)
+COPYTRADE_AUTH_TIMEOUT_SECONDS = env.float("COPYTRADE_AUTH_TIMEOUT_SECONDS", default=10)
+COPYTRADE_HEARTBEAT_SECONDS = env.float("COPYTRADE_HEARTBEAT_SECONDS", default=10)
+COPYTRADE_MAX_ERRORS = env.int("COPYTRADE_MAX_ERRORS", default=20)
+COPYTRADE_DB_THREADS = env.int("COPYTRADE_DB_THREADS", default=8)
+COPYTRADE_RECHECK_SECONDS = env.float("COPYTRADE_RECHECK_SECONDS", default=5)
+COPYTRADE_RESEND_SECONDS = env.float("COPYTRADE_RESEND_SECONDS", default=2)
+COPYTRADE_SQL_FAST_PATH = env.bool("COPYTRADE_SQL_FAST_PATH", default=True)
 CELERY_TASK_ROUTES.update({"trading.process_signal": {"queue": "trading"},
                            "trading.paper_tick": {"queue": "sweeps"},
                            "trading.reconcile_account": {"queue": "trading"},

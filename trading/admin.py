@@ -198,3 +198,5 @@ class NotificationAdmin(ReadOnlyAdmin):
 @admin.register(PaperExchangeState)
 class PaperExchangeStateAdmin(ReadOnlyAdmin):
     list_display = ("account", "updated_at")
+
+from trading.copytrade import admin as copytrade_admin  # noqa: E402, F401 - registers the copy-trade models

@@ -37,6 +37,7 @@ class NotificationKind(models.TextChoices):
     POSITION_CLOSED = "position_closed", "Position closed"
     ERROR = "error", "Error"
     ACCOUNT_PAUSED = "account_paused", "Account paused"
+    TRADE_COPIED = "trade_copied", "Trade copied"
 
 
 class NotificationStatus(models.TextChoices):
