@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("health", views.health, name="health"),
     path("admin/", admin.site.urls),
+    path("", include("trading.web.copy_urls")),
     path("accounts/", include("accounts.urls")),
     path("tenancy/", include("tenancy.urls")),
     path("cabinet/", include("payments.cabinet.urls")),
