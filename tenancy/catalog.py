@@ -168,10 +168,11 @@ GRANTS = {
     "trading_manager": ["trading_accounts.view", "signals.view", "signals.manage", "trading_orders.view",
                         "positions.view", "trading_settings.manage"],
     "trading_trader": ["trading_accounts.view", "trading_accounts.manage", "signals.view", "signals.manage",
-                       "trading_orders.view", "trading_orders.manage", "positions.view", "trading_settings.manage"],
+                       "trading_orders.view", "trading_orders.manage", "positions.view", "trading_settings.manage",
+                       "masters.follow"],
 }
 
-# The roles of the `trading` service (seed 000), for the service-role pickers and trading's data migration.
+# The roles of the `trading` service, for the service-role pickers and trading's data migration.
 TRADING_ROLES = ("trading_admin", "trading_manager", "trading_trader")
 
 

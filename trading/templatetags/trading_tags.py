@@ -1,4 +1,5 @@
-"""The navigation link to the trading pages, for people whose role in the current tenant allows them."""
+"""The navigation links to the trading pages (signals) and the copy-trading pages, for people whose role in
+the current tenant allows them."""
 
 from django import template
 from django.urls import reverse
@@ -16,4 +17,5 @@ def trading_link(context) -> str:
 
     if not may(request, "trading_accounts.view"):
         return ""
-    return format_html('<li><a href="{}">Trading</a></li>', reverse("trading:overview"))
+    return format_html('<li><a href="{}">Trading</a></li><li><a href="{}">Copy trading</a></li>',
+                       reverse("trading:overview"), reverse("copytrade:accounts"))
