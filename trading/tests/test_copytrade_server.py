@@ -65,6 +65,15 @@ def wait_for(predicate, timeout: float = 5.0):
         time.sleep(0.05)
 
 
+async def answers_stored(follower) -> None:
+    """Wait until the server has written every answer of `follower` (answers are stored in batches)."""
+    from trading.models import CopyDelivery
+
+    stored = await asyncio.to_thread(wait_for, lambda: not CopyDelivery.objects.filter(
+        follower_id=follower.pk, status="pending").exists(), 20.0)
+    assert stored, "the follower's answers were not stored"
+
+
 # --- authentication -------------------------------------------------------------------------------------------
 
 def test_a_line_before_auth_closes_the_connection(server):
@@ -268,7 +277,7 @@ def test_ack_pairs_the_tickets_and_a_close_adds_up_the_profit(server, tenant):
         await m.command(OPEN.format(t=41))
         opened = parse_signal(await read_until(f, "SIGNAL:"))
         await f.send(f.apply(opened))
-        await asyncio.sleep(0.3)
+        await answers_stored(follower)
         await m.command("CLOSE:41:EURUSD:BUY:0.10:1.09:20:0.5")
         half = parse_signal(await read_until(f, "SIGNAL:"))
         assert (half.kind, half.ratio, half.lots, half.follower_ticket) == (
@@ -416,7 +425,7 @@ def test_reconnect_catches_up_in_order_with_no_trade_applied_twice(server, tenan
         assert [(s.kind, s.master_ticket) for s in caught] == [("OPEN", 61), ("MODIFY", 61), ("OPEN", 62)]
         assert [s.seq for s in caught] == sorted(s.seq for s in caught) and caught[0].seq == first.seq
         assert back.duplicates == 1 and len(back.positions) == 2  # the re-sent OPEN was not traded again
-        await asyncio.sleep(0.3)
+        await answers_stored(follower)
         await back.close()
         third = await connected_follower(server.port, follower)
         snapshot = [line for line in await silent(third, 0.5) if line.startswith("SIGNAL:")]
@@ -461,7 +470,7 @@ def test_restart_keeps_the_pairs_and_the_close_reaches_the_paired_ticket(setting
             await m.command(OPEN.format(t=81))
             signal = parse_signal(await read_until(f, "SIGNAL:"))
             await f.send(f.apply(signal))
-            await asyncio.sleep(0.3)
+            await answers_stored(follower)
             return f.applied[signal.seq]
 
         ticket = run_async(before())
