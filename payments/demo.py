@@ -29,7 +29,7 @@ from payments.models import (
     TimeZone,
     Trader,
 )
-from payments.selectors_pay import payment_url
+from payments.pay.selectors import payment_url
 from payments.services import assignment, execution, intake, ledger, merchants, requisites, traders
 from payments.services.exchange_rates import load_exchange_rates
 from tenancy.models import Tenant

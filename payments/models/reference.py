@@ -152,7 +152,7 @@ class ExchangeRate(TenantScopedModel):
     """A quote: `rate` units of fiat for one unit of crypto (e.g. 36.5 THB per USDT).
 
     Rows are appended, never edited; intake takes the newest one younger than
-    EXCHANGE_RATE_MAX_AGE (see selectors.current_rate).
+    EXCHANGE_RATE_MAX_AGE (see payments.selectors.rates.current_rate).
     """
 
     fiat_currency = models.ForeignKey(FiatCurrency, on_delete=models.PROTECT, related_name="exchange_rates")

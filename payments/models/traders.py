@@ -103,7 +103,7 @@ class ReqTrader(TenantScopedModel):
     The number is encrypted at rest; `req_number_last4` is what pages show and
     `req_number_digest` finds duplicates. The whole number is read only by
     `services.requisites.reveal_requisite_number` (staff, audited) and
-    `selectors.payment_details_for_customer` (the paying customer).
+    `payments.selectors.customer.payment_details_for_customer` (the paying customer).
     """
 
     trader = models.ForeignKey(Trader, on_delete=models.PROTECT, related_name="requisites")

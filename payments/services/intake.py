@@ -27,7 +27,6 @@ from rest_framework import status
 
 from core import sql
 from core.local_cache import LocalTTLCache
-from payments import selectors
 from payments.errors import ConflictError, PaymentsError
 from payments.models import (
     Bank,
@@ -39,7 +38,8 @@ from payments.models import (
     PaymentMethod,
 )
 from payments.models.traders import normalise_requisite_number
-from payments.selectors import ServedOffers, served_offers
+from payments.selectors.offers import ServedOffers, served_offers
+from payments.selectors.rates import current_rate
 
 from .audit_trail import record
 from .execution import cancel_order
@@ -149,7 +149,7 @@ def _check_request_fields(store: MerchantStore, order_type: str, *, fiat_currenc
 
 
 # What intake reads on every request, kept per process for STORE_API_CACHE_SECONDS (core.local_cache);
-# the methods and banks a store's currency can be served with: payments.selectors.served_offers.
+# the methods and banks a store's currency can be served with: payments.selectors.offers.served_offers.
 _rates: LocalTTLCache[tuple[Decimal, datetime]] = LocalTTLCache("intake-rates", ttl_setting="STORE_API_CACHE_SECONDS")
 
 
@@ -207,7 +207,7 @@ def _refuse_method_or_bank(store: MerchantStore, served: ServedOffers, method_co
 
 
 def _current_rate(store: MerchantStore) -> Decimal:
-    """The rate payments.selectors.current_rate would give (newest of the pair, younger than
+    """The rate payments.selectors.rates.current_rate would give (newest of the pair, younger than
     EXCHANGE_RATE_MAX_AGE); when there is none, that selector raises its error.
 
     A cached rate is used while it is still younger than the maximum age, so caching never prices an
@@ -220,7 +220,7 @@ def _current_rate(store: MerchantStore) -> Decimal:
     _rates.forget(key)
     found = _load_rate(store)
     if found is None:  # raises NoExchangeRate (or finds one that arrived meanwhile)
-        return selectors.current_rate(store.tenant_id, store.fiat_currency, store.crypto_currency).rate
+        return current_rate(store.tenant_id, store.fiat_currency, store.crypto_currency).rate
     return found[0]
 
 

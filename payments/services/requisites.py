@@ -67,7 +67,7 @@ def ensure_bank_serves_currency(bank: Bank, fiat: FiatCurrency) -> None:
     """A requisite's bank belongs to its currency's country (reference rows without a country are not bound).
 
     The store API lists and accepts only what some bank of a store's currency offers
-    (payments.selectors.served_offers); requisites keep to the same rule, so no requisite can exist for
+    (payments.selectors.offers.served_offers); requisites keep to the same rule, so no requisite can exist for
     a method or bank intake refuses.
     """
     if bank.country_id and fiat.country_id and bank.country_id != fiat.country_id:

@@ -18,7 +18,7 @@ from payments.models import (
     OrderHistory,
     OrderType,
 )
-from payments.selectors_ledger import verify_tenant_ledger
+from payments.selectors.ledger import verify_tenant_ledger
 from payments.services import execution
 from tenancy.scoping import tenant_context
 

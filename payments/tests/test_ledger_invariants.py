@@ -23,7 +23,7 @@ from payments.models import (
     OrderHistory,
     OrderType,
 )
-from payments.selectors_ledger import verify_tenant_ledger
+from payments.selectors.ledger import verify_tenant_ledger
 from payments.services import execution, ledger
 
 from .execution_support import fund, held_order, make_world, png

@@ -8,9 +8,9 @@ from django.db import connection
 
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
-from payments import selectors
 from payments.errors import PaymentsError
 from payments.models import BalanceStore, Merchant, MerchantStore
+from payments.selectors.stores import find_store_by_private_key
 from payments.services import merchants as merchant_services
 from tenancy.models import Membership, RoleAssignment
 from tenancy.scoping import tenant_context
@@ -81,10 +81,10 @@ def test_the_store_is_found_by_its_private_key_before_any_tenant_is_known(refs, 
     store, raw_key = make_store(refs)
 
     with tenant_context(None):
-        found = selectors.find_store_by_private_key(raw_key)
-        assert selectors.find_store_by_private_key(raw_key + "x") is None
-        assert selectors.find_store_by_private_key("") is None
-        assert selectors.find_store_by_private_key(store.public_api_key) is None
+        found = find_store_by_private_key(raw_key)
+        assert find_store_by_private_key(raw_key + "x") is None
+        assert find_store_by_private_key("") is None
+        assert find_store_by_private_key(store.public_api_key) is None
 
     assert found.pk == store.pk
     assert found.tenant_id == tenant.pk
@@ -97,8 +97,8 @@ def test_rotating_keys_retires_the_old_one_and_is_audited(refs, staff):
     new_key = merchant_services.rotate_store_keys(store=store, rotated_by=admin)
 
     assert new_key != old_key
-    assert selectors.find_store_by_private_key(old_key) is None
-    assert selectors.find_store_by_private_key(new_key).pk == store.pk
+    assert find_store_by_private_key(old_key) is None
+    assert find_store_by_private_key(new_key).pk == store.pk
     entry = AuditLog.objects.get(action="store.keys_rotated")
     assert entry.actor == admin
     assert old_key not in str(entry.details) and new_key not in str(entry.details)

@@ -9,9 +9,9 @@ from django.db import connection
 
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
-from payments import selectors
 from payments.errors import PaymentsError
 from payments.models import FullRequisitesSettings, OrderHistory, OrderType, ReqTrader, Trader
+from payments.selectors.customer import payment_details_for_customer
 from payments.services import requisites as requisite_services
 from payments.services import traders as trader_services
 from tenancy.models import RoleAssignment
@@ -79,7 +79,7 @@ def test_the_bank_must_offer_the_method(refs):
 
 
 def test_the_bank_must_be_of_the_requisites_currency(refs):
-    """As the store API decides what a currency can be served with (payments.selectors.served_offers)."""
+    """As the store API decides what a currency can be served with (payments.selectors.offers.served_offers)."""
     from payments.models import AvailableBankMethod, Bank, Country
 
     russia = Country.objects.create(code="RU", name="Russia")
@@ -211,13 +211,13 @@ def test_the_paying_customer_sees_the_number_only_while_an_assigned_payin_awaits
     payout = make_assigned_order(store, requisite, order_type=OrderType.PAY_OUT)
 
     with tenant_context(None):
-        details = selectors.payment_details_for_customer(payin.hash_id)
-        assert selectors.payment_details_for_customer(payout.hash_id) is None
-        assert selectors.payment_details_for_customer("not-a-hash") is None
+        details = payment_details_for_customer(payin.hash_id)
+        assert payment_details_for_customer(payout.hash_id) is None
+        assert payment_details_for_customer("not-a-hash") is None
 
     assert details.req_number == "5500000000000004"
     assert (details.amount, details.fiat_code, details.bank_name) == (Decimal("1000.00"), "THB", refs.bank.name)
 
     OrderHistory.objects.filter(pk=payin.pk).update(status=OrderHistory.Status.COMPLETED)
     with tenant_context(None):
-        assert selectors.payment_details_for_customer(payin.hash_id) is None
+        assert payment_details_for_customer(payin.hash_id) is None

@@ -16,10 +16,10 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from payments.errors import PaymentsError
-from payments.forms_pay import CustomerAppealForm, MarkPaidForm, add_service_errors
 from payments.models import Appeal
-from payments.selectors import payment_details_for_customer
-from payments.selectors_pay import HostedOrder, Stage, hosted_order, tenant_of_hash_id
+from payments.pay.forms import CustomerAppealForm, MarkPaidForm, add_service_errors
+from payments.pay.selectors import HostedOrder, Stage, hosted_order, tenant_of_hash_id
+from payments.selectors.customer import payment_details_for_customer
 from payments.services import execution
 from tenancy.scoping import tenant_context
 
