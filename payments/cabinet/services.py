@@ -24,6 +24,7 @@ from decimal import Decimal
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
+from payments.callbacks.destinations import check_callback_url
 from payments.errors import ConflictError, PaymentsError
 from payments.models import (
     Bank,
@@ -41,7 +42,6 @@ from payments.models import (
 from payments.services import merchants as merchant_services
 from payments.services import requisites as requisite_services
 from payments.services.audit_trail import record
-from payments.services.callbacks import check_callback_url
 from payments.services.changes import apply_changes
 
 OWNER_STORE_SETTINGS = ("callback_url", "pay_in_enabled", "pay_out_enabled")

@@ -33,7 +33,7 @@ One short transaction per order, all or nothing:
 The worker's time is the service's throughput (bench/assignment.py), so this
 path reads nothing twice and compiles nothing per order: its statements are
 written out here or compiled once (core.sql), the events are built from the
-rows in hand (payments.selectors_callbacks.order_event_data_in_hand), and rows
+rows in hand (payments.callbacks.bodies.order_event_data_in_hand), and rows
 written together go in one INSERT. About ten statements per assigned order.
 
 The database row is the truth and a Celery message only a hint. Retries are not
@@ -67,23 +67,26 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core import sql
+from core import messaging, sql
+from payments.callbacks.bodies import OrderNames, order_event_data_in_hand
+from payments.callbacks.events import enqueue_order_created_once, enqueue_order_event, write_order_events
 from payments.errors import PaymentsError
 from payments.models import BalanceTrader, IncomingOrder, OrderHistory, OrderType
 from payments.models.fields import CRYPTO_PLACES, FIAT_PLACES
-from payments.selectors_callbacks import OrderNames, order_event_data_in_hand
 from tenancy.models import Tenant
 from tenancy.scoping import current_tenant_id, tenant_context
 
-from . import dispatch, hints, ledger
+from . import dispatch, ledger
 from .audit_trail import entry, record, record_all
-from .callbacks import enqueue_order_created_once, enqueue_order_event, write_order_events
 
 logger = logging.getLogger(__name__)
 
 CRYPTO_STEP = Decimal(1).scaleb(-CRYPTO_PLACES)
 FIAT_STEP = Decimal(1).scaleb(-FIAT_PLACES)
 OPEN_STATUSES = [IncomingOrder.Status.NEW, IncomingOrder.Status.RETRYING]
+# The tasks that assign one order, and several of one tenant (payments.tasks), sent by name (core.messaging).
+ASSIGN_ORDER_TASK = "payments.assign_incoming_order"
+ASSIGN_ORDERS_TASK = "payments.assign_incoming_orders"
 # Orders that no longer count towards a requisite's turnover.
 NOT_COUNTED = [OrderHistory.Status.CANCELLED, OrderHistory.Status.FAILED, OrderHistory.Status.EXPIRED]
 
@@ -667,11 +670,9 @@ def sweep_due_orders(*, now: datetime | None = None, limit: int | None = None) -
     sweepers do) instead of bypassing RLS: the tenants table is small, the scope
     stays enforced, and no audit entry is needed for a bypass every few seconds.
     """
-    from payments.tasks_assignment import assign_incoming_order_task
-
     now = now or timezone.now()
     limit = limit or settings.ASSIGNMENT_SWEEP_BATCH
-    cutoff = dispatch.resend_cutoff(assign_incoming_order_task, now=now,
+    cutoff = dispatch.resend_cutoff(ASSIGN_ORDER_TASK, now=now,
                                     dispatch_lease=settings.ASSIGNMENT_DISPATCH_LEASE_SECONDS,
                                     claim_lease=settings.ASSIGNMENT_CLAIM_LEASE_SECONDS,
                                     slack=settings.ASSIGNMENT_SWEEP_QUEUE_SLACK)
@@ -698,18 +699,16 @@ def sweep_due_orders(*, now: datetime | None = None, limit: int | None = None) -
 
 
 def _dispatch(order_ids: list[int], tenant_id, marked_at: datetime) -> int:
-    """Send one message per claimed order as a hint (payments.services.hints: never blocks on the broker;
+    """Send one message per claimed order as a hint (core.messaging: never blocks on the broker;
     a message it cannot send gives its order back to the next sweep at once).
 
     One message per order, not coalesced batches: a sweep sends orders that are due now (retries),
     and a batch would make each wait behind the others' attempts in one worker.
     """
-    from payments.tasks_assignment import assign_incoming_order_task
-
     tenant = {"tenant_id": str(tenant_id)}
     for order_id in order_ids:
-        hints.publish(assign_incoming_order_task, args=[order_id], kwargs=tenant,
-                      on_drop=partial(give_back_dispatch, order_id, tenant_id, marked_at))
+        messaging.send(ASSIGN_ORDER_TASK, args=[order_id], kwargs=tenant,
+                       on_drop=partial(give_back_dispatch, order_id, tenant_id, marked_at))
     return len(order_ids)
 
 

@@ -28,6 +28,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from payments.callbacks.events import enqueue_order_event
 from payments.errors import ConflictError, PaymentsError
 from payments.models import Appeal, BalanceTrader, IncomingOrder, Merchant, OrderHistory, OrderType
 from payments.permissions import HANDLE_APPEALS, MANAGE_ORDERS, VIEW_ORDERS, VIEW_SENSITIVE, has_any_flag
@@ -36,7 +37,6 @@ from tenancy.scoping import tenant_context
 
 from . import ledger
 from .audit_trail import record
-from .callbacks import enqueue_order_event
 from .locks import default_fiat_credit_limit, lock_appeal, lock_order
 from .receipts import CheckedFile, check_upload
 

@@ -25,7 +25,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework import status
 
-from core import sql
+from core import messaging, sql
 from core.local_cache import LocalTTLCache
 from payments.errors import ConflictError, PaymentsError
 from payments.models import (
@@ -41,6 +41,7 @@ from payments.models.traders import normalise_requisite_number
 from payments.selectors.offers import ServedOffers, served_offers
 from payments.selectors.rates import current_rate
 
+from .assignment import ASSIGN_ORDER_TASK, ASSIGN_ORDERS_TASK, give_back_dispatch
 from .audit_trail import record
 from .execution import cancel_order
 from .idempotency import Claim, FreshKey, insert_completing
@@ -334,20 +335,15 @@ def prepare_incoming_order(*, store: MerchantStore, order_type: str, amount_fiat
 
 
 def _enqueue_assignment(order: IncomingOrder) -> None:
-    from payments.tasks import assign_incoming_order_task, assign_incoming_orders_task
-
-    from .assignment import give_back_dispatch
-    from .hints import Batch, publish
-
     order_id, tenant_id, tenant = order.pk, order.tenant_id, {"tenant_id": str(order.tenant_id)}
     marked_at = order.dispatched_at
 
     def send() -> None:
-        publish(assign_incoming_order_task, args=[order_id], kwargs=tenant,
-                batch=Batch(task=assign_incoming_orders_task, item=order_id, kwargs=tenant),
-                on_drop=partial(give_back_dispatch, order_id, tenant_id, marked_at))
+        messaging.send(ASSIGN_ORDER_TASK, args=[order_id], kwargs=tenant,
+                       batch_task=ASSIGN_ORDERS_TASK, batch_item=order_id,
+                       on_drop=partial(give_back_dispatch, order_id, tenant_id, marked_at))
 
-    # The message is a hint (payments.services.hints): handed to a background publisher, never waited for;
+    # The message is a hint (core.messaging): handed to a background publisher, never waited for;
     # if the broker is away it is dropped and the order given back to the assignment sweeper at once
     # (`dispatched_at` cleared: the next sweep after the broker returns sends it; payments.services.dispatch).
     # robust: nothing here may turn an accepted order into an error answer.
@@ -397,7 +393,7 @@ def cancel_store_order(*, store: MerchantStore, order: IncomingOrder, cancelled_
 def _cancel_failed(*, order: IncomingOrder, cancelled_by, reason: str) -> IncomingOrder:
     """failed → cancelled, and the store's `order.cancelled` event (its `order.created` came with the claim
     that failed it)."""
-    from .callbacks import enqueue_order_event  # here, not at the top: this module's imports are intake's
+    from payments.callbacks.events import enqueue_order_event  # here: this module's imports are intake's
 
     updated = IncomingOrder.objects.filter(pk=order.pk, status=IncomingOrder.Status.FAILED).update(
         status=IncomingOrder.Status.CANCELLED, updated_at=timezone.now())

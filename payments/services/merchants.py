@@ -8,13 +8,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from payments import store_keys
+from payments.callbacks.destinations import check_callback_url
 from payments.errors import PaymentsError
 from payments.models import BalanceStore, CryptoCurrency, FiatCurrency, Merchant, MerchantStore, VerificationLevel
 from payments.permissions import EDIT_LIMITS, MANAGE_MERCHANTS, require_any_flag
 from tenancy import services as tenancy_services
 
 from .audit_trail import record
-from .callbacks import check_callback_url
 from .changes import apply_changes, validate_model
 from .guards import ensure_same_tenant
 

@@ -4,11 +4,11 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from payments.callbacks.events import enqueue_order_created_once, enqueue_order_event
 from payments.errors import ConflictError
 from payments.models import IncomingOrder
 
 from .audit_trail import record
-from .callbacks import enqueue_order_created_once, enqueue_order_event
 
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when lock_timeout ran out
 

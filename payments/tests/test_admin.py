@@ -401,8 +401,8 @@ def populate(refs, rows: int) -> dict:
         from payments.models import OwnerOfRequisites
 
         OwnerOfRequisites.objects.create(trader=trader, full_name=f"Owner {index}")
+        from payments.callbacks.events import enqueue_order_event
         from payments.models import CallbackAttempt
-        from payments.services.callbacks import enqueue_order_event
 
         event = enqueue_order_event(incoming_order=make_incoming_order(store), event_type="order.created")
         CallbackAttempt.objects.create(event=event, status_code=500, latency_ms=5, error="HTTP 500")

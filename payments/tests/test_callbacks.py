@@ -13,19 +13,14 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditLog
+from payments.callbacks.delivery import deliver_callback, resend_callback, retry_delay
+from payments.callbacks.events import enqueue_order_event
+from payments.callbacks.signing import sign, signature_header
+from payments.callbacks.sweeper import sweep_due_callbacks
 from payments.errors import PaymentsError
 from payments.models import CallbackAttempt, CallbackEvent, MerchantStore, OrderHistory
 from payments.services import merchants as merchant_services
-from payments.services.callbacks import (
-    deliver_callback,
-    enqueue_order_event,
-    resend_callback,
-    retry_delay,
-    sign,
-    signature_header,
-    sweep_due_callbacks,
-)
-from payments.tasks_callbacks import deliver_callback_task
+from payments.tasks import deliver_callback_task
 from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 

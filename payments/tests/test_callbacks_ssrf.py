@@ -15,17 +15,12 @@ import threading
 import pytest
 from django.urls import reverse
 
+from payments.callbacks.delivery import deliver_callback, resend_callback
+from payments.callbacks.destinations import NON_PUBLIC_HOST, check_callback_url, is_public_address
+from payments.callbacks.events import enqueue_order_event
 from payments.errors import PaymentsError
 from payments.models import CallbackAttempt, CallbackEvent, MerchantStore
 from payments.services import merchants as merchant_services
-from payments.services.callbacks import (
-    NON_PUBLIC_HOST,
-    check_callback_url,
-    deliver_callback,
-    enqueue_order_event,
-    is_public_address,
-    resend_callback,
-)
 
 from .broker_support import free_port
 from .cabinet_support import login, make_merchant, text

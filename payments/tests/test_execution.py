@@ -464,7 +464,7 @@ def test_expiry_takes_only_unconfirmed_orders_past_their_time(world, refs, in_te
 
 
 def test_the_expiry_task_runs_the_sweep(world):
-    from payments.tasks_execution import expire_due_orders_task
+    from payments.tasks import expire_due_orders_task
 
     order = held_order(world, expires_at=timezone.now() - timedelta(seconds=1))
 

@@ -11,8 +11,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.api_errors import DomainError
+from payments.callbacks.delivery import resend_callback
 from payments.models import Appeal, CallbackEvent, IncomingOrder, Merchant, MerchantStore, OrderHistory
-from payments.services import callbacks, execution
+from payments.services import execution
 
 from .. import forms, selectors, services
 from ..exports import order_csv_rows
@@ -243,7 +244,7 @@ def callback_detail(request: HttpRequest, merchant: Merchant, event_id) -> HttpR
 def callback_resend(request: HttpRequest, merchant: Merchant, event_id) -> HttpResponse:
     event = _event_or_404(merchant, event_id)
     try:
-        callbacks.resend_callback(event=event, requested_by=request.user)
+        resend_callback(event=event, requested_by=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
