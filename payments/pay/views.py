@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from core.api_errors import http_status
 from payments.errors import PaymentsError
 from payments.models import Appeal
 from payments.pay.forms import CustomerAppealForm, MarkPaidForm, add_service_errors
@@ -78,7 +79,7 @@ def _submit(request: HttpRequest, hosted: HostedOrder, form: forms.Form, form_na
         act(form.cleaned_data)
     except PaymentsError as exc:
         add_service_errors(form, exc)
-        return _page(request, hosted_order(hosted.hash_id), **{form_name: form}, status=exc.status_code)
+        return _page(request, hosted_order(hosted.hash_id), **{form_name: form}, status=http_status(exc))
     return redirect("pay:order", hash_id=hosted.hash_id)
 
 

@@ -18,16 +18,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from functools import partial
+from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from rest_framework import status
 
 from core import messaging, sql
+from core.errors import Forbidden
 from core.local_cache import LocalTTLCache
-from payments.errors import ConflictError, PaymentsError
+from payments.errors import ConflictError, OrderNotFound, PaymentsError
 from payments.models import (
     Bank,
     ExchangeRate,
@@ -56,10 +57,8 @@ FIAT_CEILING = Decimal(10) ** 18  # DECIMAL(20,2)
 CRYPTO_CEILING = Decimal(10) ** 12  # DECIMAL(20,8)
 
 
-class IntakeRefused(PaymentsError):
+class IntakeRefused(Forbidden, PaymentsError):
     """The store may not send this kind of order now (a store flag is off)."""
-
-    status_code = status.HTTP_403_FORBIDDEN
 
 
 @dataclass(frozen=True)
@@ -248,17 +247,36 @@ class DuplicateClientId(ConflictError):
         self.order_id = order_id
 
 
-def create_incoming_order(*, store: MerchantStore, order_type: str, claim: Claim | FreshKey | None = None,
-                          answer: Callable[[IncomingOrder], bytes] | None = None,
-                          **request: Any) -> IncomingOrder:
+@dataclass(frozen=True)
+class AnsweredOrder:
+    """An order written together with its answer under an Idempotency-Key."""
+
+    order: IncomingOrder
+    answer: bytes  # the very bytes the key's row keeps: the first answer, and every replay, sends them
+
+
+def create_incoming_order(*, store: MerchantStore, order_type: str, **request: Any) -> IncomingOrder:
     """Accept a PayIn/PayOut from `store`: check it, fix rate and commission, write it `new`, enqueue assignment.
 
     Run inside the store's tenant. Every check reads; the only write is the order row, so a
     refusal leaves nothing behind. `request` holds the fields of prepare_incoming_order.
+    """
+    return _create(store=store, order_type=order_type, claim=None, answer=None, request=request).order
 
-    With an idempotency `claim`, `answer(order)` gives the rendered body the store will get, and the
-    order row and that answer are written by one statement (payments.services.idempotency.insert_completing),
-    so they commit together and a retry replays exactly these bytes.
+
+def create_incoming_order_with_key(*, store: MerchantStore, order_type: str, claim: Claim | FreshKey,
+                                   answer: Callable[[IncomingOrder], bytes], **request: Any) -> AnsweredOrder:
+    """As create_incoming_order, under an idempotency `claim`: `answer(order)` renders the body the store
+    will get, and the order row and that answer are written by one statement
+    (payments.services.idempotency.insert_completing), so they commit together and a retry replays
+    exactly these bytes, which are returned with the order.
+    """
+    return _create(store=store, order_type=order_type, claim=claim, answer=answer, request=request)
+
+
+def _create(*, store: MerchantStore, order_type: str, claim: Claim | FreshKey | None,
+            answer: Callable[[IncomingOrder], bytes] | None, request: dict[str, Any]) -> AnsweredOrder:
+    """The write of both entry points (the result's `answer` is empty without a claim).
 
     A client_id the store already used is refused by the database's unique (store, client_id)
     constraint, not by a look-up first (intake stays one statement): DuplicateClientId (409) names the
@@ -270,15 +288,16 @@ def create_incoming_order(*, store: MerchantStore, order_type: str, claim: Claim
             if claim is None:
                 # One INSERT is atomic by itself (autocommit): no BEGIN/COMMIT round trips.
                 sql.insert(order, connection)
+                stored = b""
             else:
-                insert_completing(claim=claim, obj=order, response_status=status.HTTP_201_CREATED,
-                                  response_content=lambda: answer(order))
+                stored = insert_completing(claim=claim, obj=order, response_status=int(HTTPStatus.CREATED),
+                                           response_content=lambda: answer(order))
     except IntegrityError:
         _refuse_duplicate_client_id(store, order.client_id)
         raise
     # Inside a caller's transaction the message waits for its commit.
     _enqueue_assignment(order)
-    return order
+    return AnsweredOrder(order=order, answer=stored)
 
 
 def _savepoint_if_in_transaction():
@@ -370,7 +389,7 @@ def cancel_store_order(*, store: MerchantStore, order: IncomingOrder, cancelled_
     `cancelled_by` is the merchant's user (the key is theirs); it is audited as the actor.
     """
     if order.store_id != store.pk:
-        raise PaymentsError("No such order.", code="not_found", status_code=status.HTTP_404_NOT_FOUND)
+        raise OrderNotFound("No such order.")
     reason = f"Cancelled by store {store.store_name} through the store API."
     current = order.status
     if current in IncomingOrder.OPEN_STATUSES:

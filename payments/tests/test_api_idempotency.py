@@ -414,7 +414,7 @@ def test_two_requests_past_the_marker_make_one_order_and_one_answer(committed_ap
 
     def write() -> str:
         try:
-            intake.create_incoming_order(
+            intake.create_incoming_order_with_key(
                 store=store, order_type="pay_in", amount_fiat=Decimal("1000.00"),
                 claim=idempotency_services.FreshKey(store, "both-fast", _fingerprint()),
                 answer=lambda order: order.hash_id.encode())

@@ -6,6 +6,7 @@ import pytest
 from django.db.models import Sum
 
 from audit.models import AuditLog
+from core.api_errors import http_status
 from payments.errors import ConflictError, PaymentsError
 from payments.models import (
     BalanceStore,
@@ -46,7 +47,7 @@ def test_an_order_past_intake_cannot_be_cancelled(refs, status):
     with pytest.raises(ConflictError) as refused:
         cancel_incoming_order(order=order)
 
-    assert refused.value.status_code == 409
+    assert http_status(refused.value) == 409
     order.refresh_from_db()
     assert order.status == status
 

@@ -9,7 +9,7 @@ from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from core.api_errors import DomainError
+from core.errors import DomainError
 from payments.models import OrderHistory
 from payments.services import execution
 

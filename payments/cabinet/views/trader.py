@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.api_errors import DomainError
+from core.errors import DomainError
 from payments.models import Appeal, OrderHistory, ReqTrader, Trader
 from payments.services import execution
 
