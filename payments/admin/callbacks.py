@@ -83,7 +83,7 @@ class CallbackEventAdmin(ReadOnlyCallbackAdmin):
             return
         delivered, failed = 0, []
         for event in events:
-            attempt = resend_callback(event=event, requested_by=request.user)
+            attempt = resend_callback(event=event, actor=request.user)
             if attempt.error:
                 failed.append(f"{event.event_id}: {attempt.error}")
             else:

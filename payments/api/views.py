@@ -176,7 +176,7 @@ class OrderCancelView(StoreAPIView):
         order = selectors.store_order(self.store, order_id)
         if order is None:
             raise NotFound("No such order.")
-        intake.cancel_store_order(store=self.store, order=order, cancelled_by=request.user)
+        intake.cancel_store_order(store=self.store, order=order, actor=request.user)
         return Response(OrderSerializer(selectors.store_order(self.store, order_id)).data)
 
 

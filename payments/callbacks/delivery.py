@@ -205,7 +205,7 @@ class _Claim:
         return bool(kept)
 
 
-def resend_callback(*, event: CallbackEvent, requested_by) -> CallbackAttempt:
+def resend_callback(*, event: CallbackEvent, actor) -> CallbackAttempt:
     """Send the event again now, on behalf of its store's merchant or staff; audited.
 
     Call it outside a transaction (it waits for the store's answer, within the
@@ -213,9 +213,9 @@ def resend_callback(*, event: CallbackEvent, requested_by) -> CallbackAttempt:
     leaves the automatic schedule as it was.
     """
     event = CallbackEvent.objects.select_related("store__merchant").get(pk=event.pk, tenant_id=event.tenant_id)
-    _authorize_resend(event, requested_by)
+    _authorize_resend(event, actor)
     outcome = _post(event, event.store)
-    return _record_attempt(event_id=event.pk, outcome=outcome, manual=True, requested_by=requested_by)
+    return _record_attempt(event_id=event.pk, outcome=outcome, manual=True, actor=actor)
 
 
 def _authorize_resend(event: CallbackEvent, user) -> None:
@@ -228,7 +228,7 @@ def _authorize_resend(event: CallbackEvent, user) -> None:
 
 
 @transaction.atomic
-def _record_attempt(*, event_id: int, outcome: Outcome, manual: bool, requested_by=None) -> CallbackAttempt:
+def _record_attempt(*, event_id: int, outcome: Outcome, manual: bool, actor=None) -> CallbackAttempt:
     now = timezone.now()
     event = CallbackEvent.objects.select_for_update().get(pk=event_id)
     attempt = CallbackAttempt.objects.create(
@@ -261,7 +261,7 @@ def _record_attempt(*, event_id: int, outcome: Outcome, manual: bool, requested_
                        event.attempts)
     _note_endpoint_health(store_id=event.store_id, tenant_id=event.tenant_id, outcome=outcome, now=now)
     if manual:
-        record(action="callback.resent", target=event, actor=requested_by,
+        record(action="callback.resent", target=event, actor=actor,
                description=f"Callback {event.event_type} {event.event_id} resent",
                details={"event_id": str(event.event_id), "event_type": event.event_type, "attempt": attempt.pk,
                         "http_status": outcome.status_code, "error": outcome.error})

@@ -1,4 +1,4 @@
-"""Assignment (stage 2, seed 002 section 3): give one incoming order a trader's requisite.
+"""Assignment (stage 2): give one incoming order a trader's requisite.
 
 One short transaction per order, all or nothing:
 
@@ -6,16 +6,18 @@ One short transaction per order, all or nothing:
    a second message for the same order, or the sweeper, skips it while a live
    task holds it, and a cancel by the store waits for us and then sees the result.
    The same statement reads what the attempt's events show (`_LOCK_ORDER_SQL`).
-2. Find and lock the best requisite (`_CANDIDATE_SQL`): the seed's joins and
-   filters, ordered by the trader's `trafic_priority`, then `last_used_at`
-   (NULLS FIRST: round-robin), `LIMIT 1 FOR UPDATE OF r SKIP LOCKED` (the NO KEY
-   UPDATE strength, as for the order: we change no key, so rows that merely
-   reference the requisite or the order are never blocked by our locks).
+2. Find and lock the best requisite (`_CANDIDATE_SQL`): an approved requisite of
+   a trader in work, in the order's currency, method and bank, whose switches
+   allow the order type and whose static limits take the amount, ordered by
+   the trader's `trafic_priority`, then `last_used_at` (NULLS FIRST: round-robin),
+   `LIMIT 1 FOR UPDATE OF r SKIP LOCKED` (the NO KEY UPDATE strength, as for the
+   order: we change no key, so rows that merely reference the requisite or the
+   order are never blocked by our locks).
 3. Check the dynamic limits against `order_history` *after* the lock, in a new
    statement: holding the requisite's row lock serialises every assignment to
    it, and in READ COMMITTED each statement sees what the previous holder
-   committed. (The seed suggests REPEATABLE READ or SERIALIZABLE; the row lock
-   gives the same guarantee here without serialization failures to retry, and
+   committed. (REPEATABLE READ or SERIALIZABLE would be the textbook answer; the
+   row lock gives the same guarantee here without serialization failures to retry, and
    a REPEATABLE READ snapshot taken before the lock would miss the previous
    holder's order.) A candidate that fails is passed over for the next one, at
    most ASSIGNMENT_MAX_CANDIDATES in one attempt, and goes to the back of its
@@ -165,7 +167,8 @@ def assign_incoming_order(*, order_id: int, tenant_id, claim: datetime | None = 
     with tenant_context(tenant_id):
         now = timezone.now()
         try:
-            with transaction.atomic():
+            # durable: the order's locks are held only by this short transaction, never by a caller's
+            with transaction.atomic(durable=True):
                 return _assign_locked(order_id, now, claim)
         except _StopAttempt as stop:
             return _count_failed_attempt_again(order_id, stop.reason, now)
@@ -258,7 +261,7 @@ def _touch_requisite(requisite_id: int, now: datetime) -> None:
                        [connection.ops.adapt_datetimefield_value(now), requisite_id])
 
 
-# The seed's candidate search. {placeholders} are filled from fixed fragments only; values are parameters.
+# The candidate search (step 2 above). {placeholders} are filled from fixed fragments only; values are parameters.
 _CANDIDATE_SQL = """
 SELECT c.*, pm.code, bk.name FROM (
 SELECT r.id, r.trader_id, r.method_id, r.bank_id, t.{commission_column},

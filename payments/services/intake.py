@@ -4,11 +4,13 @@ Nothing else happens while the store waits: the row is the truth, and the
 assignment task enqueued on commit is only a hint for the worker (issue 5),
 whose sweeper also finds `new` rows whose message was lost.
 
-Amounts: a PayIn is asked in fiat and a PayOut in crypto (seed 002 2.4), but a
+Amounts: a PayIn is asked in fiat (what the customer pays) and a PayOut in crypto
+(what the store's balance gives), but a
 store may name the other side instead unless its `gateway_require_amount_param`
 is on. Both sides are fixed here with the current rate: fiat to 2 places,
 crypto to 8, half up. The store commission is its percentage of the crypto
-amount, to 8 places, half up. Limits are in fiat (seed 2.2).
+amount, to 8 places, half up. A store's and a requisite's limits are in fiat, the
+currency the customer sees.
 """
 
 import logging
@@ -372,7 +374,7 @@ def _enqueue_assignment(order: IncomingOrder) -> None:
 # --- cancel -----------------------------------------------------------------------------------
 
 
-def cancel_store_order(*, store: MerchantStore, order: IncomingOrder, cancelled_by=None) -> IncomingOrder:
+def cancel_store_order(*, store: MerchantStore, order: IncomingOrder, actor=None) -> IncomingOrder:
     """The store cancels one of its orders, which is possible until it is completed — or paid.
 
     - `new` / `retrying`: cancelled (payments.services.orders.cancel_incoming_order, compare-and-swap);
@@ -386,7 +388,7 @@ def cancel_store_order(*, store: MerchantStore, order: IncomingOrder, cancelled_
     A cancel that meets an assignment in progress waits for it on the order's row lock (briefly: else
     409 `order_busy`) and then cancels the order as the worker left it — assigned and unpaid, or failed —
     so a store never reads a final-sounding refusal for an order it can cancel.
-    `cancelled_by` is the merchant's user (the key is theirs); it is audited as the actor.
+    `actor` is the merchant's user (the key is theirs); it is audited as the actor.
     """
     if order.store_id != store.pk:
         raise OrderNotFound("No such order.")
@@ -394,22 +396,22 @@ def cancel_store_order(*, store: MerchantStore, order: IncomingOrder, cancelled_
     current = order.status
     if current in IncomingOrder.OPEN_STATUSES:
         try:
-            return cancel_incoming_order(order=order, cancelled_by=cancelled_by, reason=reason)
+            return cancel_incoming_order(order=order, actor=actor, reason=reason)
         except OrderNoLongerOpen:  # a worker assigned (or failed) it while we waited for its row
             order.refresh_from_db()
             current = order.status
     if current == IncomingOrder.Status.FAILED:
-        return _cancel_failed(order=order, cancelled_by=cancelled_by, reason=reason)
+        return _cancel_failed(order=order, actor=actor, reason=reason)
     if current == IncomingOrder.Status.CANCELLED:
         return order
     if current == IncomingOrder.Status.PROCESSING:
         raise ConflictError("The order is being assigned right now; try again in a moment.", code="order_busy")
-    _cancel_assigned(order=order, cancelled_by=cancelled_by, reason=reason)
+    _cancel_assigned(order=order, actor=actor, reason=reason)
     return order
 
 
 @transaction.atomic
-def _cancel_failed(*, order: IncomingOrder, cancelled_by, reason: str) -> IncomingOrder:
+def _cancel_failed(*, order: IncomingOrder, actor, reason: str) -> IncomingOrder:
     """failed → cancelled, and the store's `order.cancelled` event (its `order.created` came with the claim
     that failed it)."""
     from payments.callbacks.events import enqueue_order_event  # here: this module's imports are intake's
@@ -419,14 +421,14 @@ def _cancel_failed(*, order: IncomingOrder, cancelled_by, reason: str) -> Incomi
     if not updated:
         raise ConflictError("The order changed meanwhile; fetch it and try again.", code="order_not_cancellable")
     order.refresh_from_db()
-    record(action="order.cancelled", target=order, actor=cancelled_by,
+    record(action="order.cancelled", target=order, actor=actor,
            description=f"{order} cancelled: {reason}",
            details={"changes": {"status": {"old": "failed", "new": order.status}}, "reason": reason})
     enqueue_order_event(incoming_order=order, event_type="order.cancelled")
     return order
 
 
-def _cancel_assigned(*, order: IncomingOrder, cancelled_by, reason: str) -> None:
+def _cancel_assigned(*, order: IncomingOrder, actor, reason: str) -> None:
     execution = OrderHistory.objects.filter(incoming_order=order).first()
     if execution is None:  # `assigned` always has its execution row; refuse rather than guess
         raise ConflictError("The order cannot be cancelled now.", code="order_not_cancellable")
@@ -439,7 +441,7 @@ def _cancel_assigned(*, order: IncomingOrder, cancelled_by, reason: str) -> None
             f"The order can no longer be cancelled (it is {execution.status}); open an appeal if something is "
             "wrong.", code="order_not_cancellable")
     try:
-        cancel_order(order=execution, cancelled_by=cancelled_by, reason=reason)
+        cancel_order(order=execution, actor=actor, reason=reason)
     except ConflictError as refused:  # it moved on meanwhile: say what it is now
         now = OrderHistory.objects.filter(pk=execution.pk).values_list("status", flat=True).first()
         if now == OrderHistory.Status.CANCELLED:

@@ -295,7 +295,7 @@ def test_retries_stop_after_three_days_and_the_merchant_can_resend(refs, receive
     assert (event.status, event.next_attempt_at, event.attempts) == ("failed", None, 2)
     assert sweep_due_callbacks() == 0
 
-    attempt = resend_callback(event=event, requested_by=merchant.user)
+    attempt = resend_callback(event=event, actor=merchant.user)
 
     event.refresh_from_db()
     assert attempt.manual and attempt.status_code == 200
@@ -312,10 +312,10 @@ def test_only_the_stores_merchant_or_flagged_staff_may_resend(refs, receiver, st
 
     for outsider in (MerchantFactory().user, staff("can_view_orders")):
         with pytest.raises(PermissionDenied):
-            resend_callback(event=event, requested_by=outsider)
+            resend_callback(event=event, actor=outsider)
     assert not CallbackAttempt.objects.exists() and not server.requests
 
-    attempt = resend_callback(event=event, requested_by=staff("can_manage_merchants"))
+    attempt = resend_callback(event=event, actor=staff("can_manage_merchants"))
     assert attempt.manual and attempt.status_code == 200
 
 

@@ -255,7 +255,7 @@ def test_a_resend_to_a_non_public_host_is_recorded_not_raised(refs, no_allow_lis
     MerchantStore.objects.filter(pk=store.pk).update(callback_url="http://169.254.169.254/latest/meta-data/")
     event = enqueue_order_event(incoming_order=make_incoming_order(store), event_type="order.paid")
 
-    attempt = resend_callback(event=event, requested_by=merchant.user)
+    attempt = resend_callback(event=event, actor=merchant.user)
 
     assert attempt.manual and attempt.status_code is None and "public internet addresses only" in attempt.error
 

@@ -172,7 +172,7 @@ def test_the_tables_refuse_a_balance_or_hold_below_its_floor(refs):
 def test_an_order_cannot_settle_twice_even_past_the_services(refs):
     world = make_world(refs)
     order = held_order(world)
-    execution.confirm_order(order=order, confirmed_by=world.trader.user)
+    execution.confirm_order(order=order, actor=world.trader.user)
     balance = BalanceStore.objects.get(store=world.store)
 
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -193,10 +193,10 @@ def settled(refs):
     world = make_world(refs, trader_crypto="200", store_crypto="50")
     fund(refs, trader=world.trader, fiat="10.00")
     done = held_order(world)
-    execution.confirm_order(order=done, confirmed_by=world.trader.user, confirmed_fiat=Decimal("990.00"))
+    execution.confirm_order(order=done, actor=world.trader.user, confirmed_fiat=Decimal("990.00"))
     open_order = held_order(world)
     cancelled = held_order(world)
-    execution.cancel_order(order=cancelled, cancelled_by=world.trader.user)
+    execution.cancel_order(order=cancelled, actor=world.trader.user)
     return {"world": world, "done": done, "open": open_order, "cancelled": cancelled}
 
 

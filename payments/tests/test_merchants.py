@@ -46,7 +46,7 @@ def test_staff_without_can_manage_merchants_cannot_create_one(tenant, staff):
     support = staff("can_view_orders")
 
     with pytest.raises(PermissionDenied):
-        merchant_services.create_merchant(tenant=tenant, user=UserFactory(), created_by=support)
+        merchant_services.create_merchant(tenant=tenant, user=UserFactory(), actor=support)
 
     assert not Merchant.objects.exists()
 
@@ -94,7 +94,7 @@ def test_rotating_keys_retires_the_old_one_and_is_audited(refs, staff):
     admin = staff("can_manage_merchants")
     store, old_key = make_store(refs)
 
-    new_key = merchant_services.rotate_store_keys(store=store, rotated_by=admin)
+    new_key = merchant_services.rotate_store_keys(store=store, actor=admin)
 
     assert new_key != old_key
     assert find_store_by_private_key(old_key) is None
@@ -112,11 +112,11 @@ def test_store_limits_need_can_edit_limits(refs, staff):
 
     with pytest.raises(PermissionDenied):
         merchant_services.update_store(store=store, changes={"upper_limit": Decimal("90000.00")},
-                                       changed_by=merchants_admin)
+                                       actor=merchants_admin)
     with pytest.raises(PermissionDenied):
-        merchant_services.update_store(store=store, changes={"pay_out_enabled": False}, changed_by=limits_admin)
+        merchant_services.update_store(store=store, changes={"pay_out_enabled": False}, actor=limits_admin)
     merchant_services.update_store(store=store, changes={"upper_limit": Decimal("90000.00")},
-                                   changed_by=limits_admin)
+                                   actor=limits_admin)
 
     store.refresh_from_db()
     assert store.upper_limit == Decimal("90000.00")
@@ -157,6 +157,6 @@ def test_flag_checks_compare_with_the_database_not_with_an_edited_object(refs, s
 
     with pytest.raises(PermissionDenied):
         merchant_services.update_store(store=store, changes={"upper_limit": Decimal("70000.00")},
-                                       changed_by=staff("can_manage_merchants"))
+                                       actor=staff("can_manage_merchants"))
 
     assert MerchantStore.objects.get(pk=store.pk).upper_limit == Decimal("50000.00")

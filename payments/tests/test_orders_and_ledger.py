@@ -30,7 +30,7 @@ def test_an_open_order_can_be_cancelled(refs, staff, status):
     order = make_incoming_order(store, status=status)
     support = staff("can_manage_orders")
 
-    cancel_incoming_order(order=order, cancelled_by=support, reason="customer left")
+    cancel_incoming_order(order=order, actor=support, reason="customer left")
 
     order.refresh_from_db()
     assert order.status == IncomingOrder.Status.CANCELLED

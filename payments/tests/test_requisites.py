@@ -109,10 +109,10 @@ def test_a_priority_change_resyncs_every_requisite_and_is_audited(refs, staff):
     support = staff("can_edit_trader_settings")
     trader = TraderFactory(trafic_priority=5)
     first, second = make_requisite(refs, trader=trader), make_requisite(refs, trader=trader)
-    requisite_services.set_distribution_weight(requisite=first, distribution_weight=9, changed_by=support)
+    requisite_services.set_distribution_weight(requisite=first, distribution_weight=9, actor=support)
     untouched = make_requisite(refs)
 
-    synced = trader_services.set_trafic_priority(trader=trader, trafic_priority=2, changed_by=support)
+    synced = trader_services.set_trafic_priority(trader=trader, trafic_priority=2, actor=support)
 
     assert synced == 2
     assert set(ReqTrader.objects.filter(trader=trader).values_list("distribution_weight", flat=True)) == {2}
@@ -128,7 +128,7 @@ def test_update_trader_with_a_new_priority_resyncs_too(refs, staff):
     requisite = make_requisite(refs, trader=trader)
 
     trader_services.update_trader(trader=trader, changes={"trafic_priority": 1, "in_work": False},
-                                  changed_by=staff("can_manage_traders", kind="admin"))
+                                  actor=staff("can_manage_traders", kind="admin"))
 
     assert Trader.objects.get(pk=trader.pk).trafic_priority == 1
     assert ReqTrader.objects.get(pk=requisite.pk).distribution_weight == 1
@@ -139,11 +139,11 @@ def test_priority_and_weight_changes_need_the_trader_settings_flag(refs, staff):
     requisite = make_requisite(refs)
 
     with pytest.raises(PermissionDenied):
-        trader_services.set_trafic_priority(trader=requisite.trader, trafic_priority=1, changed_by=readonly)
+        trader_services.set_trafic_priority(trader=requisite.trader, trafic_priority=1, actor=readonly)
     with pytest.raises(PermissionDenied):
-        requisite_services.set_distribution_weight(requisite=requisite, distribution_weight=1, changed_by=readonly)
+        requisite_services.set_distribution_weight(requisite=requisite, distribution_weight=1, actor=readonly)
     with pytest.raises(PermissionDenied):
-        requisite_services.set_requisite_exclusion(requisite=requisite, excluded=True, changed_by=readonly)
+        requisite_services.set_requisite_exclusion(requisite=requisite, excluded=True, actor=readonly)
 
     assert ReqTrader.objects.get(pk=requisite.pk).distribution_weight == 5
     assert not AuditLog.objects.filter(action__startswith="requisite.w").exists()
@@ -153,9 +153,9 @@ def test_weight_override_and_exclusion_are_audited(refs, staff):
     support = staff("can_edit_trader_settings")
     requisite = make_requisite(refs)
 
-    requisite_services.set_distribution_weight(requisite=requisite, distribution_weight=8, changed_by=support,
+    requisite_services.set_distribution_weight(requisite=requisite, distribution_weight=8, actor=support,
                                                reason="new card")
-    requisite_services.set_requisite_exclusion(requisite=requisite, excluded=True, changed_by=support,
+    requisite_services.set_requisite_exclusion(requisite=requisite, excluded=True, actor=support,
                                                reason="bank maintenance")
 
     requisite.refresh_from_db()
@@ -172,9 +172,9 @@ def test_requisite_limits_need_a_limits_flag(refs, staff):
 
     with pytest.raises(PermissionDenied):
         requisite_services.update_requisite_settings(requisite=requisite, changes={"turnover_day_max": Decimal("10")},
-                                                     changed_by=staff("can_manage_traders", kind="admin"))
+                                                     actor=staff("can_manage_traders", kind="admin"))
     requisite_services.update_requisite_settings(requisite=requisite, changes={"turnover_day_max": Decimal("10")},
-                                                 changed_by=staff("can_edit_limits"))
+                                                 actor=staff("can_edit_limits"))
 
     assert FullRequisitesSettings.objects.get(requisite=requisite).turnover_day_max == Decimal("10")
     assert AuditLog.objects.filter(action="requisite.settings_changed").count() == 1

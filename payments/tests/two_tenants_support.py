@@ -29,7 +29,7 @@ def populate(tenant: Tenant) -> User:
         order = held_order(world, expires_at=timezone.now() + timedelta(minutes=20))
         execution.mark_paid(order=order)
         execution.open_appeal(order=OrderHistory.objects.get(pk=order.pk), opened_by_role="merchant",
-                              opened_by=world.store.merchant.user, reason="Not paid")
+                              actor=world.store.merchant.user, reason="Not paid")
         events.enqueue_order_event(incoming_order=order.incoming_order, event_type="order.paid")
         record_event(action="test.done", description=f"something in {tenant.name}", tenant=tenant)
     person = UserFactory(phone=f"+6681{abs(hash(tenant.pk)) % 10**7:07d}")
