@@ -139,6 +139,6 @@ def test_a_rate_recorded_by_staff_is_audited(refs, staff):
 
     admin = staff("can_edit_system_settings")
 
-    record_exchange_rate(fiat_currency=refs.thb, crypto_currency=refs.usdt, rate=Decimal("36.1"), recorded_by=admin)
+    record_exchange_rate(fiat_currency=refs.thb, crypto_currency=refs.usdt, rate=Decimal("36.1"), actor=admin)
 
     assert AuditLog.objects.get(action="exchange_rate.recorded").actor == admin
