@@ -61,7 +61,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class UserAdmin(ObjectPermissionAdminMixin, UsersInReachAdminMixin, DjangoUserAdmin):
     """Users. Staff powers (is_staff / is_superuser) are shown but never edited here:
     they follow from Admin/Support profiles, which tenancy's services manage under the
-    seed's rules. Staff other than a super admin see only users who share a tenant, and no super admin."""
+    staff rules (tenancy.services.staff). Staff other than a super admin see only users who share a tenant,
+    and no super admin."""
 
     user_field = "pk"
 

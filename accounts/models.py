@@ -1,4 +1,4 @@
-"""Identity (seeds 003, 004, 001): users, email/reset tokens, phone OTP, MFA, device sessions."""
+"""Identity: users, email/reset tokens, phone OTP, MFA, device sessions."""
 
 import re
 import uuid
@@ -95,7 +95,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 
 class EmailVerification(models.Model):
-    """Seed 003 email_verifications: a single-use link token, stored hashed."""
+    """A single-use email verification link token, stored hashed."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_verifications")
@@ -113,7 +113,7 @@ class EmailVerification(models.Model):
 
 
 class PasswordReset(models.Model):
-    """Seed 003 password_resets: a single-use link token, stored hashed."""
+    """A single-use password reset link token, stored hashed."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_resets")
@@ -131,7 +131,7 @@ class PasswordReset(models.Model):
 
 
 class OtpVerification(models.Model):
-    """Seed 004 otp_verifications: a 6-digit SMS code, stored hashed, purpose-bound."""
+    """A 6-digit SMS code, stored hashed, bound to its purpose (registration, login, password reset)."""
 
     class Purpose(models.TextChoices):
         REGISTRATION = "registration", "Registration"
@@ -164,7 +164,7 @@ class OtpVerification(models.Model):
 
 
 class BackupCode(models.Model):
-    """Seed 004 backup_codes, one row per code so each is single-use."""
+    """An MFA backup code, one row per code so each is single-use."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="backup_codes")
     code_hash = models.CharField(max_length=64, editable=False)
@@ -179,7 +179,7 @@ class BackupCode(models.Model):
 
 
 class UserSession(models.Model):
-    """Seed 003 sessions: one row per device login (browser or API client).
+    """One row per device login (browser or API client).
 
     A browser session points at its Django session (by the key's digest); an API client session is
     a refresh-token family. Revoking the row ends that device's access at once.

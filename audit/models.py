@@ -1,4 +1,4 @@
-"""The one audit trail (seeds 002, 000). Append-only.
+"""The one audit trail of payments, trading and identity. Append-only.
 
 On PostgreSQL a trigger (migration 0003) refuses every UPDATE and DELETE of a
 row. So that deleting a user or a tenant never has to touch the trail, the

@@ -59,6 +59,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--redis-at", type=float, default=22)
     parser.add_argument("--redis-down", type=float, default=15)
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for everything to settle")
+    parser.add_argument("--workers", choices=("single", "per-queue"), default="single",
+                        help="one worker (concurrency 2) serving every queue, or a worker per queue (the README's "
+                             "production layout); the kill hits every worker")
     return parser.parse_args()
 
 
@@ -114,12 +117,29 @@ def stop_group(proc: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None
         pass
 
 
-def start_worker(env: dict, workdir: Path, name: str) -> tuple[subprocess.Popen, float]:
-    """A worker serving every queue (no -Q), and the time.time() it said it was ready."""
+# --workers per-queue: the README's production layout, a worker per queue, so callbacks to stores never delay
+# assignment (the concurrency adds up to about the single worker's).
+PER_QUEUE = (("assignment", "assignment", 1), ("callbacks", "callbacks", 1), ("sweeps", "sweeps,celery", 1))
+
+
+def start_workers(env: dict, workdir: Path, name: str, layout: str) -> tuple[list[subprocess.Popen], float]:
+    """The worker(s) of the layout, and the time.time() the last said it was ready."""
+    if layout == "single":
+        worker, ready = start_worker(env, workdir, name)
+        return [worker], ready
+    started = [start_worker(env, workdir, f"{name}-{label}", queues=queues, concurrency=concurrency)
+               for label, queues, concurrency in PER_QUEUE]
+    return [worker for worker, _ in started], max(ready for _, ready in started)
+
+
+def start_worker(env: dict, workdir: Path, name: str, *, queues: str = "",
+                 concurrency: int = 2) -> tuple[subprocess.Popen, float]:
+    """A worker serving `queues` (every queue when empty), and the time.time() it said it was ready."""
     log_path = workdir / f"{name}.log"
     proc = start_process([sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "prefork",
-                          "--concurrency", "2", "-l", "info", "--without-gossip", "--without-mingle",
-                          "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h"], env, log_path)
+                          "--concurrency", str(concurrency), "-l", "info", "--without-gossip", "--without-mingle",
+                          "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h",
+                          *(["-Q", queues] if queues else [])], env, log_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if " ready." in log_path.read_text():
@@ -230,7 +250,7 @@ def main() -> None:
     env.update({"REDIS_URL": redis.url, "CALLBACK_ALLOW_PRIVATE_HOSTS": "127.0.0.1", "LOG_LEVEL": "INFO",
                 "STORE_API_RATE_LIMIT": "100000/min", "ALLOWED_HOSTS": "127.0.0.1,localhost",
                 # the settings' own leases and sweep intervals, not bench/assignment.py's
-                "ASSIGNMENT_DISPATCH_LEASE_SECONDS": os.environ.get("ASSIGNMENT_DISPATCH_LEASE_SECONDS", "30")})
+                "ASSIGNMENT_DISPATCH_LEASE_SECONDS": os.environ.get("ASSIGNMENT_DISPATCH_LEASE_SECONDS", "10")})
     os.environ.update(env)
     import django
 
@@ -255,13 +275,14 @@ def main() -> None:
         receiver.secret = store.secret_key
         key = merchants.rotate_store_keys(store=store)
 
-    web = beat = worker = None
+    web = beat = None
+    workers: list[subprocess.Popen] = []
     try:
         web, port = start_gunicorn(env, workdir)
         beat = start_process([sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "info",
                               "--schedule", str(workdir / "beat-schedule")], env, workdir / "beat.log")
-        worker, _ = start_worker(env, workdir, "worker-1")
-        log(f"gunicorn :{port}, beat, worker (concurrency 2), redis :{redis.port}; load {args.rate}/s from "
+        workers, _ = start_workers(env, workdir, "worker-1", args.workers)
+        log(f"gunicorn :{port}, beat, workers {args.workers}, redis :{redis.port}; load {args.rate}/s from "
             f"{args.threads} threads for {args.seconds:g} s")
         started = time.monotonic()
         load = Load(port, key, rate=args.rate, threads=args.threads, seconds=args.seconds)
@@ -271,8 +292,10 @@ def main() -> None:
 
         at(args.kill_at)
         kill_time = time.time()
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
+        for worker in workers:
+            os.killpg(worker.pid, signal.SIGKILL)
+        for worker in workers:
+            worker.wait(timeout=10)
         rows = order_rows(tenant_id)
         in_flight = [pk for pk, row in rows.items() if row["assigned"] is None]
         events_before_kill = [pk for pk, row in event_rows(tenant_id).items()
@@ -280,7 +303,7 @@ def main() -> None:
         log(f"worker killed (kill -9 of its process group): {len(in_flight)} orders not assigned, "
             f"{len(events_before_kill)} events of the last 3 s pending")
         at(args.kill_at + args.restart_after)
-        worker, worker_ready = start_worker(env, workdir, "worker-2")
+        workers, worker_ready = start_workers(env, workdir, "worker-2", args.workers)
         log(f"worker started again, ready {worker_ready - kill_time:.1f} s after the kill")
 
         at(args.redis_at)
@@ -357,7 +380,7 @@ def main() -> None:
               f"requests {len(receiver.requests)}; ledger differences {len(ledger.differences)}")
         print(f"(times: the kill at {datetime.fromtimestamp(kill_time, UTC):%H:%M:%S}, logs in {workdir})")
     finally:
-        for proc in (worker, beat, web):
+        for proc in (*workers, beat, web):
             stop_group(proc)
         redis.stop()
         receiver.close()

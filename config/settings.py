@@ -248,6 +248,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 BROKER_REDIS_WIRE = env.bool("BROKER_REDIS_WIRE", default=True)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_RETRY = True
+# Workers retry a lost broker at once and then at most this often (core.worker_consumer), not Celery's 2-4-6-8 s.
+CELERY_WORKER_CONSUMER = "core.worker_consumer:Consumer"
+CELERY_BROKER_RECONNECT_MAX_SECONDS = env.float("CELERY_BROKER_RECONNECT_MAX_SECONDS", default=1.0)
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Queues (issue 15): assignment, store callbacks and the periodic sweeps each have their own, so slow store
 # endpoints never delay assignment and a backlog never delays the sweepers; everything else goes to the
@@ -302,7 +305,7 @@ ASSIGNMENT_MAX_ATTEMPTS = env.int("ASSIGNMENT_MAX_ATTEMPTS", default=10)
 ASSIGNMENT_RETRY_BASE_DELAY = timedelta(seconds=env.float("ASSIGNMENT_RETRY_BASE_SECONDS", default=5))
 ASSIGNMENT_RETRY_MAX_DELAY = timedelta(seconds=env.float("ASSIGNMENT_RETRY_MAX_SECONDS", default=300))
 ASSIGNMENT_MAX_CANDIDATES = env.int("ASSIGNMENT_MAX_CANDIDATES", default=5)
-ASSIGNMENT_DISPATCH_LEASE_SECONDS = env.float("ASSIGNMENT_DISPATCH_LEASE_SECONDS", default=30)
+ASSIGNMENT_DISPATCH_LEASE_SECONDS = env.float("ASSIGNMENT_DISPATCH_LEASE_SECONDS", default=10)
 ASSIGNMENT_CLAIM_LEASE_SECONDS = env.float("ASSIGNMENT_CLAIM_LEASE_SECONDS", default=5)
 ASSIGNMENT_SWEEP_BATCH = env.int("ASSIGNMENT_SWEEP_BATCH", default=1000)
 # The sweeper re-sends orders whose message may be lost in the broker only while at most this many assignment
@@ -331,10 +334,33 @@ CALLBACK_FLAG_AFTER = timedelta(minutes=env.int("CALLBACK_FLAG_AFTER_MINUTES", d
 CALLBACK_SECRET_GRACE = timedelta(hours=env.int("CALLBACK_SECRET_GRACE_HOURS", default=24))
 # The two leases of a delivery, as for assignment: a message handed to the broker and not yet taken, and a
 # worker's claim while it POSTs (renewed every third of it for as long as the POST lasts).
-CALLBACK_DISPATCH_LEASE_SECONDS = env.float("CALLBACK_DISPATCH_LEASE_SECONDS", default=60)
+CALLBACK_DISPATCH_LEASE_SECONDS = env.float("CALLBACK_DISPATCH_LEASE_SECONDS", default=20)
 CALLBACK_CLAIM_LEASE_SECONDS = env.float("CALLBACK_CLAIM_LEASE_SECONDS", default=10)
 CALLBACK_SWEEP_QUEUE_SLACK = env.int("CALLBACK_SWEEP_QUEUE_SLACK", default=100)
 CALLBACK_ALLOW_PRIVATE_HOSTS = env.list("CALLBACK_ALLOW_PRIVATE_HOSTS", default=[])  # hosts/CIDRs past the SSRF guard
+
+# Signal trading (trading/): exchange calls (timeout, retries of network errors with backoff), how long a
+# process keeps an exchange's market list, the window in which the same webhook body is a duplicate, the
+# prefix of our client order ids, and the reconciliation and stale-signal sweep intervals.
+TRADING_EXCHANGE_TIMEOUT_MS = env.int("TRADING_EXCHANGE_TIMEOUT_MS", default=10_000)
+TRADING_EXCHANGE_RETRIES = env.int("TRADING_EXCHANGE_RETRIES", default=3)
+TRADING_EXCHANGE_RETRY_BASE_SECONDS = env.float("TRADING_EXCHANGE_RETRY_BASE_SECONDS", default=0.5)
+TRADING_MARKETS_CACHE_SECONDS = env.float("TRADING_MARKETS_CACHE_SECONDS", default=3600)
+TRADING_SIGNAL_DUPLICATE_WINDOW_SECONDS = env.int("TRADING_SIGNAL_DUPLICATE_WINDOW_SECONDS", default=60)
+TRADING_CLIENT_ORDER_PREFIX = env.str("TRADING_CLIENT_ORDER_PREFIX", default="p2p")
+TRADING_RECONCILE_SECONDS = env.float("TRADING_RECONCILE_SECONDS", default=30)
+TRADING_SIGNAL_CLAIM_LEASE_SECONDS = env.float("TRADING_SIGNAL_CLAIM_LEASE_SECONDS", default=120)
+TRADING_SIGNAL_SWEEP_SECONDS = env.float("TRADING_SIGNAL_SWEEP_SECONDS", default=15)
+CELERY_TASK_ROUTES.update({"trading.process_signal": {"queue": "trading"},
+                           "trading.reconcile_account": {"queue": "trading"},
+                           "trading.reconcile_active_accounts": {"queue": "sweeps"},
+                           "trading.sweep_stale_signals": {"queue": "sweeps"}})
+CELERY_TASK_QUEUES.append(Queue("trading"))
+CELERY_BEAT_SCHEDULE.update({
+    "trading.reconcile_active_accounts": {"task": "trading.reconcile_active_accounts",
+                                          "schedule": TRADING_RECONCILE_SECONDS},
+    "trading.sweep_stale_signals": {"task": "trading.sweep_stale_signals", "schedule": TRADING_SIGNAL_SWEEP_SECONDS},
+})
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.AccessTokenAuthentication"],
@@ -373,10 +399,16 @@ STORE_API_CACHE_SECONDS = env.float("STORE_API_CACHE_SECONDS", default=2.0)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"client_errors_without_traceback": {"()": "core.log_filters.ClientErrorsWithoutTraceback"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["client_errors_without_traceback"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # httpx logs every request's full URL at INFO; a store's callback URL may carry its own token.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own console handler would print each of its lines a second time beside the root's.
+        "django": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO"), "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request's full URL at INFO; a store's callback URL may carry its own token.
+        "httpx": {"level": "WARNING"},
+    },
 }
 
 ANONYMOUS_USER_NAME = None  # django-guardian: no anonymous user row

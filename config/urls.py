@@ -13,7 +13,9 @@ urlpatterns = [
     path("cabinet/", include("payments.cabinet.urls")),
     path("pay/", include("payments.pay.urls")),
     path("api/v1/auth/", include("accounts.api.urls")),
+    path("api/v1/trading/", include("trading.api.urls")),
     path("api/v1/", include("payments.api.urls")),
+    path("hooks/", include("trading.hook_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -34,7 +34,11 @@ STATUS_OF_KIND: dict[type[DomainError], int] = {
 
 
 def http_status(exc: DomainError) -> int:
-    """The HTTP status of a domain error, by its kind (core.errors)."""
+    """The HTTP status of a domain error, by its kind (core.errors); an explicit `status_code` (trading's
+    errors, not yet moved to kinds) as it was."""
+    explicit = getattr(exc, "status_code", None)
+    if explicit is not None:
+        return explicit
     return next(STATUS_OF_KIND[kind] for kind in type(exc).__mro__ if kind in STATUS_OF_KIND)
 
 

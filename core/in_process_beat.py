@@ -41,13 +41,15 @@ class InProcessBeat(threading.Thread):
         from config.celery import app as celery_app
 
         self.app = app or celery_app
-        self.app.loader.import_default_modules()  # the task modules, as a worker or beat imports them at start
         self.stopped = threading.Event()
         now = timezone.now()
         self.entries = [(name, entry["task"], maybe_schedule(entry["schedule"], app=self.app), now)
                         for name, entry in schedule.items()]
 
     def run(self) -> None:
+        # The task modules, as a worker or beat imports them at start. Here, in the thread: AppConfig.ready
+        # starts it while Django is still loading apps, which this import would re-enter on that thread.
+        self.app.loader.import_default_modules()
         while not self.stopped.is_set():
             self.stopped.wait(self.tick())
 

@@ -1,4 +1,4 @@
-"""The system catalog — services, permissions, roles and their grants (seeds 002, 003, 004) —
+"""The system catalog — services, permissions, roles and their grants —
 and the helper that writes it.
 
 Migration 0003 writes it first; after that a `post_migrate` handler keeps the
@@ -124,10 +124,16 @@ ROLES = [
     ("support_readonly", "Support (read only)", "Views orders only.", "support"),
     ("merchant", "Merchant", "Owns stores and their orders.", "all"),
     ("trader", "Trader", "Owns requisites and works the orders assigned to them.", "all"),
-    ("admin", "Admin", "Seed 004: every tenant-level permission.", "all"),
-    ("user", "User", "Seed 004: a person who trades.", "all"),
-    ("manager", "Manager", "Seed 004: runs merchants, traders and orders.", "all"),
-    ("moderator", "Moderator", "Seed 004: orders, appeals and signals.", "all"),
+    ("admin", "Admin", "Every tenant-level permission.", "all"),
+    ("user", "User", "A person who trades.", "all"),
+    ("manager", "Manager", "Runs merchants, traders and orders.", "all"),
+    ("moderator", "Moderator", "Orders, appeals and signals.", "all"),
+    # The trading service's user roles, as tenant roles; named `trading_*` so they never mix with the P2P
+    # `trader` above (a person who works payment orders on bank requisites).
+    ("trading_admin", "Trading admin", "Every trading permission of the tenant.", "all"),
+    ("trading_manager", "Trading manager", "Sees every trading account, signal, order and position of the tenant; "
+     "manages signals and risk settings.", "all"),
+    ("trading_trader", "Trading trader", "Trades on own accounts (signals, orders, settings).", "all"),
 ]
 
 _TENANT_LEVEL = [key for key, _name, _service, platform in PERMISSIONS if not platform]
@@ -158,7 +164,15 @@ GRANTS = {
     "user": ["trading_accounts.view", "trading_accounts.manage", "signals.view", "signals.manage",
              "trading_orders.view", "trading_orders.manage", "positions.view", "trading_settings.manage",
              "masters.follow"],
+    "trading_admin": [key for key, _name, service, platform in PERMISSIONS if service == "trading" and not platform],
+    "trading_manager": ["trading_accounts.view", "signals.view", "signals.manage", "trading_orders.view",
+                        "positions.view", "trading_settings.manage"],
+    "trading_trader": ["trading_accounts.view", "trading_accounts.manage", "signals.view", "signals.manage",
+                       "trading_orders.view", "trading_orders.manage", "positions.view", "trading_settings.manage"],
 }
+
+# The roles of the `trading` service (seed 000), for the service-role pickers and trading's data migration.
+TRADING_ROLES = ("trading_admin", "trading_manager", "trading_trader")
 
 
 def sync_system_catalog(apps) -> None:

@@ -1,9 +1,9 @@
-"""Tenants, memberships and authorization (seeds 003, 004, 002).
+"""Tenants, memberships and authorization.
 
-- seed 003: `Tenant`, `Membership` (user_tenants), `Permission`, `Role`,
+- tenants and their people: `Tenant`, `Membership` (user_tenants), `Permission`, `Role`,
   `RolePermission`, `RoleAssignment` (a role inside one tenant).
-- seed 004: `Service`, `ServiceRole` (one role per user per service).
-- seed 002: `AdminProfile` / `SupportProfile` (admins / supports) with the
+- services (this product's domains): `Service`, `ServiceRole` (one role per user per service).
+- staff: `AdminProfile` / `SupportProfile` (admins / supports) with the
   boolean permission flags; the flags are the final word, the profile's role
   is only the template they were prefilled from.
 
@@ -49,7 +49,7 @@ class Tenant(models.Model):
 
 
 class Membership(models.Model):
-    """Seed 003 user_tenants: a user belongs to many tenants, exactly one of them the default."""
+    """A user belongs to many tenants, exactly one of them the default."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
@@ -72,7 +72,7 @@ class Membership(models.Model):
 
 
 class Service(models.Model):
-    """Seed 004 services: this product's domains (payments, trading, accounts)."""
+    """This product's domains (payments, trading, accounts); service roles and permissions belong to one."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.SlugField(max_length=50, unique=True)
@@ -90,7 +90,7 @@ class Service(models.Model):
 
 
 class Permission(models.Model):
-    """Seed 003 permissions: key `resource.action`, e.g. `orders.manage`.
+    """A permission: key `resource.action`, e.g. `orders.manage`.
 
     `is_platform` marks permissions that only staff flags (or a super admin)
     confer: no tenant or service role can grant them, whatever its rows say.
@@ -119,7 +119,7 @@ class Permission(models.Model):
 
 
 class Role(models.Model):
-    """Seed 003 roles (with seed 002's `applies_to`): tenant roles, service roles and staff templates."""
+    """A role (`applies_to` says which kind): tenant roles, service roles and staff templates."""
 
     class AppliesTo(models.TextChoices):
         ADMIN = "admin", "Admin template"
@@ -160,7 +160,7 @@ class RolePermission(models.Model):
 
 
 class RoleAssignment(models.Model):
-    """Seed 003 user_role_assignments: a role held inside one tenant."""
+    """A role held inside one tenant."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="role_assignments")
@@ -182,7 +182,7 @@ class RoleAssignment(models.Model):
 
 
 class ServiceRole(models.Model):
-    """Seed 004 user_service_roles: one role per user per service."""
+    """One role per user per service."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="service_roles")
@@ -203,7 +203,7 @@ class ServiceRole(models.Model):
 
 
 class StaffProfile(models.Model):
-    """Common part of seed 002's `admins` and `supports`."""
+    """What admin and support profiles share: a user, a display name, a template role and the flags."""
 
     FLAGS: tuple[str, ...] = ()
 

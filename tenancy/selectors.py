@@ -1,4 +1,5 @@
-"""Reads: seed 003's three typical queries, and which tenant a user acts in."""
+"""Reads: a user's permissions in a tenant, a tenant's users with their roles, a permission check, and which
+tenant a user acts in."""
 
 import uuid
 
@@ -10,7 +11,7 @@ from tenancy.models import Membership, Permission, Tenant
 
 
 def permissions_of_user_in_tenant(*, user, tenant) -> QuerySet[Permission]:
-    """Seed 003 "all permissions of a user": DISTINCT p.key, p.name, p.resource, p.action over the
+    """Every permission of a user in a tenant: DISTINCT p.key, p.name, p.resource, p.action over the
     user's role assignments in the tenant."""
     return (
         Permission.objects.filter(
@@ -23,7 +24,7 @@ def permissions_of_user_in_tenant(*, user, tenant) -> QuerySet[Permission]:
 
 
 def tenant_users_with_roles(*, tenant) -> QuerySet:
-    """Seed 003 "all users of a tenant": active users who are members of the tenant, one row per
+    """Every user of a tenant: active users who are members of the tenant, one row per
     role they hold there, with `role_name`."""
     return (
         get_user_model().objects.filter(
@@ -37,7 +38,7 @@ def tenant_users_with_roles(*, tenant) -> QuerySet:
 
 
 def user_has_permission(*, user, tenant, perm_key: str) -> bool:
-    """Seed 003 "has permission": EXISTS over the user's role assignments in the tenant."""
+    """Does the user hold the permission in the tenant: EXISTS over the user's role assignments in the tenant."""
     return Permission.objects.filter(
         key=perm_key,
         role_permissions__role__assignments__user=user,

@@ -1,4 +1,5 @@
-"""Phone one-time codes (seed 004 `otp_verifications`) and phone verification.
+"""Phone one-time codes (table `otp_verifications`: hashed, purpose-bound, expiring, attempt-limited) and
+phone verification.
 
 A code is 6 random digits, stored only as a keyed digest bound to its purpose and
 row id (equal codes never share a hash, a code for one purpose never verifies

@@ -1,4 +1,4 @@
-"""Device sessions (seed 003 `sessions`): list, revoke one, revoke all others, block a user.
+"""Device sessions (table `sessions`, one row per device login): list, revoke one, revoke all others, block a user.
 
 A revoked row ends that device at once: a browser is logged out by
 DeviceSessionMiddleware on its next request (its Django session is also deleted

@@ -1,40 +1,24 @@
 """One walk through identity in a real browser: register → verify → log in →
 turn on MFA → log out → log in with a code. Debian's chromium via Playwright."""
 
-import os
 import re
-import shutil
 import time
 
 import pyotp
 import pytest
 from django.core import mail
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
-PASSWORD_LABEL = re.compile(r"^Password:?$")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+from core.tests.browser import browser_page, needs_chromium
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); CI installs it"),
-]
+PASSWORD_LABEL = re.compile(r"^Password:?$")
+
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture
 def page(live_server):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API runs an event loop in this thread; the live server's
-    # ORM work happens in its own thread, so Django's async guard can stand down here.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        page = browser.new_page(base_url=live_server.url)
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            browser.close()
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    with browser_page(live_server.url) as page:
+        yield page
 
 
 def _link_in_last_email(to: str) -> str:

@@ -10,43 +10,24 @@ import pytest
 from django.utils import timezone
 
 from accounts.tests.factories import TEST_PASSWORD
-from accounts.tests.test_browser import CHROMIUM, LAUNCH_ARGS, PASSWORD_LABEL
+from accounts.tests.test_browser import PASSWORD_LABEL
+from core.tests.browser import browser_page, needs_chromium
 from tenancy.models import Role, Tenant
 from tenancy.services import add_membership
 from tenancy.tests.factories import make_super_admin
 
 from .execution_support import held_order, make_world
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); CI installs it"),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = [pytest.mark.browser, needs_chromium, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def browser_page(live_server):
-    import os
-
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        page = browser.new_page(base_url=live_server.url)
-        page.set_default_timeout(15_000)
-        page.refused = []
-        page.on("console", lambda message: page.refused.append(message.text)
-                if "Content Security Policy" in message.text else None)
-        page.on("pageerror", lambda error: page.refused.append(f"page error: {error}"))
-        try:
-            yield page
-        finally:
-            browser.close()
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+def page(live_server):
+    with browser_page(live_server.url) as page:
+        yield page
 
 
-def test_pages_run_under_the_policy_with_nothing_refused(browser_page, refs, tenant):
-    page = browser_page
+def test_pages_run_under_the_policy_with_nothing_refused(page, refs, tenant):
     order = held_order(make_world(refs), expires_at=timezone.now() + timedelta(minutes=20))
     second = Tenant.objects.create(name="Operator B")
     boss = make_super_admin(tenants=[tenant], email="boss@example.com")

@@ -130,8 +130,6 @@ def test_with_the_broker_down_intake_answers_at_once_and_the_sweeper_assigns_the
     response = post_payin(live_server, api)  # raises ReadTimeout if the request waited on the broker
 
     assert response.status_code == 201, response.text
-    if how == "hung":  # answered while the publisher thread still waits on the broker: nothing dropped yet
-        assert not dropped(caplog, "payments.assign_incoming_order")
     with tenant_context(tenant):
         order = IncomingOrder.objects.get(hash_id=response.json()["id"])
     assert order.status == IncomingOrder.Status.NEW

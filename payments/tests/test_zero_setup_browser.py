@@ -15,16 +15,13 @@ import httpx
 import pytest
 from django.conf import settings
 
+from core.tests.browser import browser_page, needs_chromium
+
 from .broker_support import free_port, wait_for
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 ROOT = Path(settings.BASE_DIR)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium); CI installs it"),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 TRADERS_AT_WORK = """
 import os
@@ -55,15 +52,8 @@ def manage(env: dict, *args: str, timeout: float = 120) -> str:
 
 @pytest.fixture
 def page():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            browser.close()
+    with browser_page() as page:  # the runserver's address is only known in the test
+        yield page
 
 
 def test_under_make_run_an_order_with_no_free_requisite_moves_on_by_itself(page):

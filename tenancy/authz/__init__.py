@@ -16,10 +16,10 @@
 A user may do something when any of these grants it, and no object rule forbids it:
 1. they are a super admin (an active Django superuser; services keep that in
    step with a `super_admin` admin profile) — everything, everywhere;
-2. a staff flag of their admin/support profile (seed 002; see
+2. a staff flag of their admin/support profile (see
    `tenancy.authz.permissions.FLAG_PERMISSIONS`);
-3. a role assigned to them in the tenant the question is about (seed 003);
-4. an active role of theirs in the service the permission belongs to (seed 004);
+3. a role assigned to them in the tenant the question is about;
+4. an active role of theirs in the service (payments, trading, accounts) the permission belongs to;
 5. a django-guardian object permission on `obj`.
 
 Tenant questions need membership: outside the tenants a user belongs to

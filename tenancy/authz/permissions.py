@@ -9,7 +9,8 @@ A test checks that both agree.
 
 from collections.abc import Iterable, Mapping
 
-# Seed 002, section 2.8 (`admins` / `supports`).
+# The boolean permission flags of staff profiles (tables `admins` / `supports`): each confers the permissions
+# of FLAG_PERMISSIONS below.
 ADMIN_FLAGS: tuple[str, ...] = (
     "can_manage_other_admins",
     "can_manage_supports",
@@ -31,7 +32,7 @@ ALL_FLAGS: tuple[str, ...] = tuple(dict.fromkeys(ADMIN_FLAGS + SUPPORT_FLAGS))
 
 SUPER_ADMIN_ROLE = "super_admin"
 
-# Seed 002's table "Примеры уровней доступа": the flags a template turns on.
+# Role templates: picking one prefills these flags on a staff profile; the flags are then edited one by one.
 ROLE_TEMPLATES: dict[str, frozenset[str]] = {
     "super_admin": frozenset(ADMIN_FLAGS),
     "admin_full": frozenset(ADMIN_FLAGS) - {"can_manage_other_admins"},

@@ -1,4 +1,4 @@
-"""System services, permissions and roles (seeds 002, 003, 004), from tenancy.catalog.
+"""System services, permissions and roles, from tenancy.catalog.
 
 The catalog is additive and idempotent; after this first write a post_migrate
 handler (tenancy.apps) keeps it in step with tenancy/catalog.py."""

@@ -1,4 +1,4 @@
-"""Memberships (seed 003 user_tenants): a user in many tenants, exactly one default."""
+"""Memberships (table `user_tenants`): a user in many tenants, exactly one of them the default."""
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction

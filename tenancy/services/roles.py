@@ -1,4 +1,5 @@
-"""Tenant roles (seed 003), service roles (seed 004) and django-guardian object permissions."""
+"""Tenant roles (held inside one tenant), service roles (one per user per service) and django-guardian object
+permissions."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -76,7 +77,7 @@ def revoke_role(*, tenant, user, role_key: str, actor=None) -> bool:
 
 def set_service_role(*, user, service_name: str, role_key: str, is_active: bool = True,
                      actor=None) -> ServiceRole:
-    """Seed 004: one role per user per service; setting another replaces it."""
+    """One role per user per service; setting another replaces it."""
     require(actor, "service_roles.manage", message="Only a super admin assigns service roles.")
     service = Service.objects.filter(name=service_name).first()
     if service is None:

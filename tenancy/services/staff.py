@@ -1,4 +1,4 @@
-"""Seed 002 staff: admin and support profiles and their flags.
+"""Staff: admin and support profiles and their permission flags.
 
 The rules, here so that every path (admin, shell, command, API) obeys them:
 - admins are managed only by a super admin or an admin with

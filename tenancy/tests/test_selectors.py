@@ -1,4 +1,4 @@
-"""Seed 003's three typical queries."""
+"""A user's permissions in a tenant, a tenant's users with their roles, a permission check."""
 
 import pytest
 

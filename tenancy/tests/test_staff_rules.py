@@ -1,4 +1,4 @@
-"""Trying to break seed 002's staff rules through the services (the admin is tested in test_admin.py)."""
+"""Trying to break the staff rules through the services (the admin is tested in test_admin.py)."""
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError

@@ -1,0 +1,35 @@
+"""Debian's chromium through Playwright, for the browser tests: where it is, how it starts, and a page that
+records what the Content-Security-Policy refused and any uncaught script error (`page.refused`)."""
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+needs_chromium = pytest.mark.skipif(CHROMIUM is None,
+                                    reason="chromium is not installed (apt-get install chromium); CI installs it")
+
+
+@contextmanager
+def browser_page(base_url: str | None = None) -> Iterator:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the live server's ORM work happens in its own
+    # thread, so Django's async guard can stand down here.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        page = browser.new_page(base_url=base_url)
+        page.set_default_timeout(15_000)
+        page.refused = []
+        page.on("console", lambda message: page.refused.append(message.text)
+                if "Content Security Policy" in message.text else None)
+        page.on("pageerror", lambda error: page.refused.append(f"page error: {error}"))
+        try:
+            yield page
+        finally:
+            browser.close()
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

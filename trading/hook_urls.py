@@ -1,0 +1,9 @@
+from django.urls import path
+
+from trading import hooks
+
+app_name = "trading_hooks"
+
+urlpatterns = [
+    path("signals/<str:token>", hooks.signal_webhook, name="signal"),
+]

@@ -1,1 +1,0 @@
-"""Signal and copy trading (seeds 000, 001)."""

@@ -1,0 +1,18 @@
+"""The notification outbox: rows written with the event, delivered by the Telegram bot later."""
+
+from django.db import IntegrityError, transaction
+
+from trading.models import Notification, NotificationKind, TradingAccount
+
+
+def enqueue_notification(*, account: TradingAccount, kind: NotificationKind, text: str, dedupe_key: str,
+                         details: dict | None = None) -> Notification | None:
+    """Add one pending notification for the account's owner; a second call with the same `dedupe_key`
+    (a retried task, a second reconciliation pass) adds nothing and returns None."""
+    try:
+        with transaction.atomic():
+            return Notification.objects.create(user_id=account.user_id, account=account, kind=kind, text=text,
+                                               details=details or {}, dedupe_key=dedupe_key[:120],
+                                               tenant_id=account.tenant_id)
+    except IntegrityError:
+        return None
