@@ -351,15 +351,55 @@ TRADING_CLIENT_ORDER_PREFIX = env.str("TRADING_CLIENT_ORDER_PREFIX", default="p2
 TRADING_RECONCILE_SECONDS = env.float("TRADING_RECONCILE_SECONDS", default=30)
 TRADING_SIGNAL_CLAIM_LEASE_SECONDS = env.float("TRADING_SIGNAL_CLAIM_LEASE_SECONDS", default=120)
 TRADING_SIGNAL_SWEEP_SECONDS = env.float("TRADING_SIGNAL_SWEEP_SECONDS", default=15)
+# The paper exchange (trading.exchanges.paper): the seed of its price series, how long one price step lasts,
+# a new paper book's balance (USDT), and how often beat catches every paper book up (fires stops/TPs).
+TRADING_PAPER_SEED = env.str("TRADING_PAPER_SEED", default="p2p-paper")
+TRADING_PAPER_STEP_SECONDS = env.float("TRADING_PAPER_STEP_SECONDS", default=5)
+TRADING_PAPER_BALANCE = env.str("TRADING_PAPER_BALANCE", default="10000")
+TRADING_PAPER_TICK_SECONDS = env.float("TRADING_PAPER_TICK_SECONDS", default=TRADING_PAPER_STEP_SECONDS)
+
+
+# Telegram bot (trading.telegram): the Bot API's base URL (a local fake in tests), the bot's token and
+# username (for the t.me link), the secret of the inbound webhook (Telegram's secret-token header; the
+# webhook's path is derived from it), Telegram's rate limits (a message per chat per interval, messages per
+# second in all), the delivery retries (backoff from a base, doubled per try), the HTTP timeout and the
+# lifetime of a link code. With no token the outbox rows stay pending (nothing is sent).
+TELEGRAM_BOT_API_URL = env.str("TELEGRAM_BOT_API_URL", default="https://api.telegram.org")
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
+TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="")
+TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
+TELEGRAM_CHAT_INTERVAL_SECONDS = env.float("TELEGRAM_CHAT_INTERVAL_SECONDS", default=1.0)
+TELEGRAM_GLOBAL_PER_SECOND = env.int("TELEGRAM_GLOBAL_PER_SECOND", default=30)
+TELEGRAM_MAX_ATTEMPTS = env.int("TELEGRAM_MAX_ATTEMPTS", default=8)
+TELEGRAM_RETRY_BASE_SECONDS = env.float("TELEGRAM_RETRY_BASE_SECONDS", default=2.0)
+TELEGRAM_TIMEOUT_SECONDS = env.float("TELEGRAM_TIMEOUT_SECONDS", default=10.0)
+TELEGRAM_LINK_CODE_MINUTES = env.int("TELEGRAM_LINK_CODE_MINUTES", default=15)
+TELEGRAM_SWEEP_SECONDS = env.float("TELEGRAM_SWEEP_SECONDS", default=10)
+
+# Copy trading: the EA TCP server (trading/copytrade/, docs/copytrade-protocol.md).
+COPYTRADE_REDIS_URL = env.str("COPYTRADE_REDIS_URL", default=REDIS_URL)
+COPYTRADE_MAX_LINE_BYTES = env.int("COPYTRADE_MAX_LINE_BYTES", default=1024)
+COPYTRADE_AUTH_TIMEOUT_SECONDS = env.float("COPYTRADE_AUTH_TIMEOUT_SECONDS", default=10)
+COPYTRADE_HEARTBEAT_SECONDS = env.float("COPYTRADE_HEARTBEAT_SECONDS", default=10)
+COPYTRADE_MAX_ERRORS = env.int("COPYTRADE_MAX_ERRORS", default=20)
+COPYTRADE_DB_THREADS = env.int("COPYTRADE_DB_THREADS", default=8)
+COPYTRADE_RECHECK_SECONDS = env.float("COPYTRADE_RECHECK_SECONDS", default=5)
+COPYTRADE_RESEND_SECONDS = env.float("COPYTRADE_RESEND_SECONDS", default=2)
+COPYTRADE_SQL_FAST_PATH = env.bool("COPYTRADE_SQL_FAST_PATH", default=True)
 CELERY_TASK_ROUTES.update({"trading.process_signal": {"queue": "trading"},
+                           "trading.paper_tick": {"queue": "sweeps"},
                            "trading.reconcile_account": {"queue": "trading"},
                            "trading.reconcile_active_accounts": {"queue": "sweeps"},
-                           "trading.sweep_stale_signals": {"queue": "sweeps"}})
+                           "trading.sweep_stale_signals": {"queue": "sweeps"},
+                           "trading.deliver_notification": {"queue": "trading"},
+                           "trading.sweep_notifications": {"queue": "sweeps"}})
 CELERY_TASK_QUEUES.append(Queue("trading"))
 CELERY_BEAT_SCHEDULE.update({
     "trading.reconcile_active_accounts": {"task": "trading.reconcile_active_accounts",
                                           "schedule": TRADING_RECONCILE_SECONDS},
     "trading.sweep_stale_signals": {"task": "trading.sweep_stale_signals", "schedule": TRADING_SIGNAL_SWEEP_SECONDS},
+    "trading.paper_tick": {"task": "trading.paper_tick", "schedule": TRADING_PAPER_TICK_SECONDS},
+    "trading.sweep_notifications": {"task": "trading.sweep_notifications", "schedule": TELEGRAM_SWEEP_SECONDS},
 })
 
 REST_FRAMEWORK = {

@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/v1/trading/", include("trading.api.urls")),
     path("api/v1/", include("payments.api.urls")),
     path("hooks/", include("trading.hook_urls")),
+    path("trading/", include("trading.web.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]

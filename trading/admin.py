@@ -18,6 +18,7 @@ from trading.models import (
     Signal,
     SyncLog,
     TelegramAccount,
+    TelegramLinkCode,
     TradingAccount,
     TradingSettings,
 )
@@ -40,7 +41,7 @@ class TradingAccountAdmin(admin.ModelAdmin):
     exclude = ("api_key_digest", "api_key_encrypted", "webhook_token_digest", "webhook_token_encrypted",
                "webhook_passphrase")
     raw_id_fields = ("user", "partner", "following")
-    actions = ("rotate_api_keys",)
+    actions = ("rotate_api_keys", "pause_accounts", "resume_accounts")
 
     @admin.display(description="Webhook token")
     def webhook_masked(self, obj) -> str:
@@ -51,6 +52,18 @@ class TradingAccountAdmin(admin.ModelAdmin):
         for account in queryset:
             account_services.rotate_api_key(actor=request.user, account=account)
         self.message_user(request, f"{queryset.count()} key(s) rotated; owners see the new key on their page.")
+
+    @admin.action(description="Pause the selected accounts (new signals are rejected)")
+    def pause_accounts(self, request, queryset):
+        paused = sum(account_services.pause_account(actor=request.user, account=account,
+                                                    reason=f"paused by staff ({request.user.email})")
+                     for account in queryset)
+        self.message_user(request, f"{paused} account(s) paused; {queryset.count() - paused} were not active.")
+
+    @admin.action(description="Resume the selected accounts")
+    def resume_accounts(self, request, queryset):
+        resumed = sum(account_services.resume_account(actor=request.user, account=account) for account in queryset)
+        self.message_user(request, f"{resumed} account(s) resumed; {queryset.count() - resumed} were not paused.")
 
     def has_add_permission(self, request) -> bool:
         return False  # accounts are opened by their owners (keys are made and shown once there)
@@ -120,6 +133,18 @@ class TelegramAccountAdmin(admin.ModelAdmin):
     raw_id_fields = ("user",)
 
 
+@admin.register(TelegramLinkCode)
+class TelegramLinkCodeAdmin(admin.ModelAdmin):
+    """Issued link codes: who, until when, used or not (the code itself is only a digest, never shown)."""
+
+    list_display = ("user", "created_at", "expires_at", "used_at")
+    exclude = ("code_digest",)
+    readonly_fields = ("user", "created_at", "expires_at", "used_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # codes are issued on the Telegram page
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows the exchange and the workers write: looked at, not edited."""
 
@@ -173,3 +198,5 @@ class NotificationAdmin(ReadOnlyAdmin):
 @admin.register(PaperExchangeState)
 class PaperExchangeStateAdmin(ReadOnlyAdmin):
     list_display = ("account", "updated_at")
+
+from trading.copytrade import admin as copytrade_admin  # noqa: E402, F401 - registers the copy-trade models

@@ -6,4 +6,5 @@ app_name = "trading_hooks"
 
 urlpatterns = [
     path("signals/<str:token>", hooks.signal_webhook, name="signal"),
+    path("telegram/<str:secret>", hooks.telegram_webhook, name="telegram"),
 ]

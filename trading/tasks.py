@@ -42,10 +42,35 @@ def sweep_stale_signals_task() -> int:
     lease = timedelta(seconds=settings.TRADING_SIGNAL_CLAIM_LEASE_SECONDS)
     with dangerously_bypass_tenant_scope():
         stale = list(
-            Signal.objects.filter(status=SignalStatus.QUEUED, created_at__lt=now - lease / 4)
-            .union(Signal.objects.filter(status=SignalStatus.PROCESSING, claimed_at__lt=now - lease))
-            .values_list("pk", "tenant_id")[:500])
+            Signal.objects.filter(status=SignalStatus.QUEUED, created_at__lt=now - lease / 4).order_by()
+            .values_list("pk", "tenant_id")
+            .union(Signal.objects.filter(status=SignalStatus.PROCESSING, claimed_at__lt=now - lease).order_by()
+                   .values_list("pk", "tenant_id"))[:500])
     with transaction.atomic():
         for pk, tenant_id in stale:
             send_on_commit("trading.process_signal", tenant_id=tenant_id, signal_id=pk)
     return len(stale)
+
+
+@shared_task(name="trading.paper_tick", ignore_result=True, soft_time_limit=60, time_limit=90)
+def paper_tick_task() -> int:
+    """Beat (TRADING_PAPER_TICK_SECONDS): the paper exchange's prices move; stops and take-profits fire."""
+    from trading.services.paper import tick_paper_books
+
+    return tick_paper_books()
+
+
+@shared_task(base=TenantTask, name="trading.deliver_notification", ignore_result=True, soft_time_limit=60,
+             time_limit=90)
+def deliver_notification_task(notification_id: int) -> None:
+    from trading.services.telegram import deliver_notification
+
+    deliver_notification(notification_id=notification_id)
+
+
+@shared_task(name="trading.sweep_notifications", ignore_result=True, soft_time_limit=60, time_limit=90)
+def sweep_notifications_task() -> int:
+    """Beat (TELEGRAM_SWEEP_SECONDS): deliver outbox rows whose message was lost or whose retry is due."""
+    from trading.services.telegram import sweep_notifications
+
+    return sweep_notifications()

@@ -12,6 +12,16 @@ from trading.models import SignalSource, TradingAccount
 from trading.services import signals as signal_services
 
 
+def _tenant_of(request):
+    """The tenant an API call acts in: its session's, while the user is still a member there; else the user's
+    default tenant, as the web pages choose it (API sessions are opened without one)."""
+    from tenancy import selectors as tenancy_selectors
+
+    chosen = getattr(request.auth, "tenant_id", None)
+    tenant = tenancy_selectors.tenant_for_user(request.user, chosen) if chosen else None
+    return tenant or tenancy_selectors.default_tenant(request.user)
+
+
 class SignalCreateView(APIView):
     """`POST /api/v1/trading/accounts/<id>/signals`: the webhook's fields as JSON, without the passphrase
     (the access token proves who is sending). 202 queued, 200 duplicate, 4xx error body."""
@@ -35,10 +45,11 @@ class SignalCreateView(APIView):
         "SignalQueued", {"signal_id": serializers.IntegerField(), "status": serializers.CharField(),
                          "duplicate": serializers.BooleanField()})})
     def post(self, request, account_id: int):
-        tenant_id = getattr(request.auth, "tenant_id", None)
-        if tenant_id is None:
-            raise DomainError("Your token has no tenant: log in to a tenant first.", code="no_tenant",
+        tenant = _tenant_of(request)
+        if tenant is None:
+            raise DomainError("You are a member of no active tenant.", code="no_tenant",
                               status_code=status.HTTP_403_FORBIDDEN)
+        tenant_id = tenant.pk
         if not can(request.user, "signals.manage", tenant=tenant_id):
             raise DomainError("You may not send signals.", code="permission_denied",
                               status_code=status.HTTP_403_FORBIDDEN)

@@ -1,5 +1,5 @@
 """Signal trading (seeds 000 and 001): exchanges, accounts and their keys, settings, signals, orders,
-positions, fills, sync logs and the notification outbox. Every table is tenant-scoped under RLS."""
+positions, fills, sync logs, the notification outbox and copy trading. Every table is tenant-scoped under RLS."""
 
 from .accounts import (
     AccountRole,
@@ -11,6 +11,19 @@ from .accounts import (
     ExchangeKind,
     TradingAccount,
     TradingSettings,
+)
+from .copytrade import (
+    CopiedTrade,
+    CopiedTradeStatus,
+    CopyDelivery,
+    CopySettings,
+    DeliveryKind,
+    DeliveryStatus,
+    EAConnection,
+    LotMode,
+    MasterTrade,
+    MasterTradeStatus,
+    TradeSide,
 )
 from .execution import (
     CloseReason,
@@ -24,12 +37,15 @@ from .execution import (
     PositionStatus,
     SyncLog,
 )
-from .notifications import Notification, NotificationKind, NotificationStatus, TelegramAccount
+from .notifications import Notification, NotificationKind, NotificationStatus, TelegramAccount, TelegramLinkCode
 from .signals import Signal, SignalAction, SignalSource, SignalStatus
 
 __all__ = [
+    "CopiedTrade", "CopiedTradeStatus", "CopyDelivery", "CopySettings", "DeliveryKind", "DeliveryStatus",
+    "EAConnection", "LotMode", "MasterTrade", "MasterTradeStatus", "TradeSide",
     "AccountRole", "AccountStatus", "CloseReason", "CopyMode", "CredentialStatus", "Exchange", "ExchangeCredential",
     "ExchangeKind", "Fill", "Notification", "NotificationKind", "NotificationStatus", "Order", "OrderLeg",
     "OrderStatus", "PaperExchangeState", "Position", "PositionSide", "PositionStatus", "Signal", "SignalAction",
-    "SignalSource", "SignalStatus", "SyncLog", "TelegramAccount", "TradingAccount", "TradingSettings",
+    "SignalSource", "SignalStatus", "SyncLog", "TelegramAccount", "TelegramLinkCode", "TradingAccount",
+    "TradingSettings",
 ]

@@ -11,7 +11,8 @@ from .accounts import TradingAccount
 
 
 class TelegramAccount(TenantScopedModel):
-    """A user's linked Telegram chat (seed `telegram_accounts`); linking itself comes with the bot."""
+    """A user's linked Telegram chat (seed `telegram_accounts`), made when the chat sends the bot
+    `/start <code>` with a one-time code from the Telegram page (TelegramLinkCode)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="telegram_accounts")
     chat_id = models.CharField(max_length=32)
@@ -36,6 +37,7 @@ class NotificationKind(models.TextChoices):
     POSITION_CLOSED = "position_closed", "Position closed"
     ERROR = "error", "Error"
     ACCOUNT_PAUSED = "account_paused", "Account paused"
+    TRADE_COPIED = "trade_copied", "Trade copied"
 
 
 class NotificationStatus(models.TextChoices):
@@ -62,6 +64,8 @@ class Notification(TenantScopedModel):
     dedupe_key = models.CharField(max_length=120)
     status = models.CharField(max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True,
+                                           help_text="After a failed try (or Telegram's 429): not before this.")
     last_error = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -78,3 +82,22 @@ class Notification(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} → {self.user}"
+
+
+class TelegramLinkCode(TenantScopedModel):
+    """A one-time code that links the chat which sends `/start <code>` to the bot to `user`.
+
+    Only a keyed digest of the code is stored; it expires (TELEGRAM_LINK_CODE_MINUTES) and works once.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    code_digest = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        db_table = "telegram_link_codes"
+
+    def __str__(self) -> str:
+        return f"Telegram link code of {self.user}"

@@ -12,8 +12,9 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 
-def send_on_commit(task_name: str, *, tenant_id, **kwargs) -> None:
-    """Queue `task_name` with `kwargs` in `tenant_id` once the current transaction commits."""
+def send_on_commit(task_name: str, *, tenant_id, countdown: float | None = None, **kwargs) -> None:
+    """Queue `task_name` with `kwargs` in `tenant_id` once the current transaction commits (after
+    `countdown` seconds, when given)."""
     payload = {**kwargs, "tenant_id": str(tenant_id)}
 
     def send() -> None:
@@ -22,7 +23,7 @@ def send_on_commit(task_name: str, *, tenant_id, **kwargs) -> None:
                 # A web process has not imported the task modules yet: Celery's autodiscovery does it
                 # (by name, so services never import tasks).
                 current_app.loader.import_default_modules()
-            current_app.tasks[task_name].apply_async(kwargs=payload)
+            current_app.tasks[task_name].apply_async(kwargs=payload, countdown=countdown)
         except Exception:  # noqa: BLE001 - the row is the truth; the sweeper re-sends
             logger.warning("could not queue %s %s; the sweeper will", task_name, kwargs, exc_info=True)
 

@@ -48,3 +48,21 @@ def trader(in_tenant, fake_binance):
     ExchangeCredentialFactory(account=account, api_key="fake-api-key-0001", secret="fake-secret")
     TradingSettingsFactory(user=account.user, risk_per_trade=Decimal("1"), min_leverage=1, max_leverage=10)
     return account
+
+
+@pytest.fixture
+def fake_telegram(settings):
+    """A fake Bot API on 127.0.0.1 that the real client talks to; the bot configured for it, Telegram's
+    per-chat interval shortened so tests do not wait a second per message."""
+    from trading.telegram import rate_limit
+    from trading.testing.fake_telegram import FakeTelegram
+
+    with FakeTelegram(token="424242:TEST-bot-token") as fake:
+        settings.TELEGRAM_BOT_API_URL = fake.base_url
+        settings.TELEGRAM_BOT_TOKEN = fake.token
+        settings.TELEGRAM_BOT_USERNAME = fake.username
+        settings.TELEGRAM_WEBHOOK_SECRET = "test-webhook-secret_123"
+        settings.TELEGRAM_CHAT_INTERVAL_SECONDS = 0.01
+        settings.TELEGRAM_RETRY_BASE_SECONDS = 0.2
+        rate_limit.reset_local()
+        yield fake

@@ -7,9 +7,15 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from trading.models import (
+    CopiedTrade,
+    CopyDelivery,
+    CopySettings,
+    DeliveryKind,
+    EAConnection,
     Exchange,
     ExchangeCredential,
     Fill,
+    MasterTrade,
     Notification,
     NotificationKind,
     Order,
@@ -22,6 +28,7 @@ from trading.models import (
     SignalSource,
     SyncLog,
     TelegramAccount,
+    TradeSide,
     TradingAccount,
     TradingSettings,
 )
@@ -164,3 +171,59 @@ class PaperExchangeStateFactory(factory.django.DjangoModelFactory):
 
     account = factory.SubFactory(TradingAccountFactory)
     state = factory.LazyFunction(dict)
+
+
+class MasterAccountFactory(TradingAccountFactory):
+    role = "master"
+
+
+class CopySettingsFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CopySettings
+
+    account = factory.SubFactory(TradingAccountFactory)
+
+
+class MasterTradeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MasterTrade
+
+    master = factory.SubFactory(MasterAccountFactory)
+    ticket = factory.Sequence(lambda n: 1000 + n)
+    symbol = "EURUSD"
+    side = TradeSide.BUY
+    lots = Decimal("0.10")
+    initial_lots = Decimal("0.10")
+    open_price = Decimal("1.08500")
+
+
+class CopyDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CopyDelivery
+
+    follower = factory.SubFactory(TradingAccountFactory)
+    master_trade = factory.SubFactory(MasterTradeFactory)
+    kind = DeliveryKind.OPEN
+    symbol = "EURUSD"
+    side = TradeSide.BUY
+    lots = Decimal("0.10")
+    price = Decimal("1.08500")
+
+
+class CopiedTradeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CopiedTrade
+
+    follower = factory.SubFactory(TradingAccountFactory)
+    master_trade = factory.SubFactory(MasterTradeFactory)
+    follower_ticket = factory.Sequence(lambda n: 5000 + n)
+    symbol = "EURUSD"
+    side = TradeSide.BUY
+    lots = Decimal("0.10")
+
+
+class EAConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EAConnection
+
+    account = factory.SubFactory(TradingAccountFactory)

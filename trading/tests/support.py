@@ -16,3 +16,15 @@ def post_signal(client, account, captured, **fields):
 
 def last_signal(account) -> Signal:
     return Signal.objects.filter(account=account).order_by("-id").first()
+
+
+def make_trading_user(tenant, role_key: str = "trading_trader", **fields):
+    """A person with a default membership in `tenant` and a trading role there, as sign-up makes one."""
+    from accounts.tests.factories import UserFactory
+    from tenancy.services import add_membership
+    from tenancy.services.roles import assign_role
+
+    user = UserFactory(**fields)
+    add_membership(tenant=tenant, user=user, is_default=True)
+    assign_role(tenant=tenant, user=user, role_key=role_key)
+    return user

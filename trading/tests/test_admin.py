@@ -69,3 +69,30 @@ def test_trading_admin_pages_render_with_secrets_masked(client, in_tenant):
     assert f"sk_live_•••• {raw_key[-4:]}" in page
     assert ExchangeCredential.objects.count() == 1 and Signal.objects.count() == 1
     assert TradingAccount.objects.get(pk=account.pk).master_token.startswith("MST-")
+
+
+@pytest.mark.django_db
+def test_staff_pause_and_resume_accounts_from_the_admin_audited(client, in_tenant):
+    from audit.models import AuditLog
+    from trading.models import AccountStatus
+
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    Membership.objects.create(tenant=in_tenant, user=staff, is_default=True)
+    one, two = TradingAccountFactory(), TradingAccountFactory(status=AccountStatus.PAUSED)
+    client.force_login(staff)
+    url = reverse("admin:trading_tradingaccount_changelist")
+
+    response = client.post(url, {"action": "pause_accounts", "_selected_action": [one.pk, two.pk]}, follow=True)
+
+    assert response.status_code == 200 and "1 account(s) paused; 1 were not active." in response.content.decode()
+    one.refresh_from_db()
+    assert one.status == AccountStatus.PAUSED and staff.email in one.pause_reason and one.paused_at
+    paused = AuditLog.objects.get(action="trading.account_paused", target_id=str(one.pk))
+    assert paused.actor_id == staff.pk and paused.tenant_id == in_tenant.pk
+
+    response = client.post(url, {"action": "resume_accounts", "_selected_action": [one.pk, two.pk]}, follow=True)
+
+    assert "2 account(s) resumed; 0 were not paused." in response.content.decode()
+    assert set(TradingAccount.objects.filter(pk__in=[one.pk, two.pk]).values_list("status", flat=True)) == {
+        AccountStatus.ACTIVE}
+    assert AuditLog.objects.filter(action="trading.account_resumed", actor=staff).count() == 2

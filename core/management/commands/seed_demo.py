@@ -12,7 +12,7 @@ from django.db import transaction
 
 from accounts.demo import DEMO_PASSWORD
 
-DEMO_MODULES = ["accounts.demo", "tenancy.demo", "payments.demo", "trading.demo"]
+DEMO_MODULES = ["accounts.demo", "tenancy.demo", "payments.demo", "trading.demo", "trading.copytrade.demo"]
 
 
 def _available(dotted: str):
@@ -33,6 +33,6 @@ class Command(BaseCommand):
             for dotted in DEMO_MODULES:
                 module = _available(dotted)
                 if module is not None:
-                    self.stdout.write(self.style.MIGRATE_HEADING(dotted.split(".")[0]))
+                    self.stdout.write(self.style.MIGRATE_HEADING(dotted.rpartition(".")[0]))
                     module.seed(self.stdout.write)
         self.stdout.write(f"Open {settings.SITE_URL.rstrip('/')}/ — emails and SMS codes print in this terminal.")
