@@ -264,7 +264,7 @@ def analyze() -> None:
 
 def queue_messages(market: Market, order_ids: list[int]) -> None:
     from config.celery import app
-    from payments.tasks_assignment import assign_incoming_order_task
+    from payments.tasks import assign_incoming_order_task
 
     tenant_id = str(market.tenant.pk)
     with app.producer_or_acquire() as producer:

@@ -22,7 +22,7 @@ assigned, counted from the moment the new worker was ready; orders accepted whil
 they were assigned, counted from Redis's return, and their create → assigned p50; callback events
 dispatched in the 3 s before the kill and pending at it — when they were delivered, from the new worker's
 readiness. And a census: every 201 answer's order in the database, one order_history row per assigned
-order, the ledger exact (payments.selectors_ledger), every event delivered with a verified signature.
+order, the ledger exact (payments.selectors.ledger), every event delivered with a verified signature.
 """
 
 import argparse
@@ -261,7 +261,7 @@ def main() -> None:
     refuse_foreign_open_orders()
 
     from payments.models import MerchantStore
-    from payments.selectors_ledger import verify_tenant_ledger
+    from payments.selectors.ledger import verify_tenant_ledger
     from payments.services import merchants
     from payments.tests.callback_receiver import Receiver
     from tenancy.scoping import tenant_context

@@ -12,7 +12,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("tenancy/", include("tenancy.urls")),
     path("cabinet/", include("payments.cabinet.urls")),
-    path("pay/", include("payments.pay_urls")),
+    path("pay/", include("payments.pay.urls")),
     path("api/v1/auth/", include("accounts.api.urls")),
     path("api/v1/trading/", include("trading.api.urls")),
     path("api/v1/", include("payments.api.urls")),

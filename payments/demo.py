@@ -29,7 +29,7 @@ from payments.models import (
     TimeZone,
     Trader,
 )
-from payments.selectors_pay import payment_url
+from payments.pay.selectors import payment_url
 from payments.services import assignment, execution, intake, ledger, merchants, requisites, traders
 from payments.services.exchange_rates import load_exchange_rates
 from tenancy.models import Tenant
@@ -152,7 +152,7 @@ def _orders(out) -> None:
         if stage in ("paid", "completed"):
             order = execution.mark_paid(order=order)
         if stage == "completed":
-            execution.confirm_order(order=order, confirmed_by=order.trader.user)
+            execution.confirm_order(order=order, actor=order.trader.user)
         out(f"  {'order ' + client_id:<30} {fiat} THB, {STAGE_TEXT[stage]}, trader {order.trader.user.email}: "
             + payment_url(incoming.hash_id))
 

@@ -1,8 +1,7 @@
-"""Domain errors of payments; the API maps them to its JSON error body (core.api_errors)."""
+"""Domain errors of payments (kinds: core.errors); the API maps them to its JSON error body (core.api_errors)."""
 
-from rest_framework import status
 
-from core.api_errors import DomainError
+from core.errors import Conflict, DomainError, NotFound
 
 
 class PaymentsError(DomainError):
@@ -13,8 +12,13 @@ class NoExchangeRate(PaymentsError):
     code = "no_exchange_rate"
 
 
-class ConflictError(PaymentsError):
+class ConflictError(Conflict, PaymentsError):
     """The row is not in a state that allows the action (e.g. cancel after assignment)."""
 
-    status_code = status.HTTP_409_CONFLICT
     code = "conflict"
+
+
+class OrderNotFound(NotFound, PaymentsError):
+    """No such order for whoever is asking."""
+
+    code = "not_found"

@@ -1,8 +1,8 @@
-"""Index with PostgreSQL's name length, so the seed's index names are kept as written.
+"""Index with PostgreSQL's name length, so the schema's index names are kept as written.
 
-Django caps index names at 30 characters for Oracle's sake; seed 002 names
-`ix_incoming_orders_status_created` and `ix_incoming_orders_merchant_store`
-(33). PostgreSQL allows 63 and SQLite has no limit, which is what we run on.
+Django caps index names at 30 characters for Oracle's sake; two of ours,
+`ix_incoming_orders_status_created` and `ix_incoming_orders_merchant_store`,
+have 33. PostgreSQL allows 63 and SQLite has no limit, which is what we run on.
 """
 
 from django.db import models

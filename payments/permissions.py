@@ -1,4 +1,4 @@
-"""Which staff flags (seed 002 section 2.8) allow which payments actions.
+"""Which staff flags (on Admin and Support profiles) allow which payments actions.
 
 Admin and services ask here, so a rule holds whichever path is taken; the
 answer itself comes from tenancy.authz.has_flag (profiles, super admin).
@@ -14,7 +14,7 @@ EDIT_REQUISITE_LIMITS = ("can_edit_limits", "can_edit_trader_settings")
 EDIT_TRADER_SETTINGS = ("can_edit_trader_settings", "can_manage_traders")
 MANAGE_TRADERS = ("can_manage_traders",)
 MANAGE_MERCHANTS = ("can_manage_merchants",)
-# Admin profiles have no order flags; handling appeals is how admins work with orders (seed 2.8).
+# Admin profiles have no order flags; handling appeals is how admins work with orders.
 VIEW_ORDERS = ("can_view_orders", "can_manage_orders", "can_handle_appeals")
 MANAGE_ORDERS = ("can_manage_orders",)
 HANDLE_APPEALS = ("can_handle_appeals",)

@@ -76,18 +76,18 @@ class TenantAdmin(ObjectPermissionAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             services.update_tenant(tenant=obj, changes={name: form.cleaned_data[name] for name in form.changed_data},
-                                   updated_by=request.user)
+                                   actor=request.user)
         else:
             _adopt(obj, services.create_tenant(name=obj.name, plan=obj.plan, status=obj.status,
-                                               created_by=request.user))
+                                               actor=request.user))
 
     def delete_model(self, request, obj):
-        services.delete_tenant(tenant=obj, deleted_by=request.user)
+        services.delete_tenant(tenant=obj, actor=request.user)
 
     @transaction.atomic
     def delete_queryset(self, request, queryset):
         for tenant in queryset:
-            services.delete_tenant(tenant=tenant, deleted_by=request.user)
+            services.delete_tenant(tenant=tenant, actor=request.user)
 
 
 class MembershipForm(forms.ModelForm):
@@ -130,15 +130,15 @@ class MembershipAdmin(ObjectPermissionAdminMixin, CurrentTenantAdminMixin, admin
                 services.set_default_membership(user=obj.user, tenant=obj.tenant, actor=request.user)
         else:
             _adopt(obj, services.add_membership(tenant=obj.tenant, user=obj.user, is_default=obj.is_default,
-                                                added_by=request.user))
+                                                actor=request.user))
 
     def delete_model(self, request, obj):
-        services.remove_membership(user=obj.user, tenant=obj.tenant, removed_by=request.user)
+        services.remove_membership(user=obj.user, tenant=obj.tenant, actor=request.user)
 
     @transaction.atomic
     def delete_queryset(self, request, queryset):
         for membership in queryset.select_related("user", "tenant"):
-            services.remove_membership(user=membership.user, tenant=membership.tenant, removed_by=request.user)
+            services.remove_membership(user=membership.user, tenant=membership.tenant, actor=request.user)
 
 
 class RoleAssignmentForm(forms.ModelForm):
@@ -186,16 +186,16 @@ class RoleAssignmentAdmin(ObjectPermissionAdminMixin, CurrentTenantAdminMixin, a
 
     def save_model(self, request, obj, form, change):
         _adopt(obj, services.assign_role(tenant=obj.tenant, user=obj.user, role_key=obj.role.key,
-                                         assigned_by=request.user))
+                                         actor=request.user))
 
     def delete_model(self, request, obj):
-        services.revoke_role(tenant=obj.tenant, user=obj.user, role_key=obj.role.key, revoked_by=request.user)
+        services.revoke_role(tenant=obj.tenant, user=obj.user, role_key=obj.role.key, actor=request.user)
 
     @transaction.atomic
     def delete_queryset(self, request, queryset):
         for assignment in queryset.select_related("tenant", "user", "role"):
             services.revoke_role(tenant=assignment.tenant, user=assignment.user, role_key=assignment.role.key,
-                                 revoked_by=request.user)
+                                 actor=request.user)
 
 
 class ServiceRoleForm(forms.ModelForm):
@@ -234,15 +234,15 @@ class ServiceRoleAdmin(ObjectPermissionAdminMixin, UsersInReachAdminMixin, admin
 
     def save_model(self, request, obj, form, change):
         _adopt(obj, services.set_service_role(user=obj.user, service_name=obj.service.name, role_key=obj.role.key,
-                                              is_active=obj.is_active, assigned_by=request.user))
+                                              is_active=obj.is_active, actor=request.user))
 
     def delete_model(self, request, obj):
-        services.remove_service_role(user=obj.user, service_name=obj.service.name, removed_by=request.user)
+        services.remove_service_role(user=obj.user, service_name=obj.service.name, actor=request.user)
 
     @transaction.atomic
     def delete_queryset(self, request, queryset):
         for row in queryset.select_related("user", "service"):
-            services.remove_service_role(user=row.user, service_name=row.service.name, removed_by=request.user)
+            services.remove_service_role(user=row.user, service_name=row.service.name, actor=request.user)
 
 
 class RolePermissionInline(admin.TabularInline):
@@ -412,18 +412,18 @@ class AdminProfileAdmin(StaffProfileAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             services.update_admin_profile(profile=obj, role_key=obj.role.key, flags=form.flags(),
-                                          username=obj.username, updated_by=request.user)
+                                          username=obj.username, actor=request.user)
         else:
             _adopt(obj, services.create_admin_profile(user=obj.user, role_key=obj.role.key, flags=form.flags(),
-                                                      username=obj.username, created_by=request.user))
+                                                      username=obj.username, actor=request.user))
 
     def delete_model(self, request, obj):
-        services.delete_admin_profile(profile=obj, deleted_by=request.user)
+        services.delete_admin_profile(profile=obj, actor=request.user)
 
     @transaction.atomic
     def delete_queryset(self, request, queryset):
         for profile in queryset:
-            services.delete_admin_profile(profile=profile, deleted_by=request.user)
+            services.delete_admin_profile(profile=profile, actor=request.user)
 
 
 @admin.register(SupportProfile)
@@ -436,15 +436,15 @@ class SupportProfileAdmin(StaffProfileAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             services.update_support_profile(profile=obj, role_key=obj.role.key, flags=form.flags(),
-                                            username=obj.username, updated_by=request.user)
+                                            username=obj.username, actor=request.user)
         else:
             _adopt(obj, services.create_support_profile(user=obj.user, role_key=obj.role.key, flags=form.flags(),
-                                                        username=obj.username, created_by=request.user))
+                                                        username=obj.username, actor=request.user))
 
     def delete_model(self, request, obj):
-        services.delete_support_profile(profile=obj, deleted_by=request.user)
+        services.delete_support_profile(profile=obj, actor=request.user)
 
     @transaction.atomic
     def delete_queryset(self, request, queryset):
         for profile in queryset:
-            services.delete_support_profile(profile=profile, deleted_by=request.user)
+            services.delete_support_profile(profile=profile, actor=request.user)

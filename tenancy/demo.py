@@ -35,21 +35,21 @@ DEMO_ADMIN_FLAGS = {
 
 
 def _tenant(name: str, plan: str, actor) -> Tenant:
-    return Tenant.objects.filter(name=name).first() or create_tenant(name=name, plan=plan, created_by=actor)
+    return Tenant.objects.filter(name=name).first() or create_tenant(name=name, plan=plan, actor=actor)
 
 
 def _admin(user, *, role_key: str, flags: dict | None, actor) -> AdminProfile:
     profile = AdminProfile.objects.filter(user=user).first()
     if profile is None:
-        return create_admin_profile(user=user, role_key=role_key, flags=flags, created_by=actor)
-    return update_admin_profile(profile=profile, role_key=role_key, flags=flags, updated_by=actor)
+        return create_admin_profile(user=user, role_key=role_key, flags=flags, actor=actor)
+    return update_admin_profile(profile=profile, role_key=role_key, flags=flags, actor=actor)
 
 
 def _support(user, *, role_key: str, actor) -> SupportProfile:
     profile = SupportProfile.objects.filter(user=user).first()
     if profile is None:
-        return create_support_profile(user=user, role_key=role_key, created_by=actor)
-    return update_support_profile(profile=profile, role_key=role_key, flags=None, updated_by=actor)
+        return create_support_profile(user=user, role_key=role_key, actor=actor)
+    return update_support_profile(profile=profile, role_key=role_key, flags=None, actor=actor)
 
 
 def seed(out) -> None:
@@ -57,26 +57,26 @@ def seed(out) -> None:
     _admin(superadmin, role_key="super_admin", flags=None, actor=None)
     demo = _tenant(DEMO_TENANT, "pro", superadmin)
     second = _tenant(SECOND_TENANT, "standard", superadmin)
-    add_membership(tenant=demo, user=superadmin, is_default=True, added_by=superadmin)
-    add_membership(tenant=second, user=superadmin, added_by=superadmin)
+    add_membership(tenant=demo, user=superadmin, is_default=True, actor=superadmin)
+    add_membership(tenant=second, user=superadmin, actor=superadmin)
 
     admin = ensure_user("admin@demo.local", "Adam Admin", is_staff=True)
     _admin(admin, role_key="admin_limited", flags=DEMO_ADMIN_FLAGS, actor=superadmin)
-    add_membership(tenant=demo, user=admin, is_default=True, added_by=superadmin)
+    add_membership(tenant=demo, user=admin, is_default=True, actor=superadmin)
 
     support = ensure_user("support@demo.local", "Sam Support", is_staff=True)
     admin = User.objects.get(pk=admin.pk)
     # The admin manages supports, but order powers are not theirs to give: the super admin makes this one.
     _support(support, role_key="support_orders", actor=superadmin)
-    add_membership(tenant=demo, user=support, is_default=True, added_by=admin)
+    add_membership(tenant=demo, user=support, is_default=True, actor=admin)
 
     alice = User.objects.filter(email__iexact="alice@demo.local").first()
     if alice is not None:
-        assign_role(tenant=demo, user=alice, role_key="user", assigned_by=superadmin)
-        set_service_role(user=alice, service_name="trading", role_key="user", assigned_by=superadmin)
+        assign_role(tenant=demo, user=alice, role_key="user", actor=superadmin)
+        set_service_role(user=alice, service_name="trading", role_key="user", actor=superadmin)
 
     olga = ensure_user("olga@demo.local", "Olga Operator")
-    assign_role(tenant=second, user=olga, role_key="admin", assigned_by=superadmin)
+    assign_role(tenant=second, user=olga, role_key="admin", actor=superadmin)
 
     for email, hint in [
         ("superadmin@demo.local", "super admin: every tenant; /admin/ (tenants, staff, audit log)"),

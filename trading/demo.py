@@ -34,7 +34,7 @@ def seed(out) -> None:
     tenant = Tenant.objects.get(name=DEMO_TENANT)
     superadmin = User.objects.filter(email__iexact="superadmin@demo.local").first()
     user = ensure_user(TRADER_EMAIL, "Sasha Signals")
-    assign_role(tenant=tenant, user=user, role_key="trading_trader", assigned_by=superadmin)
+    assign_role(tenant=tenant, user=user, role_key="trading_trader", actor=superadmin)
     with tenant_context(tenant):
         account = _account(user)
         if not Signal.objects.filter(account=account).exists():

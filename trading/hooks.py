@@ -15,7 +15,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from core.api_errors import DomainError, error_body
+from core.api_errors import DomainError, error_body, http_status
 from tenancy.scoping import tenant_context
 from trading import selectors
 from trading.services import signals as signal_services
@@ -36,7 +36,7 @@ def signal_webhook(request, token: str):
             signal_services.check_passphrase(account, fields)
             signal, duplicate = signal_services.receive_signal(account=account, fields=fields)
         except DomainError as exc:
-            return JsonResponse(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+            return JsonResponse(error_body(exc.code, exc.message, exc.fields), status=http_status(exc))
     if duplicate:
         return JsonResponse({"signal_id": signal.pk, "status": signal.status, "duplicate": True}, status=200)
     return JsonResponse({"signal_id": signal.pk, "status": signal.status, "duplicate": False}, status=202)

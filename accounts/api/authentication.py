@@ -41,8 +41,7 @@ class AccessTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("The access token is not valid.")
         if not _looks_like_access_token(token):
             return None
-        # Imported here: DRF loads this class while rest_framework.views is still importing,
-        # and the services import core.api_errors, which needs rest_framework.views.
+        # Imported here: DRF loads this class while rest_framework.views is still importing.
         from accounts.services.api_tokens import TokenError, session_for_access_token
 
         try:

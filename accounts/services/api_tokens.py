@@ -15,27 +15,24 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
-from rest_framework import status
 
 from accounts.models import RefreshToken, User, UserSession
 from accounts.services import mfa
 from accounts.services.login import authenticate_for_login
 from accounts.services.sessions import revoke_session, revoke_session_rows
 from audit.services import record_event
-from core.api_errors import DomainError
 from core.crypto import digest, new_token
+from core.errors import NotAuthenticated
 
 ACCESS_SALT = "accounts.api.access-token"
 REFRESH_PURPOSE = "api-refresh-token"
 
 
-class TokenError(DomainError):
-    status_code = status.HTTP_401_UNAUTHORIZED
+class TokenError(NotAuthenticated):
     code = "invalid_token"
 
 
-class MfaRequired(DomainError):
-    status_code = status.HTTP_401_UNAUTHORIZED
+class MfaRequired(NotAuthenticated):
     code = "mfa_required"
 
 

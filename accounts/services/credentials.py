@@ -11,22 +11,19 @@ from datetime import datetime
 
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
-from rest_framework import status
 
 from accounts.models import User
 from accounts.services import throttling
-from core.api_errors import DomainError
+from core.errors import Forbidden, NotAuthenticated, TooManyAttempts
 
 GENERIC_FAILURE = "The email or password is wrong."
 
 
-class CredentialsError(DomainError):
-    status_code = status.HTTP_401_UNAUTHORIZED
+class CredentialsError(NotAuthenticated):
     code = "invalid_credentials"
 
 
-class CredentialsLocked(CredentialsError):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+class CredentialsLocked(TooManyAttempts, CredentialsError):
     code = "locked"
 
     def __init__(self, message: str, *, until: datetime):
@@ -34,13 +31,11 @@ class CredentialsLocked(CredentialsError):
         self.until = until
 
 
-class AccountBlocked(CredentialsError):
-    status_code = status.HTTP_403_FORBIDDEN
+class AccountBlocked(Forbidden, CredentialsError):
     code = "account_blocked"
 
 
-class EmailNotVerified(CredentialsError):
-    status_code = status.HTTP_403_FORBIDDEN
+class EmailNotVerified(Forbidden, CredentialsError):
     code = "email_not_verified"
 
 

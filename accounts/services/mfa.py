@@ -21,13 +21,12 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from rest_framework import status
 
 from accounts.models import BackupCode, User
 from accounts.services import throttling
 from audit.services import record_event
-from core.api_errors import DomainError
 from core.crypto import digest
+from core.errors import InvalidInput, NotAuthenticated, TooManyAttempts
 
 TOTP_INTERVAL = 30
 TOTP_VALID_WINDOW = 1  # steps either side of now
@@ -36,20 +35,17 @@ BACKUP_CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
 BACKUP_CODE_LENGTH = 10  # ~49 bits each
 
 
-class MfaError(DomainError):
-    status_code = status.HTTP_400_BAD_REQUEST
+class MfaError(InvalidInput):
     code = "mfa_error"
 
 
-class CodeRejected(MfaError):
+class CodeRejected(NotAuthenticated, MfaError):
     """A wrong, reused or expired second-factor code."""
 
-    status_code = status.HTTP_401_UNAUTHORIZED
     code = "invalid_code"
 
 
-class CodeLocked(MfaError):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+class CodeLocked(TooManyAttempts, MfaError):
     code = "locked"
 
 

@@ -19,14 +19,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework import status
 
 from accounts.models import E164, OtpVerification, User
 from accounts.services import throttling
 from accounts.sms import SmsDeliveryError, send_sms
 from audit.services import record_event
-from core.api_errors import DomainError
 from core.crypto import digest, mask
+from core.errors import InvalidInput, TooManyAttempts, Unavailable
 
 Purpose = OtpVerification.Purpose
 
@@ -38,8 +37,7 @@ SMS_TEXTS = {
 }
 
 
-class OtpError(DomainError):
-    status_code = status.HTTP_400_BAD_REQUEST
+class OtpError(InvalidInput):
     code = "otp_error"
 
 
@@ -47,18 +45,15 @@ class OtpRejected(OtpError):
     code = "invalid_code"
 
 
-class OtpLocked(OtpError):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+class OtpLocked(TooManyAttempts, OtpError):
     code = "locked"
 
 
-class OtpCooldown(OtpError):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+class OtpCooldown(TooManyAttempts, OtpError):
     code = "resend_too_soon"
 
 
-class OtpNotSent(OtpError):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+class OtpNotSent(Unavailable, OtpError):
     code = "sms_not_sent"
 
 

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils import timezone
-from rest_framework import status
 
 from accounts.middleware import SESSION_ROW_KEY
 from accounts.models import PasswordReset, User, UserSession
@@ -21,14 +20,19 @@ from accounts.services.registration import EMAIL_RESEND_COOLDOWN, LinkError, sen
 from accounts.services.sessions import revoke_all_sessions, revoke_other_sessions
 from accounts.session_store import stored_session_key
 from audit.services import record_event
-from core.api_errors import DomainError
 from core.crypto import digest, new_token
+from core.errors import Forbidden, TooManyAttempts
 
 
-class CurrentPasswordError(DomainError):
+class CurrentPasswordError(Forbidden):
     """The current password, asked again before a sensitive change, was wrong (or too many tries)."""
 
-    status_code = status.HTTP_403_FORBIDDEN
+    code = "wrong_current_password"
+
+
+class CurrentPasswordLocked(TooManyAttempts, CurrentPasswordError):
+    """Too many wrong current passwords from this address: locked for a while."""
+
     code = "wrong_current_password"
 
 
@@ -40,8 +44,7 @@ def check_current_password(*, user: User, password: str, ip: str | None) -> None
     subject = str(user.pk)
     until = throttling.locked_until(scope=throttling.REAUTH, subject=subject, ip=ip)
     if until is not None:
-        raise CurrentPasswordError(lock_message(until, timezone.now()), code="locked",
-                                   status_code=status.HTTP_429_TOO_MANY_REQUESTS)
+        raise CurrentPasswordLocked(lock_message(until, timezone.now()), code="locked")
     if not user.check_password(password or ""):
         throttling.record_failure(scope=throttling.REAUTH, subject=subject, ip=ip)
         record_event(action="user.reauth_failed", actor=user, target=user,

@@ -17,13 +17,12 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework import status
 
 from accounts.models import EmailVerification, PasswordReset, User
 from accounts.selectors import EMAIL_VERIFICATION_PURPOSE, user_by_email
 from audit.services import record_event
-from core.api_errors import DomainError
 from core.crypto import digest, new_token
+from core.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +30,9 @@ logger = logging.getLogger(__name__)
 EMAIL_RESEND_COOLDOWN = timedelta(minutes=1)
 
 
-class LinkError(DomainError):
+class LinkError(InvalidInput):
     """An emailed link that cannot be used: unknown, already used or expired."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
     code = "invalid_link"
 
 

@@ -18,7 +18,7 @@ from accounts.services import mfa
 from accounts.services.login import record_login
 from accounts.services.sessions import live_sessions
 from audit.context import client_ip
-from core.api_errors import DomainError
+from core.errors import DomainError
 
 # Set by the login view after a right password for a user with MFA on.
 PENDING_USER = "mfa_pending_user_id"

@@ -10,8 +10,8 @@ from accounts.forms_security import PhoneCodeForm, PhoneForm
 from accounts.models import OtpVerification
 from accounts.services import otp
 from audit.context import client_ip
-from core.api_errors import DomainError
 from core.crypto import mask
+from core.errors import DomainError
 
 PENDING_PHONE = "phone_pending"
 

@@ -27,3 +27,10 @@ def test_nothing_outside_bench_imports_bench():
 
     assert len(source_files()) > 100
     assert offenders == []
+
+
+def test_config_holds_wiring_only():
+    """Settings, URLs, the Celery app and the servers' entry points; shared infrastructure lives in core/."""
+    modules = {path.stem for path in (ROOT / "config").glob("*.py")}
+
+    assert modules == {"__init__", "settings", "urls", "celery", "wsgi", "asgi"}

@@ -1,8 +1,8 @@
 """What every payments admin shares: flag guards, the current tenant, audited plain edits.
 
 Each ModelAdmin says which staff flags let a person view, add, change or delete
-its rows; Django's own model permissions are not consulted, so the flags of
-seed 002 are the final word here as everywhere (payments.permissions).
+its rows; Django's own model permissions are not consulted, so the staff
+profiles' flags are the final word here as everywhere (payments.permissions).
 """
 
 from django import forms

@@ -2,7 +2,7 @@
 
 Seen by whoever may see orders or manage merchants; resending (a real HTTP call
 to the store, recorded as a manual attempt and audited) needs one of
-payments.services.callbacks.RESEND_FLAGS.
+payments.callbacks.delivery.RESEND_FLAGS.
 """
 
 import json
@@ -11,9 +11,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.utils.html import format_html
 
+from payments.callbacks.delivery import RESEND_FLAGS, resend_callback
 from payments.models import CallbackAttempt, CallbackEvent
 from payments.permissions import MANAGE_MERCHANTS, VIEW_ORDERS, has_any_flag
-from payments.services.callbacks import RESEND_FLAGS, resend_callback
 
 from .base import ReadOnlyAdmin
 
@@ -83,7 +83,7 @@ class CallbackEventAdmin(ReadOnlyCallbackAdmin):
             return
         delivered, failed = 0, []
         for event in events:
-            attempt = resend_callback(event=event, requested_by=request.user)
+            attempt = resend_callback(event=event, actor=request.user)
             if attempt.error:
                 failed.append(f"{event.event_id}: {attempt.error}")
             else:

@@ -59,12 +59,12 @@ class MerchantAdmin(FlagGuardedAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             changes = {name: form.cleaned_data[name] for name in form.changed_data}
-            merchant_services.update_merchant(merchant=obj, changes=changes, changed_by=request.user)
+            merchant_services.update_merchant(merchant=obj, changes=changes, actor=request.user)
             return
         saved = merchant_services.create_merchant(
             tenant=Tenant.objects.get(pk=current_tenant_id()), user=form.cleaned_data["user"],
             first_name=obj.first_name, last_name=obj.last_name, avatar_url=obj.avatar_url,
-            verification_level=obj.verification_level, created_by=request.user)
+            verification_level=obj.verification_level, actor=request.user)
         _adopt(obj, saved)
 
 
@@ -110,7 +110,7 @@ class MerchantStoreAdmin(FlagGuardedAdmin):
         data = form.cleaned_data
         if change:
             changes = {name: data[name] for name in form.changed_data if name in STORE_SETTINGS + STORE_LIMITS}
-            merchant_services.update_store(store=obj, changes=changes, changed_by=request.user)
+            merchant_services.update_store(store=obj, changes=changes, actor=request.user)
             return
         saved, raw_key = merchant_services.create_store(
             merchant=data["merchant"], store_name=data["store_name"], crypto_currency=data["crypto_currency"],
@@ -120,7 +120,7 @@ class MerchantStoreAdmin(FlagGuardedAdmin):
             pay_in_enabled=data["pay_in_enabled"], pay_out_enabled=data["pay_out_enabled"], access=data["access"],
             trafic_access=data["trafic_access"],
             gateway_require_customer_id_param=data["gateway_require_customer_id_param"],
-            gateway_require_amount_param=data["gateway_require_amount_param"], created_by=request.user)
+            gateway_require_amount_param=data["gateway_require_amount_param"], actor=request.user)
         _adopt(obj, saved)
         request.payments_new_store_key = raw_key
 
@@ -142,7 +142,7 @@ class MerchantStoreAdmin(FlagGuardedAdmin):
             raise PermissionDenied
         store = self.object_or_404(request, object_id, "No such store.")
         if request.method == "POST":
-            raw_key = merchant_services.rotate_store_keys(store=store, rotated_by=request.user)
+            raw_key = merchant_services.rotate_store_keys(store=store, actor=request.user)
             return self._key_once_response(request, store, raw_key, created=False)
         context = self.page_context(request, store=store, title=f"Rotate the API key of {store.store_name}?")
         return TemplateResponse(request, "admin/payments/merchantstore/rotate_keys.html", context)

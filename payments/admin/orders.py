@@ -115,7 +115,7 @@ class IncomingOrderAdmin(ReadOnlyOrderAdmin):
         done, refused = 0, 0
         for order in queryset:
             try:
-                cancel_incoming_order(order=order, cancelled_by=request.user, reason="Cancelled by staff.")
+                cancel_incoming_order(order=order, actor=request.user, reason="Cancelled by staff.")
                 done += 1
             except PaymentsError:
                 refused += 1
@@ -256,7 +256,7 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 execution.set_order_status_by_staff(
-                    order=order, status=form.cleaned_data["status"], changed_by=request.user,
+                    order=order, status=form.cleaned_data["status"], actor=request.user,
                     reason=form.cleaned_data["reason"], confirmed_fiat=form.cleaned_data["confirmed_fiat"])
             except PaymentsError as exc:
                 _apply_service_errors(form, exc)
@@ -346,7 +346,7 @@ class AppealAdmin(ReadOnlyAdmin):
         form = ResolveAppealForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                execution.resolve_appeal(appeal=appeal, resolved_by=request.user,
+                execution.resolve_appeal(appeal=appeal, actor=request.user,
                                          resolution=form.cleaned_data["resolution"], note=form.cleaned_data["note"],
                                          confirmed_fiat=form.cleaned_data["confirmed_fiat"])
             except PaymentsError as exc:

@@ -90,6 +90,6 @@ class ExchangeRateAdmin(FlagGuardedAdmin):
     def save_model(self, request, obj, form, change):
         row = record_exchange_rate(fiat_currency=obj.fiat_currency, crypto_currency=obj.crypto_currency,
                                    rate=obj.rate, source=obj.source, fetched_at=obj.fetched_at,
-                                   recorded_by=request.user)
+                                   actor=request.user)
         obj.pk, obj.tenant_id, obj.created_at = row.pk, row.tenant_id, row.created_at
         obj._state.adding = False

@@ -86,17 +86,17 @@ class TraderAdmin(FlagGuardedAdmin):
         data = form.cleaned_data
         if change:
             changes = {name: data[name] for name in form.changed_data}
-            trader_services.update_trader(trader=obj, changes=changes, changed_by=request.user)
+            trader_services.update_trader(trader=obj, changes=changes, actor=request.user)
             return
         saved = trader_services.create_trader(
             tenant=Tenant.objects.get(pk=current_tenant_id()), user=data["user"],
             first_name=obj.first_name, last_name=obj.last_name, verification_level=obj.verification_level,
             trafic_priority=obj.trafic_priority, preferred_fiat_currency=obj.preferred_fiat_currency,
-            crypto_currency=obj.crypto_currency, time_zone=obj.time_zone, created_by=request.user)
+            crypto_currency=obj.crypto_currency, time_zone=obj.time_zone, actor=request.user)
         rest = {name: data[name] for name in form.changed_data
                 if name in TRADER_SETTINGS + TRADER_LIMITS + ("avatar_url",)}
         if rest:
-            trader_services.update_trader(trader=saved, changes=rest, changed_by=request.user)
+            trader_services.update_trader(trader=saved, changes=rest, actor=request.user)
         _adopt(obj, saved)
 
 
@@ -243,22 +243,22 @@ class ReqTraderAdmin(FlagGuardedAdmin):
             saved = requisite_services.create_requisite(
                 trader=data["trader"], fiat=data["fiat"], method=data["method"], bank=data["bank"],
                 req_number=data["new_req_number"], owner_of_requisites=data.get("owner_of_requisites"),
-                status=data["status"], created_by=request.user)
+                status=data["status"], actor=request.user)
             _adopt(obj, saved)
             return
         user, reason = request.user, data.get("change_reason", "")
         if data.get("new_req_number"):
             requisite_services.change_requisite_number(requisite=obj, req_number=data["new_req_number"],
-                                                       changed_by=user)
+                                                       actor=user)
         plain = {name: data[name] for name in form.changed_data if name in self.PLAIN_FIELDS}
         if plain:
-            requisite_services.update_requisite(requisite=obj, changes=plain, changed_by=user)
+            requisite_services.update_requisite(requisite=obj, changes=plain, actor=user)
         if "distribution_weight" in form.changed_data:
             requisite_services.set_distribution_weight(requisite=obj, distribution_weight=data["distribution_weight"],
-                                                       changed_by=user, reason=reason)
+                                                       actor=user, reason=reason)
         if "is_excluded_from_distribution" in form.changed_data:
             requisite_services.set_requisite_exclusion(requisite=obj, excluded=data["is_excluded_from_distribution"],
-                                                       changed_by=user, reason=reason)
+                                                       actor=user, reason=reason)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not FullRequisitesSettings:
@@ -269,7 +269,7 @@ class ReqTraderAdmin(FlagGuardedAdmin):
                        if name in SETTINGS_SWITCHES + SETTINGS_LIMITS}
             if changes:
                 saved = requisite_services.update_requisite_settings(requisite=form.instance, changes=changes,
-                                                                     changed_by=request.user)
+                                                                     actor=request.user)
                 formset.changed_objects.append((saved, list(changes)))
 
     def response_add(self, request, obj, post_url_continue=None):
@@ -291,7 +291,7 @@ class ReqTraderAdmin(FlagGuardedAdmin):
             raise PermissionDenied
         for requisite in queryset:
             requisite_services.set_requisite_exclusion(requisite=requisite, excluded=excluded,
-                                                       changed_by=request.user, reason="admin bulk action")
+                                                       actor=request.user, reason="admin bulk action")
         self.message_user(request, f"{len(queryset)} requisite(s) updated.", messages.SUCCESS)
 
     def get_urls(self):

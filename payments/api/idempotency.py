@@ -20,9 +20,8 @@ import redis
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import status
 
-from core.api_errors import DomainError
+from core.errors import InvalidInput
 from payments.models import MerchantStore
 from payments.services.idempotency import (
     Claim,
@@ -62,9 +61,8 @@ def _key_from(request) -> str | None:
     if raw is None:
         return None
     if not KEY_PATTERN.match(raw):
-        raise DomainError("Idempotency-Key must be 1–255 visible ASCII characters.", code="invalid_idempotency_key",
-                          fields={HEADER: ["1–255 visible ASCII characters."]},
-                          status_code=status.HTTP_400_BAD_REQUEST)
+        raise InvalidInput("Idempotency-Key must be 1–255 visible ASCII characters.", code="invalid_idempotency_key",
+                           fields={HEADER: ["1–255 visible ASCII characters."]})
     return raw
 
 

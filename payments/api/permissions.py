@@ -1,14 +1,12 @@
 """Who may use the store API: an enabled store of an active merchant in an active tenant."""
 
-from rest_framework import status
 from rest_framework.permissions import BasePermission
 
-from core.api_errors import DomainError
+from core.errors import Forbidden
 from payments.models import MerchantStore
 
 
-class StoreAccessDenied(DomainError):
-    status_code = status.HTTP_403_FORBIDDEN
+class StoreAccessDenied(Forbidden):
     code = "forbidden"
 
 

@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from core.local_cache import LocalTTLCache
 from payments.models import BalanceStore, IncomingOrder, MerchantStore
-from payments.selectors import served_offers
+from payments.selectors.offers import served_offers
 from payments.store_keys import private_key_digest
 from tenancy.scoping import dangerously_bypass_tenant_scope
 
@@ -30,7 +30,7 @@ _stores_by_key_digest: LocalTTLCache[MerchantStore] = LocalTTLCache("store-api-s
 
 
 def store_for_api_key(raw_key: str) -> MerchantStore | None:
-    """payments.selectors.find_store_by_private_key, loading only what the store API uses.
+    """payments.selectors.stores.find_store_by_private_key, loading only what the store API uses.
 
     Same rule: looked up by the key's keyed digest across tenants (the tenant is not known yet);
     the caller checks access, merchant and tenant, then enters the store's tenant. Unknown keys
@@ -71,7 +71,7 @@ def store_balance(store: MerchantStore) -> BalanceStore:
 
 
 def available_methods(store: MerchantStore) -> list[dict]:
-    """The methods the store can be served with, each with the banks offering it (payments.selectors.served_offers:
+    """The methods the store can be served with, each with the banks offering it (selectors.offers.served_offers:
     active offers at active banks of the store's currency), by method code."""
     served = served_offers(store.tenant_id, store.fiat_currency_id)
     return [{"code": code, "name": method.name, "banks": served.banks_of_method[code]}

@@ -12,7 +12,7 @@ from rest_framework.utils.serializer_helpers import BindingDict
 
 from core.crypto import mask
 from payments.models import IncomingOrder, OrderType, StoreStatus
-from payments.selectors_pay import payment_url
+from payments.pay.selectors import payment_url
 
 
 def reject_unencodable(value: str) -> None:

@@ -17,16 +17,13 @@ checked for PAUSE_SECONDS, so a Redis that hangs costs one timeout per pause, no
 import logging
 import time
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.throttling import BaseThrottle
-
-if TYPE_CHECKING:
-    from .idempotency import KeyMarker  # which imports this module
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +33,14 @@ REDIS_TIMEOUT_SECONDS = 0.5
 PAUSE_SECONDS = 1.0
 
 _redis_clients: dict[str, redis.Redis] = {}
+
+
+class PipelineMarker(Protocol):
+    """Something that rides on the counter's round trip (payments.api.idempotency.KeyMarker)."""
+
+    def add_to(self, pipeline: Any) -> None: ...
+
+    def took(self, reply: Any) -> None: ...
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -57,7 +62,7 @@ def redis_client(url: str) -> redis.Redis:
     return client
 
 
-def count_request(key: str, period: int, marker: "KeyMarker | None" = None) -> int:
+def count_request(key: str, period: int, marker: PipelineMarker | None = None) -> int:
     """Add one to the window counter `key` (kept a little longer than `period`) and return the count;
     with Redis, `marker` (payments.api.idempotency.KeyMarker) is set in the same round trip."""
     if settings.REDIS_URL:

@@ -69,18 +69,17 @@ def _create_order(view: OrderCreateView, request, order_type: str) -> HttpRespon
     data = view.InputSerializer(data=request.data)
     data.is_valid(raise_exception=True)
 
+    def answer(order: IncomingOrder) -> bytes:
+        return rendered_json(OrderSerializer(order).data)
+
     def create(claim) -> HttpResponse:
-        rendered: list[bytes] = []
-
-        def answer(order: IncomingOrder) -> bytes:
-            if not rendered:
-                rendered.append(rendered_json(OrderSerializer(order).data))
-            return rendered[0]
-
-        order = intake.create_incoming_order(store=view.store, order_type=order_type, claim=claim, answer=answer,
-                                             **data.validated_data)
+        if claim is None:
+            order = intake.create_incoming_order(store=view.store, order_type=order_type, **data.validated_data)
+            return json_answer(answer(order), status=status.HTTP_201_CREATED)
+        created = intake.create_incoming_order_with_key(store=view.store, order_type=order_type, claim=claim,
+                                                        answer=answer, **data.validated_data)
         # The very bytes the key's row keeps, so a replay is byte-identical to this answer.
-        return json_answer(answer(order), status=status.HTTP_201_CREATED)
+        return json_answer(created.answer, status=status.HTTP_201_CREATED)
 
     return respond_idempotently(marker, create)
 
@@ -177,7 +176,7 @@ class OrderCancelView(StoreAPIView):
         order = selectors.store_order(self.store, order_id)
         if order is None:
             raise NotFound("No such order.")
-        intake.cancel_store_order(store=self.store, order=order, cancelled_by=request.user)
+        intake.cancel_store_order(store=self.store, order=order, actor=request.user)
         return Response(OrderSerializer(selectors.store_order(self.store, order_id)).data)
 
 

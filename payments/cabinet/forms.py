@@ -7,7 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from core.api_errors import DomainError
+from core.errors import DomainError
 from payments.models import (
     Bank,
     CallbackEvent,

@@ -1,4 +1,4 @@
-"""P2P payment processing tables (seed 002), every one tenant-scoped and under RLS."""
+"""P2P payment processing tables, every one tenant-scoped and under RLS."""
 
 from .balances import (
     BalanceStore,

@@ -1,4 +1,4 @@
-"""Balances and their history (seed 002 section 2.6).
+"""Balances and their history: a store's crypto balance, a trader's fiat and crypto balances (with holds).
 
 One history row per movement, `amount` signed, `balance_after` the balance once
 it is applied, so a balance always equals the sum of its history (and a hold the

@@ -1,4 +1,4 @@
-"""Money columns as seed 002 section 4 fixes them: DECIMAL(20,8) crypto, DECIMAL(20,2) fiat."""
+"""Money columns: DECIMAL(20,8) for crypto (8 places, a satoshi-sized step), DECIMAL(20,2) for fiat (cents)."""
 
 from decimal import Decimal
 

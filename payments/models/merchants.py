@@ -1,4 +1,4 @@
-"""Merchants and their stores (seed 002 section 2.2)."""
+"""Merchants and their stores: each store has its own API keys, currencies, commissions and limits."""
 
 from django.conf import settings
 from django.db import models
@@ -19,7 +19,7 @@ class VerificationLevel(models.TextChoices):
 
 
 class Merchant(TenantScopedModel):
-    """A user's merchant profile; email, password and blocking live on the user (seed 2.2)."""
+    """A user's merchant profile; email, password and blocking live on the user, not duplicated here."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_profile")
     first_name = models.CharField(max_length=100, blank=True, default="")

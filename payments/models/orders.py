@@ -1,4 +1,5 @@
-"""Incoming orders (the intake queue) and assigned orders (seed 002 sections 2.4, 2.5, 3)."""
+"""Incoming orders (the intake queue, one row per store request) and assigned orders (one per incoming order
+that got a requisite, followed through execution)."""
 
 from django.db import models
 from django.db.models import Q
@@ -156,7 +157,7 @@ class IncomingOrder(TenantScopedModel):
         ]
         constraints = [
             # A store's client_id is its own order number: one order per number (NULLs: no number, any count).
-            # Its index also serves the store API's `?client_id=` filter (the seed's client_id index stays
+            # Its index also serves the store API's `?client_id=` filter (the plain client_id index stays
             # for look-ups across stores).
             models.UniqueConstraint(fields=["store", "client_id"], name="incoming_orders_store_client_id_uniq",
                                     violation_error_message="This store already has an order with this client_id."),
@@ -187,7 +188,7 @@ class IncomingOrder(TenantScopedModel):
 
 
 class OrderHistory(TenantScopedModel):
-    """An order that has a requisite assigned, through its execution (seed 2.5)."""
+    """An order that has a requisite assigned, through its execution (paid, confirmed, disputed, closed)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending payment"

@@ -1,7 +1,7 @@
-"""Reference data of seed 002 (section 2.7), one set per tenant.
+"""Reference data (banks, payment methods, currencies, countries, time zones, rates), one set per tenant.
 
-Each operator company keeps its own banks, methods and currencies, so the seed's
-global uniqueness (e.g. a bank's name) becomes uniqueness within a tenant.
+Each operator company keeps its own banks, methods and currencies, so what would be
+globally unique (e.g. a bank's name) is unique within a tenant.
 """
 
 import zoneinfo
@@ -131,7 +131,8 @@ class PaymentMethod(TenantScopedModel):
 
 
 class AvailableBankMethod(TenantScopedModel):
-    """Which method each bank supports (seed table `avalible_bank_methods`, spelling kept)."""
+    """Which method each bank supports; a requisite's bank must offer its method (table `avalible_bank_methods`,
+the original schema's spelling kept)."""
 
     bank = models.ForeignKey(Bank, on_delete=models.CASCADE, related_name="available_methods")
     method = models.ForeignKey(PaymentMethod, on_delete=models.CASCADE, related_name="available_banks")
@@ -152,7 +153,7 @@ class ExchangeRate(TenantScopedModel):
     """A quote: `rate` units of fiat for one unit of crypto (e.g. 36.5 THB per USDT).
 
     Rows are appended, never edited; intake takes the newest one younger than
-    EXCHANGE_RATE_MAX_AGE (see selectors.current_rate).
+    EXCHANGE_RATE_MAX_AGE (see payments.selectors.rates.current_rate).
     """
 
     fiat_currency = models.ForeignKey(FiatCurrency, on_delete=models.PROTECT, related_name="exchange_rates")

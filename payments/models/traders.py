@@ -1,4 +1,4 @@
-"""Traders, their requisites and the requisites' settings (seed 002 section 2.3)."""
+"""Traders, their requisites (bank cards and accounts that receive or send fiat) and the requisites' settings."""
 
 from django.conf import settings
 from django.db import models
@@ -15,7 +15,7 @@ from .reference import Bank, CryptoCurrency, FiatCurrency, PaymentMethod, TimeZo
 
 
 class Trader(TenantScopedModel):
-    """A user's trader profile (seed 2.3).
+    """A user's trader profile: in work or not, and a priority among traders at assignment.
 
     `trafic_priority` orders candidates at assignment (lower first); every
     requisite's `distribution_weight` follows it (services.traders.set_trafic_priority).
@@ -49,7 +49,7 @@ class Trader(TenantScopedModel):
         db_table = "traders"
         ordering = ["trafic_priority", "id"]
         indexes = [
-            # Assignment: traders in work, by priority (seed 2.3; the user's is_active is joined).
+            # Assignment looks at traders in work, lowest priority first (the user's is_active is joined).
             models.Index(fields=["tenant", "in_work", "trafic_priority"], name="ix_trader_priority_lookup"),
         ]
         constraints = [
@@ -92,7 +92,7 @@ class OwnerOfRequisites(TenantScopedModel):
 
 class RequisiteStatus(models.TextChoices):
     PENDING = "pending", "Pending review"
-    APPROVE = "approve", "Approved"  # the seed's spelling: assignment filters on status = 'approve'
+    APPROVE = "approve", "Approved"  # the original schema's value: assignment filters on status = 'approve'
     PAUSED = "paused", "Paused"
     REJECTED = "rejected", "Rejected"
 
@@ -103,7 +103,7 @@ class ReqTrader(TenantScopedModel):
     The number is encrypted at rest; `req_number_last4` is what pages show and
     `req_number_digest` finds duplicates. The whole number is read only by
     `services.requisites.reveal_requisite_number` (staff, audited) and
-    `selectors.payment_details_for_customer` (the paying customer).
+    `payments.selectors.customer.payment_details_for_customer` (the paying customer).
     """
 
     trader = models.ForeignKey(Trader, on_delete=models.PROTECT, related_name="requisites")
@@ -129,7 +129,7 @@ class ReqTrader(TenantScopedModel):
         verbose_name = "requisite"
         verbose_name_plural = "requisites"
         indexes = [
-            # Candidate search of seed section 3: filters, then round-robin by last_used_at.
+            # Assignment's candidate search: currency, method, bank, status, then round-robin by last_used_at.
             models.Index(fields=["tenant", "fiat", "method", "bank", "status", "last_used_at"],
                          name="ix_req_traders_lookup"),
         ]
@@ -165,7 +165,8 @@ def requisite_number_digest(number: str) -> str:
 
 
 class FullRequisitesSettings(TenantScopedModel):
-    """Per-requisite switches and limits (fiat) checked at assignment (seed 2.3, section 3)."""
+    """Per-requisite switches and limits (fiat) checked at assignment: a requisite takes an order only while
+    its order-type switch is on and the amount, its day turnover, lifetime total and window stay in bounds."""
 
     requisite = models.OneToOneField(ReqTrader, on_delete=models.CASCADE, related_name="settings")
     pay_in = models.BooleanField(default=False)

@@ -1,4 +1,4 @@
-"""Assignment (stage 2, seed 002 section 3): give one incoming order a trader's requisite.
+"""Assignment (stage 2): give one incoming order a trader's requisite.
 
 One short transaction per order, all or nothing:
 
@@ -6,16 +6,18 @@ One short transaction per order, all or nothing:
    a second message for the same order, or the sweeper, skips it while a live
    task holds it, and a cancel by the store waits for us and then sees the result.
    The same statement reads what the attempt's events show (`_LOCK_ORDER_SQL`).
-2. Find and lock the best requisite (`_CANDIDATE_SQL`): the seed's joins and
-   filters, ordered by the trader's `trafic_priority`, then `last_used_at`
-   (NULLS FIRST: round-robin), `LIMIT 1 FOR UPDATE OF r SKIP LOCKED` (the NO KEY
-   UPDATE strength, as for the order: we change no key, so rows that merely
-   reference the requisite or the order are never blocked by our locks).
+2. Find and lock the best requisite (`_CANDIDATE_SQL`): an approved requisite of
+   a trader in work, in the order's currency, method and bank, whose switches
+   allow the order type and whose static limits take the amount, ordered by
+   the trader's `trafic_priority`, then `last_used_at` (NULLS FIRST: round-robin),
+   `LIMIT 1 FOR UPDATE OF r SKIP LOCKED` (the NO KEY UPDATE strength, as for the
+   order: we change no key, so rows that merely reference the requisite or the
+   order are never blocked by our locks).
 3. Check the dynamic limits against `order_history` *after* the lock, in a new
    statement: holding the requisite's row lock serialises every assignment to
    it, and in READ COMMITTED each statement sees what the previous holder
-   committed. (The seed suggests REPEATABLE READ or SERIALIZABLE; the row lock
-   gives the same guarantee here without serialization failures to retry, and
+   committed. (REPEATABLE READ or SERIALIZABLE would be the textbook answer; the
+   row lock gives the same guarantee here without serialization failures to retry, and
    a REPEATABLE READ snapshot taken before the lock would miss the previous
    holder's order.) A candidate that fails is passed over for the next one, at
    most ASSIGNMENT_MAX_CANDIDATES in one attempt, and goes to the back of its
@@ -33,7 +35,7 @@ One short transaction per order, all or nothing:
 The worker's time is the service's throughput (bench/assignment.py), so this
 path reads nothing twice and compiles nothing per order: its statements are
 written out here or compiled once (core.sql), the events are built from the
-rows in hand (payments.selectors_callbacks.order_event_data_in_hand), and rows
+rows in hand (payments.callbacks.bodies.order_event_data_in_hand), and rows
 written together go in one INSERT. About ten statements per assigned order.
 
 The database row is the truth and a Celery message only a hint. Retries are not
@@ -67,23 +69,26 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core import sql
+from core import messaging, sql
+from payments.callbacks.bodies import OrderNames, order_event_data_in_hand
+from payments.callbacks.events import enqueue_order_created_once, enqueue_order_event, write_order_events
 from payments.errors import PaymentsError
 from payments.models import BalanceTrader, IncomingOrder, OrderHistory, OrderType
 from payments.models.fields import CRYPTO_PLACES, FIAT_PLACES
-from payments.selectors_callbacks import OrderNames, order_event_data_in_hand
 from tenancy.models import Tenant
 from tenancy.scoping import current_tenant_id, tenant_context
 
-from . import dispatch, hints, ledger
+from . import dispatch, ledger
 from .audit_trail import entry, record, record_all
-from .callbacks import enqueue_order_created_once, enqueue_order_event, write_order_events
 
 logger = logging.getLogger(__name__)
 
 CRYPTO_STEP = Decimal(1).scaleb(-CRYPTO_PLACES)
 FIAT_STEP = Decimal(1).scaleb(-FIAT_PLACES)
 OPEN_STATUSES = [IncomingOrder.Status.NEW, IncomingOrder.Status.RETRYING]
+# The tasks that assign one order, and several of one tenant (payments.tasks), sent by name (core.messaging).
+ASSIGN_ORDER_TASK = "payments.assign_incoming_order"
+ASSIGN_ORDERS_TASK = "payments.assign_incoming_orders"
 # Orders that no longer count towards a requisite's turnover.
 NOT_COUNTED = [OrderHistory.Status.CANCELLED, OrderHistory.Status.FAILED, OrderHistory.Status.EXPIRED]
 
@@ -162,7 +167,7 @@ def assign_incoming_order(*, order_id: int, tenant_id, claim: datetime | None = 
     with tenant_context(tenant_id):
         now = timezone.now()
         try:
-            with transaction.atomic():
+            with transaction.atomic():  # not durable: the demo seeding assigns inside its own transaction
                 return _assign_locked(order_id, now, claim)
         except _StopAttempt as stop:
             return _count_failed_attempt_again(order_id, stop.reason, now)
@@ -255,7 +260,7 @@ def _touch_requisite(requisite_id: int, now: datetime) -> None:
                        [connection.ops.adapt_datetimefield_value(now), requisite_id])
 
 
-# The seed's candidate search. {placeholders} are filled from fixed fragments only; values are parameters.
+# The candidate search (step 2 above). {placeholders} are filled from fixed fragments only; values are parameters.
 _CANDIDATE_SQL = """
 SELECT c.*, pm.code, bk.name FROM (
 SELECT r.id, r.trader_id, r.method_id, r.bank_id, t.{commission_column},
@@ -667,11 +672,9 @@ def sweep_due_orders(*, now: datetime | None = None, limit: int | None = None) -
     sweepers do) instead of bypassing RLS: the tenants table is small, the scope
     stays enforced, and no audit entry is needed for a bypass every few seconds.
     """
-    from payments.tasks_assignment import assign_incoming_order_task
-
     now = now or timezone.now()
     limit = limit or settings.ASSIGNMENT_SWEEP_BATCH
-    cutoff = dispatch.resend_cutoff(assign_incoming_order_task, now=now,
+    cutoff = dispatch.resend_cutoff(ASSIGN_ORDER_TASK, now=now,
                                     dispatch_lease=settings.ASSIGNMENT_DISPATCH_LEASE_SECONDS,
                                     claim_lease=settings.ASSIGNMENT_CLAIM_LEASE_SECONDS,
                                     slack=settings.ASSIGNMENT_SWEEP_QUEUE_SLACK)
@@ -698,18 +701,16 @@ def sweep_due_orders(*, now: datetime | None = None, limit: int | None = None) -
 
 
 def _dispatch(order_ids: list[int], tenant_id, marked_at: datetime) -> int:
-    """Send one message per claimed order as a hint (payments.services.hints: never blocks on the broker;
+    """Send one message per claimed order as a hint (core.messaging: never blocks on the broker;
     a message it cannot send gives its order back to the next sweep at once).
 
     One message per order, not coalesced batches: a sweep sends orders that are due now (retries),
     and a batch would make each wait behind the others' attempts in one worker.
     """
-    from payments.tasks_assignment import assign_incoming_order_task
-
     tenant = {"tenant_id": str(tenant_id)}
     for order_id in order_ids:
-        hints.publish(assign_incoming_order_task, args=[order_id], kwargs=tenant,
-                      on_drop=partial(give_back_dispatch, order_id, tenant_id, marked_at))
+        messaging.send(ASSIGN_ORDER_TASK, args=[order_id], kwargs=tenant,
+                       on_drop=partial(give_back_dispatch, order_id, tenant_id, marked_at))
     return len(order_ids)
 
 

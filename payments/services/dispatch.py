@@ -4,7 +4,7 @@ Two columns of the row say it, with two leases:
 
 - `dispatched_at`: a message for the row was handed to the broker then and not yet taken by a worker.
   NULL: no message is out — never sent, given back at once when the hint was dropped (the broker was
-  away: payments.services.hints calls `on_drop`), or taken by a worker (its claim, below).
+  away: core.messaging.hints calls `on_drop`), or taken by a worker (its claim, below).
 - `next_attempt_at`: when the row is due (again). A worker that takes the message *claims* the row in
   one committed statement before it works on it: `next_attempt_at` = now + the claim lease, and
   `dispatched_at` = NULL. So the row of a worker killed mid-work (kill -9: its message dies with it,
@@ -33,22 +33,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from celery import Task
 from django.db import connections
 
-from . import hints
+from core import messaging
 
 logger = logging.getLogger(__name__)
 
 
-def resend_cutoff(task: Task, *, now: datetime, dispatch_lease: float, claim_lease: float,
+def resend_cutoff(task_name: str, *, now: datetime, dispatch_lease: float, claim_lease: float,
                   slack: int) -> datetime | None:
-    """Rows whose message was handed to the broker before the returned time count as lost; None: none do.
+    """Rows whose message to task `task_name` was handed to the broker before the returned time count as lost;
+    None: none do.
 
     See the module docstring. Unknown queue length (eager mode, or the broker does not say): the
     dispatch lease alone, as if the queue were short.
     """
-    waiting = hints.waiting_messages(task)
+    waiting = messaging.waiting(task_name)
     if waiting is None:
         return now - timedelta(seconds=dispatch_lease)
     if waiting == 0:

@@ -58,7 +58,7 @@ def _store_quotes(tenant: Tenant, quotes: list[RateQuote]) -> int:
 @transaction.atomic
 def record_exchange_rate(*, fiat_currency: FiatCurrency, crypto_currency: CryptoCurrency, rate: Decimal,
                          source: str = "manual", fetched_at: datetime | None = None,
-                         recorded_by=None) -> ExchangeRate:
+                         actor=None) -> ExchangeRate:
     """One rate entered by hand (staff) or by a custom job; audited when a person does it."""
     ensure_same_tenant(fiat_currency.tenant_id, crypto_currency)
     if not isinstance(rate, Decimal) or not rate.is_finite() or rate <= 0:
@@ -67,8 +67,8 @@ def record_exchange_rate(*, fiat_currency: FiatCurrency, crypto_currency: Crypto
     row = ExchangeRate.objects.create(tenant_id=fiat_currency.tenant_id, fiat_currency=fiat_currency,
                                       crypto_currency=crypto_currency, rate=rate, source=source[:64],
                                       fetched_at=fetched_at or timezone.now())
-    if recorded_by is not None:
-        record(action="exchange_rate.recorded", target=row, actor=recorded_by,
+    if actor is not None:
+        record(action="exchange_rate.recorded", target=row, actor=actor,
                description=f"1 {crypto_currency.code} = {rate} {fiat_currency.code}",
                details={"rate": rate, "source": row.source})
     return row

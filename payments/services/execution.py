@@ -28,6 +28,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from payments.callbacks.events import enqueue_order_event
 from payments.errors import ConflictError, PaymentsError
 from payments.models import Appeal, BalanceTrader, IncomingOrder, Merchant, OrderHistory, OrderType
 from payments.permissions import HANDLE_APPEALS, MANAGE_ORDERS, VIEW_ORDERS, VIEW_SENSITIVE, has_any_flag
@@ -36,7 +37,6 @@ from tenancy.scoping import tenant_context
 
 from . import ledger
 from .audit_trail import record
-from .callbacks import enqueue_order_event
 from .locks import default_fiat_credit_limit, lock_appeal, lock_order
 from .receipts import CheckedFile, check_upload
 
@@ -261,7 +261,7 @@ def mark_paid(*, order: OrderHistory, receipt=None) -> OrderHistory:
 # --- the trader ---------------------------------------------------------------------------------------
 
 @transaction.atomic
-def confirm_order(*, order: OrderHistory, confirmed_by, confirmed_fiat: Decimal | None = None,
+def confirm_order(*, order: OrderHistory, actor, confirmed_fiat: Decimal | None = None,
                   receipt=None) -> OrderHistory:
     """The order's trader confirms: the PayIn's money arrived, or the PayOut is paid (receipt required).
 
@@ -270,7 +270,7 @@ def confirm_order(*, order: OrderHistory, confirmed_by, confirmed_fiat: Decimal 
     """
     checked = check_upload(receipt) if receipt is not None else None
     order = lock_order(order)
-    if not is_order_trader(confirmed_by, order):
+    if not is_order_trader(actor, order):
         raise PermissionDenied("Only the order's trader confirms it.")
     if order.status not in (Status.PENDING, Status.PROCESSING):
         raise ConflictError(f"The order is {order.status}; it cannot be confirmed now.", code="invalid_transition")
@@ -281,25 +281,25 @@ def confirm_order(*, order: OrderHistory, confirmed_by, confirmed_fiat: Decimal 
     receipt_name = _save_file(order.trader_receipt, checked)
     if receipt_name:
         updates["trader_receipt"] = receipt_name
-    return _complete(order, actor=confirmed_by, action="order.completed",
+    return _complete(order, actor=actor, action="order.completed",
                      description=f"Trader confirmed {order}", confirmed_fiat=confirmed_fiat, updates=updates,
                      details={"receipt": bool(receipt_name)})
 
 
-@transaction.atomic
-def dispute_order(*, order: OrderHistory, disputed_by, reason: str) -> OrderHistory:
+@transaction.atomic(durable=True)
+def dispute_order(*, order: OrderHistory, actor, reason: str) -> OrderHistory:
     """The order's trader disputes it (e.g. the money did not arrive); support gets an appeal to resolve."""
     reason = _clean_reason(reason)
     order = lock_order(order)
-    if not is_order_trader(disputed_by, order):
+    if not is_order_trader(actor, order):
         raise PermissionDenied("Only the order's trader disputes it.")
     if order.status not in (Status.PENDING, Status.PROCESSING):
         raise ConflictError(f"The order is {order.status}; it cannot be disputed now.", code="invalid_transition")
-    _change_status(order, Status.DISPUTED, actor=disputed_by, action="order.disputed",
+    _change_status(order, Status.DISPUTED, actor=actor, action="order.disputed",
                    description=f"Trader disputed {order}: {reason}", updates={"dispute_reason": reason},
                    details={"reason": reason})
     if not Appeal.objects.unscoped().filter(order=order, status=Appeal.Status.OPEN).exists():
-        _create_appeal(order, role=Appeal.OpenedBy.TRADER, opened_by=disputed_by, reason=reason, evidence=None)
+        _create_appeal(order, role=Appeal.OpenedBy.TRADER, actor=actor, reason=reason, evidence=None)
     return order
 
 
@@ -343,23 +343,23 @@ def reveal_customer_requisite(*, order: OrderHistory, viewer, reason: str = "") 
 # --- cancel and expire --------------------------------------------------------------------------------
 
 @transaction.atomic
-def cancel_order(*, order: OrderHistory, cancelled_by=None, reason: str = "") -> OrderHistory:
+def cancel_order(*, order: OrderHistory, actor=None, reason: str = "") -> OrderHistory:
     """Cancel an assigned order and release its hold.
 
     The order's trader or merchant may cancel only while it is pending (nobody
     has said they paid); staff with `can_manage_orders` whenever the transition
-    table allows; `cancelled_by=None` is the system.
+    table allows; `actor=None` is the system.
     """
     reason = _clean_reason(reason, required=False)
     order = lock_order(order)
-    if cancelled_by is not None:
-        if is_order_trader(cancelled_by, order) or is_order_merchant(cancelled_by, order):
+    if actor is not None:
+        if is_order_trader(actor, order) or is_order_merchant(actor, order):
             if order.status != Status.PENDING:
                 raise ConflictError("Only an order nobody has paid yet can be cancelled; open an appeal instead.",
                                     code="invalid_transition")
-        elif not has_any_flag(cancelled_by, MANAGE_ORDERS):
+        elif not has_any_flag(actor, MANAGE_ORDERS):
             raise PermissionDenied("Not allowed to cancel this order.")
-    return _close(order, Status.CANCELLED, actor=cancelled_by, action="order.cancelled",
+    return _close(order, Status.CANCELLED, actor=actor, action="order.cancelled",
                   description=f"{order} cancelled" + (f": {reason}" if reason else ""), details={"reason": reason})
 
 
@@ -384,7 +384,7 @@ def expire_due_orders(*, now: datetime | None = None, limit: int = 500) -> int:
     return expired
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def _expire_one(pk: int, tenant_id, now: datetime) -> int:
     order = lock_order(OrderHistory(pk=pk, tenant_id=tenant_id))
     if order.status not in EXPIRING_STATUSES or order.expires_at is None or order.expires_at > now:
@@ -397,36 +397,36 @@ def _expire_one(pk: int, tenant_id, now: datetime) -> int:
 
 # --- appeals ------------------------------------------------------------------------------------------
 
-def _create_appeal(order: OrderHistory, *, role: str, opened_by, reason: str, evidence) -> Appeal:
+def _create_appeal(order: OrderHistory, *, role: str, actor, reason: str, evidence) -> Appeal:
     appeal = Appeal(tenant_id=order.tenant_id, order=order, opened_by_role=role,
-                    opened_by=opened_by if role != Appeal.OpenedBy.CUSTOMER else None, reason=reason)
+                    opened_by=actor if role != Appeal.OpenedBy.CUSTOMER else None, reason=reason)
     if evidence is not None:
         appeal.evidence.save(evidence.name, evidence.content, save=False)
     appeal.save()
-    record(action="appeal.opened", target=appeal, actor=opened_by,
+    record(action="appeal.opened", target=appeal, actor=actor,
            description=f"Appeal on {order} opened by the {role}: {reason}",
            details={"order": order.pk, "role": role, "reason": reason, "evidence": evidence is not None})
     enqueue_order_event(incoming_order=order.incoming_order, event_type="appeal.opened")
     return appeal
 
 
-def _check_opener(order: OrderHistory, role: str, opened_by) -> None:
+def _check_opener(order: OrderHistory, role: str, actor) -> None:
     if role == Appeal.OpenedBy.CUSTOMER:
         return
     if role == Appeal.OpenedBy.TRADER:
-        allowed = is_order_trader(opened_by, order)
+        allowed = is_order_trader(actor, order)
     elif role == Appeal.OpenedBy.MERCHANT:
-        allowed = is_order_merchant(opened_by, order)
+        allowed = is_order_merchant(actor, order)
     elif role == Appeal.OpenedBy.STAFF:
-        allowed = has_any_flag(opened_by, VIEW_ORDERS)
+        allowed = has_any_flag(actor, VIEW_ORDERS)
     else:
         raise PaymentsError("Unknown role.", code="invalid_role")
     if not allowed:
         raise PermissionDenied(f"Not allowed to open an appeal on this order as its {role}.")
 
 
-@transaction.atomic
-def open_appeal(*, order: OrderHistory, opened_by_role: str, opened_by=None, reason: str,
+@transaction.atomic(durable=True)
+def open_appeal(*, order: OrderHistory, opened_by_role: str, actor=None, reason: str,
                 evidence=None) -> Appeal:
     """Open an appeal on an order; an open order is disputed meanwhile, so it cannot expire under support's eyes.
 
@@ -435,25 +435,25 @@ def open_appeal(*, order: OrderHistory, opened_by_role: str, opened_by=None, rea
     reason = _clean_reason(reason)
     checked = check_upload(evidence, field="evidence") if evidence is not None else None
     order = lock_order(order)
-    _check_opener(order, opened_by_role, opened_by)
+    _check_opener(order, opened_by_role, actor)
     if order.status not in APPEALABLE_STATUSES:
         raise ConflictError(f"The order is {order.status}; it cannot be appealed.", code="not_appealable")
     if Appeal.objects.unscoped().filter(order=order, status=Appeal.Status.OPEN).exists():
         raise ConflictError("An appeal on this order is already open.", code="appeal_open")
-    actor = opened_by if opened_by_role != Appeal.OpenedBy.CUSTOMER else None
+    audited = actor if opened_by_role != Appeal.OpenedBy.CUSTOMER else None  # a customer is nobody's account
     if order.status in (Status.PENDING, Status.PROCESSING):
-        _change_status(order, Status.DISPUTED, actor=actor, action="order.disputed",
+        _change_status(order, Status.DISPUTED, actor=audited, action="order.disputed",
                        description=f"{order} disputed: appeal by the {opened_by_role}",
                        updates={"dispute_reason": reason}, details={"reason": reason, "role": opened_by_role})
-    return _create_appeal(order, role=opened_by_role, opened_by=actor, reason=reason, evidence=checked)
+    return _create_appeal(order, role=opened_by_role, actor=audited, reason=reason, evidence=checked)
 
 
-@transaction.atomic
-def resolve_appeal(*, appeal: Appeal, resolved_by, resolution: str, note: str = "",
+@transaction.atomic(durable=True)
+def resolve_appeal(*, appeal: Appeal, actor, resolution: str, note: str = "",
                    confirmed_fiat: Decimal | None = None) -> Appeal:
     """Support with `can_handle_appeals` closes an appeal: the order is completed (settled, for
     `confirmed_fiat` if given) or cancelled (hold released) — unless it already is."""
-    if not has_any_flag(resolved_by, HANDLE_APPEALS):
+    if not has_any_flag(actor, HANDLE_APPEALS):
         raise PermissionDenied("Resolving appeals needs can_handle_appeals.")
     if resolution not in (Appeal.Resolution.COMPLETED, Appeal.Resolution.CANCELLED):
         raise PaymentsError("Resolve by completing or cancelling the order.", code="invalid_resolution",
@@ -466,22 +466,22 @@ def resolve_appeal(*, appeal: Appeal, resolved_by, resolution: str, note: str = 
     label = f"appeal #{appeal.pk}" + (f": {note}" if note else "")
     if resolution == Appeal.Resolution.COMPLETED:
         if order.status != Status.COMPLETED:
-            _complete(order, actor=resolved_by, action="order.completed",
+            _complete(order, actor=actor, action="order.completed",
                       description=f"{order} completed by {label}", confirmed_fiat=confirmed_fiat,
                       details={"appeal": appeal.pk})
     elif order.status != Status.CANCELLED:
         if order.status == Status.COMPLETED:
             raise ConflictError("The order is completed; it cannot be cancelled.", code="invalid_transition")
-        _close(order, Status.CANCELLED, actor=resolved_by, action="order.cancelled",
+        _close(order, Status.CANCELLED, actor=actor, action="order.cancelled",
                description=f"{order} cancelled by {label}", details={"appeal": appeal.pk})
     now = timezone.now()
     updated = Appeal.objects.unscoped().filter(pk=appeal.pk, status=Appeal.Status.OPEN).update(
-        status=Appeal.Status.RESOLVED, resolution=resolution, resolution_note=note, resolved_by=resolved_by,
+        status=Appeal.Status.RESOLVED, resolution=resolution, resolution_note=note, resolved_by=actor,
         resolved_at=now)
     if updated != 1:
         raise ConflictError("This appeal is already resolved.", code="appeal_resolved")
     appeal.refresh_from_db()
-    record(action="appeal.resolved", target=appeal, actor=resolved_by,
+    record(action="appeal.resolved", target=appeal, actor=actor,
            description=f"Appeal #{appeal.pk} on {order} resolved: order {resolution}" + (f" — {note}" if note else ""),
            details={"order": order.pk, "resolution": resolution, "note": note,
                     "order_status": order.status})
@@ -491,15 +491,15 @@ def resolve_appeal(*, appeal: Appeal, resolved_by, resolution: str, note: str = 
 
 # --- staff ----------------------------------------------------------------------------------------------
 
-@transaction.atomic
-def set_order_status_by_staff(*, order: OrderHistory, status: str, changed_by, reason: str,
+@transaction.atomic(durable=True)
+def set_order_status_by_staff(*, order: OrderHistory, status: str, actor, reason: str,
                               confirmed_fiat: Decimal | None = None) -> OrderHistory:
     """Staff with `can_manage_orders` move an order by hand, within the transition table, with a reason.
 
     Completing settles it (for `confirmed_fiat` if given), cancelling/expiring/
     failing releases its hold — the same ledger paths as everywhere else.
     """
-    if not has_any_flag(changed_by, MANAGE_ORDERS):
+    if not has_any_flag(actor, MANAGE_ORDERS):
         raise PermissionDenied("Changing an order's status needs can_manage_orders.")
     reason = _clean_reason(reason)
     if status not in Status.values:
@@ -510,15 +510,15 @@ def set_order_status_by_staff(*, order: OrderHistory, status: str, changed_by, r
     description = f"Staff set {order} to {status}: {reason}"
     details = {"reason": reason, "by_staff": True}
     if status == Status.COMPLETED:
-        return _complete(order, actor=changed_by, action="order.status_changed", description=description,
+        return _complete(order, actor=actor, action="order.status_changed", description=description,
                          confirmed_fiat=confirmed_fiat, details=details)
     if status in RELEASING_STATUSES:
-        return _close(order, status, actor=changed_by, action="order.status_changed", description=description,
+        return _close(order, status, actor=actor, action="order.status_changed", description=description,
                       details=details)
     updates = {}
     if status == Status.DISPUTED:
         updates["dispute_reason"] = reason
     if status == Status.PROCESSING and order.paid_at is None:
         updates["paid_at"] = timezone.now()
-    return _change_status(order, status, actor=changed_by, action="order.status_changed", description=description,
+    return _change_status(order, status, actor=actor, action="order.status_changed", description=description,
                           updates=updates, details=details)

@@ -27,7 +27,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
-from rest_framework import status
 
 from core import crypto, sql
 from payments.errors import ConflictError, PaymentsError
@@ -171,7 +170,7 @@ def complete_idempotency_key(*, claim: Claim, response_status: int, response_con
 
 
 def insert_completing(*, claim: Claim | FreshKey, obj: models.Model, response_status: int,
-                      response_content: Callable[[], bytes]) -> None:
+                      response_content: Callable[[], bytes]) -> bytes:
     """INSERT `obj` and store the answer on `claim`, both or neither: what complete_idempotency_key does
     inside the transaction that did the work, in one statement.
 
@@ -179,22 +178,30 @@ def insert_completing(*, claim: Claim | FreshKey, obj: models.Model, response_st
     `WITH done AS (UPDATE <claim> … RETURNING id) INSERT INTO <table> (…) SELECT … FROM done RETURNING id`,
     so the row is only written while this request still holds the claim. With a FreshKey the CTE is
     `INSERT <the key's done row> … ON CONFLICT DO NOTHING RETURNING id` instead, and KeyTaken is raised when
-    the key had a row already. `response_content()` (the answer's rendered body) is called after the row's
-    values are final (auto_now and defaults applied) and before the statement runs.
+    the key had a row already. `response_content()` (the answer's rendered body) is called once, after the
+    row's values are final (auto_now and defaults applied) and before the statement runs; the bytes it
+    gave, now stored with the key, are returned.
 
     Any other constraint the row breaks (a store's client_id used twice) fails the whole statement, the
     key's row with it, as an IntegrityError for the caller to explain.
     """
+    stored: list[bytes] = []
+
+    def content() -> bytes:
+        stored.append(response_content())
+        return stored[0]
+
     if connection.vendor != "postgresql":  # SQLite allows no INSERT or UPDATE inside WITH: the plain way
-        _insert_completing_in_transaction(claim, obj, response_status, response_content)
-        return
+        _insert_completing_in_transaction(claim, obj, response_status, content)
+        return stored[0]
     with connection.cursor() as cursor:
         cursor.execute(*completing_statement(claim=claim, obj=obj, response_status=response_status,
-                                             response_content=response_content))
+                                             response_content=content))
         row = cursor.fetchone()
     if row is None:
         raise KeyTaken() if isinstance(claim, FreshKey) else _taken_over()
     sql.mark_saved(obj, row[0], connection)
+    return stored[0]
 
 
 def completing_statement(*, claim: Claim | FreshKey, obj: models.Model, response_status: int,
@@ -255,7 +262,7 @@ def _insert_completing_in_transaction(claim: Claim | FreshKey, obj: models.Model
 
 def _taken_over() -> ConflictError:
     return ConflictError("This request took too long and another request with its Idempotency-Key took over.",
-                         code="idempotency_key_in_flight", status_code=status.HTTP_409_CONFLICT)
+                         code="idempotency_key_in_flight")
 
 
 def release_idempotency_key(*, claim: Claim) -> None:

@@ -4,11 +4,13 @@ Nothing else happens while the store waits: the row is the truth, and the
 assignment task enqueued on commit is only a hint for the worker (issue 5),
 whose sweeper also finds `new` rows whose message was lost.
 
-Amounts: a PayIn is asked in fiat and a PayOut in crypto (seed 002 2.4), but a
+Amounts: a PayIn is asked in fiat (what the customer pays) and a PayOut in crypto
+(what the store's balance gives), but a
 store may name the other side instead unless its `gateway_require_amount_param`
 is on. Both sides are fixed here with the current rate: fiat to 2 places,
 crypto to 8, half up. The store commission is its percentage of the crypto
-amount, to 8 places, half up. Limits are in fiat (seed 2.2).
+amount, to 8 places, half up. A store's and a requisite's limits are in fiat, the
+currency the customer sees.
 """
 
 import logging
@@ -18,17 +20,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from functools import partial
+from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from rest_framework import status
 
-from core import sql
+from core import messaging, sql
+from core.errors import Forbidden
 from core.local_cache import LocalTTLCache
-from payments import selectors
-from payments.errors import ConflictError, PaymentsError
+from payments.errors import ConflictError, OrderNotFound, PaymentsError
 from payments.models import (
     Bank,
     ExchangeRate,
@@ -39,8 +41,10 @@ from payments.models import (
     PaymentMethod,
 )
 from payments.models.traders import normalise_requisite_number
-from payments.selectors import ServedOffers, served_offers
+from payments.selectors.offers import ServedOffers, served_offers
+from payments.selectors.rates import current_rate
 
+from .assignment import ASSIGN_ORDER_TASK, ASSIGN_ORDERS_TASK, give_back_dispatch
 from .audit_trail import record
 from .execution import cancel_order
 from .idempotency import Claim, FreshKey, insert_completing
@@ -55,10 +59,8 @@ FIAT_CEILING = Decimal(10) ** 18  # DECIMAL(20,2)
 CRYPTO_CEILING = Decimal(10) ** 12  # DECIMAL(20,8)
 
 
-class IntakeRefused(PaymentsError):
+class IntakeRefused(Forbidden, PaymentsError):
     """The store may not send this kind of order now (a store flag is off)."""
-
-    status_code = status.HTTP_403_FORBIDDEN
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def _check_request_fields(store: MerchantStore, order_type: str, *, fiat_currenc
 
 
 # What intake reads on every request, kept per process for STORE_API_CACHE_SECONDS (core.local_cache);
-# the methods and banks a store's currency can be served with: payments.selectors.served_offers.
+# the methods and banks a store's currency can be served with: payments.selectors.offers.served_offers.
 _rates: LocalTTLCache[tuple[Decimal, datetime]] = LocalTTLCache("intake-rates", ttl_setting="STORE_API_CACHE_SECONDS")
 
 
@@ -207,7 +209,7 @@ def _refuse_method_or_bank(store: MerchantStore, served: ServedOffers, method_co
 
 
 def _current_rate(store: MerchantStore) -> Decimal:
-    """The rate payments.selectors.current_rate would give (newest of the pair, younger than
+    """The rate payments.selectors.rates.current_rate would give (newest of the pair, younger than
     EXCHANGE_RATE_MAX_AGE); when there is none, that selector raises its error.
 
     A cached rate is used while it is still younger than the maximum age, so caching never prices an
@@ -220,7 +222,7 @@ def _current_rate(store: MerchantStore) -> Decimal:
     _rates.forget(key)
     found = _load_rate(store)
     if found is None:  # raises NoExchangeRate (or finds one that arrived meanwhile)
-        return selectors.current_rate(store.tenant_id, store.fiat_currency, store.crypto_currency).rate
+        return current_rate(store.tenant_id, store.fiat_currency, store.crypto_currency).rate
     return found[0]
 
 
@@ -247,17 +249,36 @@ class DuplicateClientId(ConflictError):
         self.order_id = order_id
 
 
-def create_incoming_order(*, store: MerchantStore, order_type: str, claim: Claim | FreshKey | None = None,
-                          answer: Callable[[IncomingOrder], bytes] | None = None,
-                          **request: Any) -> IncomingOrder:
+@dataclass(frozen=True)
+class AnsweredOrder:
+    """An order written together with its answer under an Idempotency-Key."""
+
+    order: IncomingOrder
+    answer: bytes  # the very bytes the key's row keeps: the first answer, and every replay, sends them
+
+
+def create_incoming_order(*, store: MerchantStore, order_type: str, **request: Any) -> IncomingOrder:
     """Accept a PayIn/PayOut from `store`: check it, fix rate and commission, write it `new`, enqueue assignment.
 
     Run inside the store's tenant. Every check reads; the only write is the order row, so a
     refusal leaves nothing behind. `request` holds the fields of prepare_incoming_order.
+    """
+    return _create(store=store, order_type=order_type, claim=None, answer=None, request=request).order
 
-    With an idempotency `claim`, `answer(order)` gives the rendered body the store will get, and the
-    order row and that answer are written by one statement (payments.services.idempotency.insert_completing),
-    so they commit together and a retry replays exactly these bytes.
+
+def create_incoming_order_with_key(*, store: MerchantStore, order_type: str, claim: Claim | FreshKey,
+                                   answer: Callable[[IncomingOrder], bytes], **request: Any) -> AnsweredOrder:
+    """As create_incoming_order, under an idempotency `claim`: `answer(order)` renders the body the store
+    will get, and the order row and that answer are written by one statement
+    (payments.services.idempotency.insert_completing), so they commit together and a retry replays
+    exactly these bytes, which are returned with the order.
+    """
+    return _create(store=store, order_type=order_type, claim=claim, answer=answer, request=request)
+
+
+def _create(*, store: MerchantStore, order_type: str, claim: Claim | FreshKey | None,
+            answer: Callable[[IncomingOrder], bytes] | None, request: dict[str, Any]) -> AnsweredOrder:
+    """The write of both entry points (the result's `answer` is empty without a claim).
 
     A client_id the store already used is refused by the database's unique (store, client_id)
     constraint, not by a look-up first (intake stays one statement): DuplicateClientId (409) names the
@@ -269,15 +290,16 @@ def create_incoming_order(*, store: MerchantStore, order_type: str, claim: Claim
             if claim is None:
                 # One INSERT is atomic by itself (autocommit): no BEGIN/COMMIT round trips.
                 sql.insert(order, connection)
+                stored = b""
             else:
-                insert_completing(claim=claim, obj=order, response_status=status.HTTP_201_CREATED,
-                                  response_content=lambda: answer(order))
+                stored = insert_completing(claim=claim, obj=order, response_status=int(HTTPStatus.CREATED),
+                                           response_content=lambda: answer(order))
     except IntegrityError:
         _refuse_duplicate_client_id(store, order.client_id)
         raise
     # Inside a caller's transaction the message waits for its commit.
     _enqueue_assignment(order)
-    return order
+    return AnsweredOrder(order=order, answer=stored)
 
 
 def _savepoint_if_in_transaction():
@@ -334,20 +356,15 @@ def prepare_incoming_order(*, store: MerchantStore, order_type: str, amount_fiat
 
 
 def _enqueue_assignment(order: IncomingOrder) -> None:
-    from payments.tasks import assign_incoming_order_task, assign_incoming_orders_task
-
-    from .assignment import give_back_dispatch
-    from .hints import Batch, publish
-
     order_id, tenant_id, tenant = order.pk, order.tenant_id, {"tenant_id": str(order.tenant_id)}
     marked_at = order.dispatched_at
 
     def send() -> None:
-        publish(assign_incoming_order_task, args=[order_id], kwargs=tenant,
-                batch=Batch(task=assign_incoming_orders_task, item=order_id, kwargs=tenant),
-                on_drop=partial(give_back_dispatch, order_id, tenant_id, marked_at))
+        messaging.send(ASSIGN_ORDER_TASK, args=[order_id], kwargs=tenant,
+                       batch_task=ASSIGN_ORDERS_TASK, batch_item=order_id,
+                       on_drop=partial(give_back_dispatch, order_id, tenant_id, marked_at))
 
-    # The message is a hint (payments.services.hints): handed to a background publisher, never waited for;
+    # The message is a hint (core.messaging): handed to a background publisher, never waited for;
     # if the broker is away it is dropped and the order given back to the assignment sweeper at once
     # (`dispatched_at` cleared: the next sweep after the broker returns sends it; payments.services.dispatch).
     # robust: nothing here may turn an accepted order into an error answer.
@@ -357,7 +374,7 @@ def _enqueue_assignment(order: IncomingOrder) -> None:
 # --- cancel -----------------------------------------------------------------------------------
 
 
-def cancel_store_order(*, store: MerchantStore, order: IncomingOrder, cancelled_by=None) -> IncomingOrder:
+def cancel_store_order(*, store: MerchantStore, order: IncomingOrder, actor=None) -> IncomingOrder:
     """The store cancels one of its orders, which is possible until it is completed — or paid.
 
     - `new` / `retrying`: cancelled (payments.services.orders.cancel_incoming_order, compare-and-swap);
@@ -371,47 +388,47 @@ def cancel_store_order(*, store: MerchantStore, order: IncomingOrder, cancelled_
     A cancel that meets an assignment in progress waits for it on the order's row lock (briefly: else
     409 `order_busy`) and then cancels the order as the worker left it — assigned and unpaid, or failed —
     so a store never reads a final-sounding refusal for an order it can cancel.
-    `cancelled_by` is the merchant's user (the key is theirs); it is audited as the actor.
+    `actor` is the merchant's user (the key is theirs); it is audited as the actor.
     """
     if order.store_id != store.pk:
-        raise PaymentsError("No such order.", code="not_found", status_code=status.HTTP_404_NOT_FOUND)
+        raise OrderNotFound("No such order.")
     reason = f"Cancelled by store {store.store_name} through the store API."
     current = order.status
     if current in IncomingOrder.OPEN_STATUSES:
         try:
-            return cancel_incoming_order(order=order, cancelled_by=cancelled_by, reason=reason)
+            return cancel_incoming_order(order=order, actor=actor, reason=reason)
         except OrderNoLongerOpen:  # a worker assigned (or failed) it while we waited for its row
             order.refresh_from_db()
             current = order.status
     if current == IncomingOrder.Status.FAILED:
-        return _cancel_failed(order=order, cancelled_by=cancelled_by, reason=reason)
+        return _cancel_failed(order=order, actor=actor, reason=reason)
     if current == IncomingOrder.Status.CANCELLED:
         return order
     if current == IncomingOrder.Status.PROCESSING:
         raise ConflictError("The order is being assigned right now; try again in a moment.", code="order_busy")
-    _cancel_assigned(order=order, cancelled_by=cancelled_by, reason=reason)
+    _cancel_assigned(order=order, actor=actor, reason=reason)
     return order
 
 
 @transaction.atomic
-def _cancel_failed(*, order: IncomingOrder, cancelled_by, reason: str) -> IncomingOrder:
+def _cancel_failed(*, order: IncomingOrder, actor, reason: str) -> IncomingOrder:
     """failed → cancelled, and the store's `order.cancelled` event (its `order.created` came with the claim
     that failed it)."""
-    from .callbacks import enqueue_order_event  # here, not at the top: this module's imports are intake's
+    from payments.callbacks.events import enqueue_order_event  # here: this module's imports are intake's
 
     updated = IncomingOrder.objects.filter(pk=order.pk, status=IncomingOrder.Status.FAILED).update(
         status=IncomingOrder.Status.CANCELLED, updated_at=timezone.now())
     if not updated:
         raise ConflictError("The order changed meanwhile; fetch it and try again.", code="order_not_cancellable")
     order.refresh_from_db()
-    record(action="order.cancelled", target=order, actor=cancelled_by,
+    record(action="order.cancelled", target=order, actor=actor,
            description=f"{order} cancelled: {reason}",
            details={"changes": {"status": {"old": "failed", "new": order.status}}, "reason": reason})
     enqueue_order_event(incoming_order=order, event_type="order.cancelled")
     return order
 
 
-def _cancel_assigned(*, order: IncomingOrder, cancelled_by, reason: str) -> None:
+def _cancel_assigned(*, order: IncomingOrder, actor, reason: str) -> None:
     execution = OrderHistory.objects.filter(incoming_order=order).first()
     if execution is None:  # `assigned` always has its execution row; refuse rather than guess
         raise ConflictError("The order cannot be cancelled now.", code="order_not_cancellable")
@@ -424,7 +441,7 @@ def _cancel_assigned(*, order: IncomingOrder, cancelled_by, reason: str) -> None
             f"The order can no longer be cancelled (it is {execution.status}); open an appeal if something is "
             "wrong.", code="order_not_cancellable")
     try:
-        cancel_order(order=execution, cancelled_by=cancelled_by, reason=reason)
+        cancel_order(order=execution, actor=actor, reason=reason)
     except ConflictError as refused:  # it moved on meanwhile: say what it is now
         now = OrderHistory.objects.filter(pk=execution.pk).values_list("status", flat=True).first()
         if now == OrderHistory.Status.CANCELLED:

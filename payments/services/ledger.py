@@ -25,7 +25,7 @@ PayOut — the trader pays F in fiat to the customer's requisite; the store pays
 So for every completed order the principal legs cancel (−A and +A) and the
 crypto movements of the order net to tc − sc, which is also the sum of its
 `commission` rows; its fiat movement is +F (PayIn) or −F (PayOut). Holds net to
-zero once an order is closed. `payments.selectors_ledger` checks all of this,
+zero once an order is closed. `payments.selectors.ledger` checks all of this,
 and that every balance equals the sum of its history (`manage.py verify_ledger`).
 
 Floors: no crypto balance or hold below zero, no hold above its balance, no fiat

@@ -4,11 +4,11 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from payments.callbacks.events import enqueue_order_created_once, enqueue_order_event
 from payments.errors import ConflictError
 from payments.models import IncomingOrder
 
 from .audit_trail import record
-from .callbacks import enqueue_order_created_once, enqueue_order_event
 
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when lock_timeout ran out
 
@@ -25,7 +25,7 @@ class OrderNoLongerOpen(ConflictError):
 
 
 @transaction.atomic
-def cancel_incoming_order(*, order: IncomingOrder, cancelled_by=None, reason: str = "") -> IncomingOrder:
+def cancel_incoming_order(*, order: IncomingOrder, actor=None, reason: str = "") -> IncomingOrder:
     """Cancel an order no requisite has been assigned to yet (`new` or `retrying`).
 
     The open order's row is locked first, as the assignment worker locks it: a
@@ -50,7 +50,7 @@ def cancel_incoming_order(*, order: IncomingOrder, cancelled_by=None, reason: st
         raise OrderNoLongerOpen(f"The order cannot be cancelled now (status {current}).")
     old_status = locked.status
     order.refresh_from_db()
-    record(action="order.cancelled", target=order, actor=cancelled_by,
+    record(action="order.cancelled", target=order, actor=actor,
            description=f"{order} cancelled" + (f": {reason}" if reason else ""),
            details={"changes": {"status": {"old": old_status, "new": order.status}}, "reason": reason})
     enqueue_order_event(incoming_order=order, event_type="order.cancelled")

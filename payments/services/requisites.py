@@ -67,7 +67,7 @@ def ensure_bank_serves_currency(bank: Bank, fiat: FiatCurrency) -> None:
     """A requisite's bank belongs to its currency's country (reference rows without a country are not bound).
 
     The store API lists and accepts only what some bank of a store's currency offers
-    (payments.selectors.served_offers); requisites keep to the same rule, so no requisite can exist for
+    (payments.selectors.offers.served_offers); requisites keep to the same rule, so no requisite can exist for
     a method or bank intake refuses.
     """
     if bank.country_id and fiat.country_id and bank.country_id != fiat.country_id:
@@ -79,8 +79,9 @@ def ensure_bank_serves_currency(bank: Bank, fiat: FiatCurrency) -> None:
 def create_requisite(*, trader: Trader, fiat: FiatCurrency, method: PaymentMethod, bank: Bank, req_number: str,
                      owner_of_requisites: OwnerOfRequisites | None = None,
                      status: str = RequisiteStatus.PENDING, settings: dict[str, Any] | None = None,
-                     created_by=None) -> ReqTrader:
-    """Add a requisite; its distribution weight starts as the trader's traffic priority (seed 2.3)."""
+                     actor=None) -> ReqTrader:
+    """Add a requisite; its distribution weight starts as the trader's traffic priority (the priority is the
+    source of every requisite's weight)."""
     ensure_same_tenant(trader.tenant_id, fiat, method, bank, owner_of_requisites)
     if owner_of_requisites is not None and owner_of_requisites.trader_id != trader.pk:
         raise PaymentsError("The owner belongs to another trader.", code="invalid_owner",
@@ -108,7 +109,7 @@ def create_requisite(*, trader: Trader, fiat: FiatCurrency, method: PaymentMetho
     requisite_settings = FullRequisitesSettings(tenant_id=trader.tenant_id, requisite=requisite, **values)
     _check_settings(requisite_settings)
     requisite_settings.save()
-    record(action="requisite.created", target=requisite, actor=created_by,
+    record(action="requisite.created", target=requisite, actor=actor,
            description=f"Requisite {requisite.masked_number} of trader {trader.pk}",
            details={"trader": trader.pk, "bank": bank.pk, "method": method.pk, "number_last4":
                     requisite.req_number_last4, "distribution_weight": requisite.distribution_weight,
@@ -117,9 +118,9 @@ def create_requisite(*, trader: Trader, fiat: FiatCurrency, method: PaymentMetho
 
 
 @transaction.atomic
-def change_requisite_number(*, requisite: ReqTrader, req_number: str, changed_by=None) -> ReqTrader:
-    if changed_by is not None:
-        require_any_flag(changed_by, EDIT_TRADER_SETTINGS, action="change a requisite's number")
+def change_requisite_number(*, requisite: ReqTrader, req_number: str, actor=None) -> ReqTrader:
+    if actor is not None:
+        require_any_flag(actor, EDIT_TRADER_SETTINGS, action="change a requisite's number")
     number = check_requisite_number(req_number)
     locked = ReqTrader.objects.unscoped().select_for_update().get(pk=requisite.pk, tenant_id=requisite.tenant_id)
     if requisite_number_digest(number) == locked.req_number_digest:
@@ -128,18 +129,18 @@ def change_requisite_number(*, requisite: ReqTrader, req_number: str, changed_by
     old_last4 = locked.req_number_last4
     locked.set_number(number)
     locked.save(update_fields=["req_number", "req_number_last4", "req_number_digest", "updated_at"])
-    record(action="requisite.number_changed", target=locked, actor=changed_by,
+    record(action="requisite.number_changed", target=locked, actor=actor,
            description=f"Requisite number changed: {old_last4 and '•••• ' + old_last4} → {locked.masked_number}",
            details={"old_last4": old_last4, "new_last4": locked.req_number_last4})
     return locked
 
 
 @transaction.atomic
-def update_requisite(*, requisite: ReqTrader, changes: dict[str, Any], changed_by=None) -> ReqTrader:
+def update_requisite(*, requisite: ReqTrader, changes: dict[str, Any], actor=None) -> ReqTrader:
     """Plain requisite fields (status, owner, bank, method, fiat); distribution controls have their own services."""
     allowed = {"status", "owner_of_requisites", "bank", "method", "fiat"}
-    if changed_by is not None:
-        require_any_flag(changed_by, EDIT_TRADER_SETTINGS, action="change requisites")
+    if actor is not None:
+        require_any_flag(actor, EDIT_TRADER_SETTINGS, action="change requisites")
     if "status" in changes and changes["status"] not in RequisiteStatus.values:
         raise PaymentsError("Unknown requisite status.", code="invalid_status", fields={"status": ["Unknown."]})
     ensure_same_tenant(requisite.tenant_id, *(changes.get(name) for name in ("owner_of_requisites", "bank",
@@ -153,15 +154,15 @@ def update_requisite(*, requisite: ReqTrader, changes: dict[str, Any], changed_b
         ensure_bank_offers_method(bank, method)
         ensure_unique_number(tenant_id=requisite.tenant_id, method=method, number=requisite.req_number,
                               exclude_pk=requisite.pk)
-    return apply_changes(requisite, changes, allowed, action="requisite.changed", actor=changed_by)
+    return apply_changes(requisite, changes, allowed, action="requisite.changed", actor=actor)
 
 
 @transaction.atomic
-def set_distribution_weight(*, requisite: ReqTrader, distribution_weight: int, changed_by=None,
+def set_distribution_weight(*, requisite: ReqTrader, distribution_weight: int, actor=None,
                             reason: str = "") -> ReqTrader:
     """Staff override of one requisite's weight; the next priority change of its trader replaces it."""
-    if changed_by is not None:
-        require_any_flag(changed_by, EDIT_TRADER_SETTINGS, action="override a distribution weight")
+    if actor is not None:
+        require_any_flag(actor, EDIT_TRADER_SETTINGS, action="override a distribution weight")
     if isinstance(distribution_weight, bool) or not isinstance(distribution_weight, int) \
             or not 0 <= distribution_weight <= 32767:
         raise PaymentsError("The weight must be a whole number from 0 to 32767.", code="invalid_weight",
@@ -172,7 +173,7 @@ def set_distribution_weight(*, requisite: ReqTrader, distribution_weight: int, c
         return locked
     locked.distribution_weight = distribution_weight
     locked.save(update_fields=["distribution_weight", "updated_at"])
-    record(action="requisite.weight_overridden", target=locked, actor=changed_by,
+    record(action="requisite.weight_overridden", target=locked, actor=actor,
            description=f"Distribution weight {old} → {distribution_weight}" + (f": {reason}" if reason else ""),
            details={"changes": {"distribution_weight": {"old": old, "new": distribution_weight}},
                     "reason": reason})
@@ -180,17 +181,17 @@ def set_distribution_weight(*, requisite: ReqTrader, distribution_weight: int, c
 
 
 @transaction.atomic
-def set_requisite_exclusion(*, requisite: ReqTrader, excluded: bool, changed_by=None, reason: str = "") -> ReqTrader:
+def set_requisite_exclusion(*, requisite: ReqTrader, excluded: bool, actor=None, reason: str = "") -> ReqTrader:
     """Take a requisite out of (or back into) automatic distribution by hand."""
-    if changed_by is not None:
-        require_any_flag(changed_by, EDIT_TRADER_SETTINGS, action="exclude requisites from distribution")
+    if actor is not None:
+        require_any_flag(actor, EDIT_TRADER_SETTINGS, action="exclude requisites from distribution")
     locked = ReqTrader.objects.unscoped().select_for_update().get(pk=requisite.pk, tenant_id=requisite.tenant_id)
     old = locked.is_excluded_from_distribution
     if old == bool(excluded):
         return locked
     locked.is_excluded_from_distribution = bool(excluded)
     locked.save(update_fields=["is_excluded_from_distribution", "updated_at"])
-    record(action="requisite.exclusion_changed", target=locked, actor=changed_by,
+    record(action="requisite.exclusion_changed", target=locked, actor=actor,
            description=("Excluded from" if excluded else "Returned to") + " distribution"
            + (f": {reason}" if reason else ""),
            details={"changes": {"is_excluded_from_distribution": {"old": old, "new": bool(excluded)}},
@@ -200,21 +201,21 @@ def set_requisite_exclusion(*, requisite: ReqTrader, excluded: bool, changed_by=
 
 @transaction.atomic
 def update_requisite_settings(*, requisite: ReqTrader, changes: dict[str, Any],
-                              changed_by=None) -> FullRequisitesSettings:
+                              actor=None) -> FullRequisitesSettings:
     """Switches need `can_edit_trader_settings`; limits `can_edit_limits` or `can_edit_trader_settings`."""
     settings_row, _ = FullRequisitesSettings.objects.unscoped().get_or_create(
         tenant_id=requisite.tenant_id, requisite_id=requisite.pk)
 
     def authorize(changed: set[str]) -> None:
-        if changed_by is None:
+        if actor is None:
             return
         if changed & set(SETTINGS_SWITCHES):
-            require_any_flag(changed_by, EDIT_TRADER_SETTINGS, action="change requisite switches")
+            require_any_flag(actor, EDIT_TRADER_SETTINGS, action="change requisite switches")
         if changed & set(SETTINGS_LIMITS):
-            require_any_flag(changed_by, EDIT_REQUISITE_LIMITS, action="change requisite limits")
+            require_any_flag(actor, EDIT_REQUISITE_LIMITS, action="change requisite limits")
 
     return apply_changes(settings_row, changes, set(SETTINGS_SWITCHES) | set(SETTINGS_LIMITS),
-                         action="requisite.settings_changed", actor=changed_by, validate=_check_settings,
+                         action="requisite.settings_changed", actor=actor, validate=_check_settings,
                          authorize=authorize)
 
 

@@ -24,7 +24,7 @@ TRADER_LIMITS = ("base_pay_in_limit", "base_pay_out_limit", "pay_in_commission_p
 def create_trader(*, tenant, user, first_name: str = "", last_name: str = "",
                   verification_level: str = VerificationLevel.UNVERIFIED, trafic_priority: int = 5,
                   preferred_fiat_currency=None, crypto_currency=None, time_zone=None,
-                  created_by=None) -> Trader:
+                  actor=None) -> Trader:
     """Give `user` a trader profile in `tenant`: membership, the `trader` role, audited."""
     ensure_same_tenant(tenant.pk, preferred_fiat_currency, crypto_currency, time_zone)
     trader = Trader(tenant=tenant, user=user, first_name=first_name, last_name=last_name,
@@ -37,15 +37,15 @@ def create_trader(*, tenant, user, first_name: str = "", last_name: str = "",
             trader.save()
     except IntegrityError:
         raise PaymentsError("This user already has a trader profile.", code="trader_exists")
-    tenancy_services.add_membership(tenant=tenant, user=user, added_by=created_by)
-    tenancy_services.assign_role(tenant=tenant, user=user, role_key="trader", assigned_by=created_by)
-    record(action="trader.created", target=trader, actor=created_by,
+    tenancy_services.add_membership(tenant=tenant, user=user, actor=actor)
+    tenancy_services.assign_role(tenant=tenant, user=user, role_key="trader", actor=actor)
+    record(action="trader.created", target=trader, actor=actor,
            description=f"Trader profile for {user.email}", details={"user": user.pk})
     return trader
 
 
 @transaction.atomic
-def update_trader(*, trader: Trader, changes: dict[str, Any], changed_by=None) -> Trader:
+def update_trader(*, trader: Trader, changes: dict[str, Any], actor=None) -> Trader:
     """Change a trader's profile, switches and limits; a new priority re-syncs the requisites' weights.
 
     Staff need `can_manage_traders` for the profile, `can_edit_trader_settings`
@@ -65,28 +65,28 @@ def update_trader(*, trader: Trader, changes: dict[str, Any], changed_by=None) -
                                                                           "crypto_currency")))
 
     def authorize(changed: set[str]) -> None:
-        if changed_by is None:
+        if actor is None:
             return
         for fields, flags, action in groups:
             if changed & set(fields):
-                require_any_flag(changed_by, flags, action=action)
+                require_any_flag(actor, flags, action=action)
 
-    trader = apply_changes(trader, changes, allowed, action="trader.changed", actor=changed_by, authorize=authorize)
+    trader = apply_changes(trader, changes, allowed, action="trader.changed", actor=actor, authorize=authorize)
     if priority is not None and priority != trader.trafic_priority:
-        set_trafic_priority(trader=trader, trafic_priority=priority, changed_by=changed_by)
+        set_trafic_priority(trader=trader, trafic_priority=priority, actor=actor)
         trader.refresh_from_db(fields=["trafic_priority", "updated_at"])
     return trader
 
 
 @transaction.atomic
-def set_trafic_priority(*, trader: Trader, trafic_priority: int, changed_by=None) -> int:
-    """Set the trader's priority and copy it to every one of its requisites (seed 2.3).
+def set_trafic_priority(*, trader: Trader, trafic_priority: int, actor=None) -> int:
+    """Set the trader's priority and copy it to every one of its requisites.
 
     Returns how many requisites were re-synced. A staff override of a single
-    requisite's weight is replaced too: the seed makes the priority the source.
+    requisite's weight is replaced too: the trader's priority is the source of its requisites' weights.
     """
-    if changed_by is not None:
-        require_any_flag(changed_by, EDIT_TRADER_SETTINGS, action="change a trader's traffic priority")
+    if actor is not None:
+        require_any_flag(actor, EDIT_TRADER_SETTINGS, action="change a trader's traffic priority")
     if isinstance(trafic_priority, bool) or not isinstance(trafic_priority, int) or not 0 <= trafic_priority <= 32767:
         raise PaymentsError("The traffic priority must be a whole number from 0 to 32767.", code="invalid_priority",
                             fields={"trafic_priority": ["Must be a whole number from 0 to 32767."]})
@@ -100,7 +100,7 @@ def set_trafic_priority(*, trader: Trader, trafic_priority: int, changed_by=None
     requisite_ids = list(requisites.order_by("pk").values_list("pk", flat=True))
     synced = requisites.update(distribution_weight=trafic_priority)
     trader.trafic_priority = trafic_priority
-    record(action="trader.priority_changed", target=locked, actor=changed_by,
+    record(action="trader.priority_changed", target=locked, actor=actor,
            description=f"Traffic priority {old} → {trafic_priority}; {synced} requisite weight(s) re-synced",
            details={"changes": {"trafic_priority": {"old": old, "new": trafic_priority}},
                     "requisites_synced": requisite_ids})

@@ -13,7 +13,6 @@ from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
-from payments import selectors
 from payments.models import (
     AvailableBankMethod,
     Bank,
@@ -30,6 +29,7 @@ from payments.models import (
     TimeZone,
     Trader,
 )
+from payments.selectors.stores import find_store_by_private_key
 from payments.services import merchants as merchant_services
 from tenancy.models import Membership, RoleAssignment
 from tenancy.scoping import tenant_context
@@ -196,7 +196,7 @@ def test_a_merchant_created_in_admin_gets_a_store_and_keys_shown_once(client, st
     assert "no-store" in response["Cache-Control"]
     raw_key = re.search(r'id="private-api-key">(sk_[^<]+)<', response.content.decode()).group(1)
     store = MerchantStore.objects.get(merchant=merchant)
-    assert selectors.find_store_by_private_key(raw_key).pk == store.pk
+    assert find_store_by_private_key(raw_key).pk == store.pk
     assert AuditLog.objects.filter(action="store.created", actor=manager).exists()
     change_page = client.get(url(MerchantStore, "change", store.pk)).content.decode()
     assert raw_key not in change_page and raw_key[10:] not in change_page
@@ -215,8 +215,8 @@ def test_rotating_a_store_key_in_admin(client, staff, refs):
     assert confirm.status_code == 200
     assert "sk_" not in confirm.content.decode().replace(store.private_api_key_prefix, "")
     new_key = re.search(r'id="private-api-key">(sk_[^<]+)<', response.content.decode()).group(1)
-    assert selectors.find_store_by_private_key(old_key) is None
-    assert selectors.find_store_by_private_key(new_key).pk == store.pk
+    assert find_store_by_private_key(old_key) is None
+    assert find_store_by_private_key(new_key).pk == store.pk
 
 
 def test_store_limits_are_read_only_without_can_edit_limits(client, staff, refs):
@@ -401,8 +401,8 @@ def populate(refs, rows: int) -> dict:
         from payments.models import OwnerOfRequisites
 
         OwnerOfRequisites.objects.create(trader=trader, full_name=f"Owner {index}")
+        from payments.callbacks.events import enqueue_order_event
         from payments.models import CallbackAttempt
-        from payments.services.callbacks import enqueue_order_event
 
         event = enqueue_order_event(incoming_order=make_incoming_order(store), event_type="order.created")
         CallbackAttempt.objects.create(event=event, status_code=500, latency_ms=5, error="HTTP 500")

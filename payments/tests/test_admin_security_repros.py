@@ -92,7 +92,7 @@ def test_a_flag_one_lacks_cannot_be_granted_through_a_forged_post_or_the_service
     assert not profile.can_view_sensitive_data and not profile.can_manage_orders
     with pytest.raises(PermissionDenied, match="can_view_sensitive_data"):
         tenancy_services.update_support_profile(profile=profile, flags={"can_view_sensitive_data": True},
-                                                updated_by=a_admin)
+                                                actor=a_admin)
     outsider = b_person(b)
     with pytest.raises(PermissionDenied):
-        tenancy_services.create_support_profile(user=outsider, role_key="support_readonly", created_by=a_admin)
+        tenancy_services.create_support_profile(user=outsider, role_key="support_readonly", actor=a_admin)

@@ -13,7 +13,7 @@ import pytest
 from django.db import connections, transaction
 
 from payments.models import BalanceTrader, IncomingOrder, OrderHistory
-from payments.selectors_ledger import verify_tenant_ledger
+from payments.selectors.ledger import verify_tenant_ledger
 from payments.services import orders as order_services
 from payments.services.assignment import Outcome, assign_incoming_order
 from tenancy.models import Tenant

@@ -3,7 +3,7 @@
 Every test runs twice: with the Redis marker (REDIS_URL set; CI sets it) and with the database alone.
 """
 
-import time
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from unittest import mock
@@ -367,18 +367,31 @@ def test_concurrent_requests_with_one_key_create_one_order(committed_api):
 
 @pytest.mark.postgres
 def test_while_the_first_request_works_the_others_get_409(committed_api):
-    real = intake.create_incoming_order
+    """The request holding the key works until every other one has its answer: each of those is a 409
+    `idempotency_key_in_flight`, and only the holder's 201 made an order."""
+    threads = 4
+    real = intake.create_incoming_order_with_key
+    others_answered = threading.Event()
+    answered = []
 
     def slow(**kwargs):
-        time.sleep(0.5)  # hold the claim long enough for every other request to arrive
+        # hold the claim until the others have their answers (a generous bound, not a timing)
+        assert others_answered.wait(timeout=60), "the other requests did not answer while the key was held"
         return real(**kwargs)
 
-    with mock.patch.object(intake, "create_incoming_order", side_effect=slow):
-        answers = _race(committed_api, threads=4, key="race-2")
+    def send() -> tuple[int, dict]:
+        response = _post(committed_api.client(), PAYIN, "race-2")
+        answered.append(response.status_code)
+        if len(answered) == threads - 1:
+            others_answered.set()
+        return response.status_code, response.json()
+
+    with mock.patch.object(intake, "create_incoming_order_with_key", side_effect=slow):
+        answers = run_together(committed_api.tenant, [send] * threads)
 
     statuses = sorted(status for status, _ in answers)
-    assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}
-    assert len({body["id"] for status, body in answers if status == 201}) == 1
+    assert statuses == [201] + [409] * (threads - 1)
+    assert {body["error"]["code"] for status, body in answers if status == 409} == {"idempotency_key_in_flight"}
     assert _count(committed_api) == 1
     [record] = _keys(committed_api)
     assert record.status == "done"
@@ -414,7 +427,7 @@ def test_two_requests_past_the_marker_make_one_order_and_one_answer(committed_ap
 
     def write() -> str:
         try:
-            intake.create_incoming_order(
+            intake.create_incoming_order_with_key(
                 store=store, order_type="pay_in", amount_fiat=Decimal("1000.00"),
                 claim=idempotency_services.FreshKey(store, "both-fast", _fingerprint()),
                 answer=lambda order: order.hash_id.encode())

@@ -313,7 +313,7 @@ def test_an_unexpected_error_rolls_back_counts_the_attempt_and_is_raised(refs, s
 @pytest.fixture
 def sent(monkeypatch):
     """Messages the sweeper sends, recorded instead of queued (the real broker is in the fault tests)."""
-    from payments.tasks_assignment import assign_incoming_order_task
+    from payments.tasks import assign_incoming_order_task
 
     messages = []
     monkeypatch.setattr(assign_incoming_order_task, "apply_async",
@@ -359,7 +359,7 @@ def test_the_sweeper_keeps_each_tenant_in_its_own_scope(refs, store, other_tenan
 
 
 def test_a_broker_that_refuses_leaves_the_orders_for_a_later_sweep(refs, store, monkeypatch, settings):
-    from payments.tasks_assignment import assign_incoming_order_task
+    from payments.tasks import assign_incoming_order_task
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("redis is down")
@@ -368,7 +368,7 @@ def test_a_broker_that_refuses_leaves_the_orders_for_a_later_sweep(refs, store, 
     now = timezone.now()
     order = make_open_order(store, created_at=now - timedelta(minutes=5))
 
-    assert sweep_due_orders(now=now) == 1  # marked sent; its message is dropped (payments.services.hints)
+    assert sweep_due_orders(now=now) == 1  # marked sent; its message is dropped (core.messaging.hints)
     order.refresh_from_db()
     assert order.status == IncomingOrder.Status.NEW
     assert order.dispatched_at is None  # given back at once: no lease to wait out
@@ -386,8 +386,8 @@ def test_a_swept_order_is_assigned_by_the_task(refs, store):
 
 
 def test_the_batch_task_assigns_each_order_and_an_unknown_id_does_not_stop_the_rest(refs, store):
-    """intake's coalesced hints (payments.services.hints): each order of the batch gets its own assignment."""
-    from payments.tasks_assignment import assign_incoming_orders_task
+    """intake's coalesced hints (core.messaging.hints): each order of the batch gets its own assignment."""
+    from payments.tasks import assign_incoming_orders_task
 
     make_funded_requisite(refs, crypto=Decimal("1000"))
     orders = [make_open_order(store) for _ in range(3)]

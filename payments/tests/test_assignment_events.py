@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from payments.callbacks.bodies import order_event_data
 from payments.models import CallbackEvent, OrderType
-from payments.selectors_callbacks import order_event_data
 from payments.services.assignment import Outcome, assign_incoming_order
 
 from .assignment_support import make_funded_requisite, make_open_order

@@ -327,12 +327,12 @@ def test_a_worker_killed_mid_assignment_leaves_the_order_to_be_assigned_once(ten
 
 
 def test_a_message_written_by_the_wire_is_run_by_the_worker(tenant, redis, worker):
-    """config.celery_wire writes what kombu would; the worker runs it (the sweeper leaves this order alone)."""
+    """core.messaging.redis_wire writes what kombu would; the worker runs it (the sweeper leaves this order alone)."""
     import redis as redis_client
 
     from config.celery import app
-    from config.celery_wire import RedisTaskWire
-    from payments.tasks_assignment import assign_incoming_order_task
+    from core.messaging.redis_wire import RedisTaskWire
+    from payments.tasks import assign_incoming_order_task
 
     with tenant_context(tenant):
         refs = make_reference_data()

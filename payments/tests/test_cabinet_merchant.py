@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditLog
-from payments import selectors as payment_selectors
 from payments.models import (
     Appeal,
     BalanceStore,
@@ -22,6 +21,8 @@ from payments.models import (
     MerchantStore,
     OrderHistory,
 )
+from payments.selectors.stores import find_store_by_private_key
+from tenancy.scoping import dangerously_bypass_tenant_scope
 
 from .cabinet_support import (
     fund_store,
@@ -151,8 +152,8 @@ def test_a_new_store_shows_its_private_key_once_on_a_page_that_is_not_stored(cli
     page = text(response)
     raw_key = page.split('<p class="secret-once">')[1].split("</p>")[0].strip()
     assert raw_key.startswith("sk_")
-    with payment_selectors.dangerously_bypass_tenant_scope():
-        assert payment_selectors.find_store_by_private_key(raw_key).pk == store.pk
+    with dangerously_bypass_tenant_scope():
+        assert find_store_by_private_key(raw_key).pk == store.pk
     assert store.trafic_access is False and store.callback_url == "https://shop.example/hooks"
     assert store.pay_in_commission_percent == 0
     assert raw_key not in text(client.get(reverse("cabinet:merchant_store", args=[store.pk])))
@@ -190,8 +191,8 @@ def test_rotating_keys_shows_the_new_key_once_and_the_old_one_stops_working(clie
     store.refresh_from_db()
     assert store.private_api_key_digest != old_digest
     raw_key = text(response).split('<p class="secret-once">')[1].split("</p>")[0].strip()
-    with payment_selectors.dangerously_bypass_tenant_scope():
-        assert payment_selectors.find_store_by_private_key(raw_key).pk == store.pk
+    with dangerously_bypass_tenant_scope():
+        assert find_store_by_private_key(raw_key).pk == store.pk
     assert AuditLog.objects.filter(action="store.keys_rotated", actor=me.user).exists()
 
 

@@ -316,7 +316,7 @@ def test_a_payout_needs_a_receipt_and_the_trader_sees_where_to_pay_audited(clien
 
 def test_confirming_an_order_that_is_no_longer_open_says_so(client, world, me):
     order = world["my_order"]
-    execution.confirm_order(order=order, confirmed_by=me.user)
+    execution.confirm_order(order=order, actor=me.user)
 
     response = client.post(reverse("cabinet:trader_order_confirm", args=[order.hash_id]), {}, follow=True)
 
@@ -366,7 +366,7 @@ def test_the_live_list_shows_orders_waiting_and_drops_finished_ones(client, worl
     url = reverse("cabinet:trader_active_orders")
 
     assert order.hash_id[:9] in text(client.get(url, headers={"HX-Request": "true"}))
-    execution.confirm_order(order=order, confirmed_by=me.user)
+    execution.confirm_order(order=order, actor=me.user)
     assert order.hash_id[:9] not in text(client.get(url, headers={"HX-Request": "true"}))
     dashboard = text(client.get(reverse("cabinet:trader_dashboard")))
     assert f'hx-get="{url}"' in dashboard and 'hx-trigger="every 10s"' in dashboard

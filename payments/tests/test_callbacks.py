@@ -13,19 +13,14 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditLog
+from payments.callbacks.delivery import deliver_callback, resend_callback, retry_delay
+from payments.callbacks.events import enqueue_order_event
+from payments.callbacks.signing import sign, signature_header
+from payments.callbacks.sweeper import sweep_due_callbacks
 from payments.errors import PaymentsError
 from payments.models import CallbackAttempt, CallbackEvent, MerchantStore, OrderHistory
 from payments.services import merchants as merchant_services
-from payments.services.callbacks import (
-    deliver_callback,
-    enqueue_order_event,
-    resend_callback,
-    retry_delay,
-    sign,
-    signature_header,
-    sweep_due_callbacks,
-)
-from payments.tasks_callbacks import deliver_callback_task
+from payments.tasks import deliver_callback_task
 from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
@@ -300,7 +295,7 @@ def test_retries_stop_after_three_days_and_the_merchant_can_resend(refs, receive
     assert (event.status, event.next_attempt_at, event.attempts) == ("failed", None, 2)
     assert sweep_due_callbacks() == 0
 
-    attempt = resend_callback(event=event, requested_by=merchant.user)
+    attempt = resend_callback(event=event, actor=merchant.user)
 
     event.refresh_from_db()
     assert attempt.manual and attempt.status_code == 200
@@ -317,10 +312,10 @@ def test_only_the_stores_merchant_or_flagged_staff_may_resend(refs, receiver, st
 
     for outsider in (MerchantFactory().user, staff("can_view_orders")):
         with pytest.raises(PermissionDenied):
-            resend_callback(event=event, requested_by=outsider)
+            resend_callback(event=event, actor=outsider)
     assert not CallbackAttempt.objects.exists() and not server.requests
 
-    attempt = resend_callback(event=event, requested_by=staff("can_manage_merchants"))
+    attempt = resend_callback(event=event, actor=staff("can_manage_merchants"))
     assert attempt.manual and attempt.status_code == 200
 
 

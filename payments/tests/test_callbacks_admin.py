@@ -6,8 +6,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import AuditLog
+from payments.callbacks.events import enqueue_order_event
 from payments.models import CallbackAttempt, CallbackEvent
-from payments.services.callbacks import enqueue_order_event
 
 from .factories import make_incoming_order, make_store
 

@@ -15,17 +15,12 @@ import threading
 import pytest
 from django.urls import reverse
 
+from payments.callbacks.delivery import deliver_callback, resend_callback
+from payments.callbacks.destinations import NON_PUBLIC_HOST, check_callback_url, is_public_address
+from payments.callbacks.events import enqueue_order_event
 from payments.errors import PaymentsError
 from payments.models import CallbackAttempt, CallbackEvent, MerchantStore
 from payments.services import merchants as merchant_services
-from payments.services.callbacks import (
-    NON_PUBLIC_HOST,
-    check_callback_url,
-    deliver_callback,
-    enqueue_order_event,
-    is_public_address,
-    resend_callback,
-)
 
 from .broker_support import free_port
 from .cabinet_support import login, make_merchant, text
@@ -260,7 +255,7 @@ def test_a_resend_to_a_non_public_host_is_recorded_not_raised(refs, no_allow_lis
     MerchantStore.objects.filter(pk=store.pk).update(callback_url="http://169.254.169.254/latest/meta-data/")
     event = enqueue_order_event(incoming_order=make_incoming_order(store), event_type="order.paid")
 
-    attempt = resend_callback(event=event, requested_by=merchant.user)
+    attempt = resend_callback(event=event, actor=merchant.user)
 
     assert attempt.manual and attempt.status_code is None and "public internet addresses only" in attempt.error
 

@@ -5,9 +5,11 @@ import re
 import pytest
 from django.db.models import Sum
 
-from payments import demo, selectors
+from payments import demo
 from payments.models import BalanceTrader, ExchangeRate, MerchantStore, OrderHistory, ReqTrader, Trader
-from payments.selectors_ledger import verify_tenant_ledger
+from payments.selectors.ledger import verify_tenant_ledger
+from payments.selectors.rates import current_rate
+from payments.selectors.stores import find_store_by_private_key
 from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
@@ -44,10 +46,10 @@ def test_seeding_twice_keeps_one_set_of_data_and_rotates_the_printed_key():
     assert not verify_tenant_ledger(tenant.pk).differences
     old_key, new_key = printed_key(first), printed_key(second)
     with tenant_context(None):
-        assert selectors.find_store_by_private_key(old_key) is None
-        assert selectors.find_store_by_private_key(new_key).tenant_id == tenant.pk
+        assert find_store_by_private_key(old_key) is None
+        assert find_store_by_private_key(new_key).tenant_id == tenant.pk
     assert any("merchant@demo.local" in line for line in second)
     assert any("trader1@demo.local" in line for line in second)
     assert not any(number in "\n".join(first + second) for number in ("4000123456781111", "2202200000002222"))
     with tenant_context(tenant):
-        assert selectors.current_rate(tenant, "THB", "USDT").rate > 0
+        assert current_rate(tenant, "THB", "USDT").rate > 0

@@ -25,7 +25,7 @@ def store(refs):
 @pytest.fixture
 def sent(monkeypatch):
     """Messages the sweeper sends, recorded instead of run."""
-    from payments.tasks_assignment import assign_incoming_order_task
+    from payments.tasks import assign_incoming_order_task
 
     messages = []
     monkeypatch.setattr(assign_incoming_order_task, "apply_async", lambda args, kwargs: messages.append(args[0]))
@@ -68,7 +68,7 @@ def test_an_order_claimed_by_a_live_worker_is_not_claimed_again_and_a_stale_clai
 
 def test_a_dropped_intake_hint_gives_the_order_back_at_once(store, refs, monkeypatch,
                                                            django_capture_on_commit_callbacks):
-    from payments.tasks_assignment import assign_incoming_order_task
+    from payments.tasks import assign_incoming_order_task
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("redis is down")

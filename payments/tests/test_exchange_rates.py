@@ -10,10 +10,10 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from payments import selectors
 from payments.errors import NoExchangeRate
 from payments.exchange_rates import ExchangeRateProviderError, FileExchangeRateProvider, get_provider
 from payments.models import CryptoCurrency, ExchangeRate, FiatCurrency
+from payments.selectors.rates import current_rate
 from payments.services.exchange_rates import load_exchange_rates, record_exchange_rate
 from payments.tasks import load_exchange_rates_task
 from tenancy.models import Tenant
@@ -115,10 +115,10 @@ def test_current_rate_is_the_newest_younger_than_the_max_age(refs, tenant, setti
                                   fetched_at=now - timedelta(minutes=5))
     record_exchange_rate(fiat_currency=refs.rub, crypto_currency=refs.usdt, rate=Decimal("96"), fetched_at=now)
 
-    assert selectors.current_rate(tenant, refs.thb, refs.usdt).pk == newest.pk
-    assert selectors.current_rate(tenant, "THB", "USDT").pk == newest.pk
+    assert current_rate(tenant, refs.thb, refs.usdt).pk == newest.pk
+    assert current_rate(tenant, "THB", "USDT").pk == newest.pk
     with pytest.raises(NoExchangeRate) as refused:
-        selectors.current_rate(tenant, refs.thb, refs.usdt, now=now + timedelta(minutes=40))
+        current_rate(tenant, refs.thb, refs.usdt, now=now + timedelta(minutes=40))
     assert refused.value.code == "no_exchange_rate"
     assert "USDT/THB" in refused.value.message
 
@@ -130,7 +130,7 @@ def test_current_rate_never_uses_another_tenants_rates(tenant, other_tenant):
         record_exchange_rate(fiat_currency=fiat, crypto_currency=crypto, rate=Decimal("36"))
 
     with tenant_context(tenant), pytest.raises(NoExchangeRate):
-        selectors.current_rate(tenant, "THB", "USDT")
+        current_rate(tenant, "THB", "USDT")
 
 
 @pytest.mark.usefixtures("in_tenant")
@@ -139,6 +139,6 @@ def test_a_rate_recorded_by_staff_is_audited(refs, staff):
 
     admin = staff("can_edit_system_settings")
 
-    record_exchange_rate(fiat_currency=refs.thb, crypto_currency=refs.usdt, rate=Decimal("36.1"), recorded_by=admin)
+    record_exchange_rate(fiat_currency=refs.thb, crypto_currency=refs.usdt, rate=Decimal("36.1"), actor=admin)
 
     assert AuditLog.objects.get(action="exchange_rate.recorded").actor == admin

@@ -21,7 +21,7 @@ from payments.models import (
     OrderHistory,
     OrderType,
 )
-from payments.selectors_ledger import verify_tenant_ledger
+from payments.selectors.ledger import verify_tenant_ledger
 from payments.services import execution, ledger
 from payments.services.execution import TRANSITIONS
 
@@ -73,11 +73,11 @@ def order_in(world, status: str) -> OrderHistory:
     if status == Status.PROCESSING:
         execution.mark_paid(order=order)
     elif status == Status.DISPUTED:
-        execution.dispute_order(order=order, disputed_by=trader, reason="no money")
+        execution.dispute_order(order=order, actor=trader, reason="no money")
     elif status == Status.COMPLETED:
-        execution.confirm_order(order=order, confirmed_by=trader)
+        execution.confirm_order(order=order, actor=trader)
     elif status == Status.CANCELLED:
-        execution.cancel_order(order=order, cancelled_by=trader)
+        execution.cancel_order(order=order, actor=trader)
     elif status == Status.EXPIRED:
         execution.expire_due_orders(now=timezone.now() + timedelta(hours=1))
     elif status == Status.FAILED:
@@ -96,14 +96,14 @@ def test_every_transition_is_allowed_or_refused_by_the_table(world, staff, in_te
     before = events(order)
 
     if new in TRANSITIONS[current]:
-        execution.set_order_status_by_staff(order=order, status=new, changed_by=manager, reason="by the table")
+        execution.set_order_status_by_staff(order=order, status=new, actor=manager, reason="by the table")
         order.refresh_from_db()
         assert order.status == new
         assert AuditLog.objects.filter(action="order.status_changed", target_id=str(order.pk)).count() == 1
         assert events(order)[-1] == execution.EVENT_FOR_STATUS[new]
     else:
         with pytest.raises(ConflictError) as refused:
-            execution.set_order_status_by_staff(order=order, status=new, changed_by=manager, reason="by the table")
+            execution.set_order_status_by_staff(order=order, status=new, actor=manager, reason="by the table")
         assert refused.value.code == "invalid_transition"
         order.refresh_from_db()
         assert order.status == current
@@ -123,10 +123,10 @@ def test_a_staff_change_needs_the_flag_and_a_reason(world, staff):
 
     with pytest.raises(PermissionDenied):
         execution.set_order_status_by_staff(order=order, status=Status.CANCELLED,
-                                            changed_by=staff("can_view_orders"), reason="no")
+                                            actor=staff("can_view_orders"), reason="no")
     with pytest.raises(PaymentsError) as no_reason:
         execution.set_order_status_by_staff(order=order, status=Status.CANCELLED,
-                                            changed_by=staff("can_manage_orders"), reason="  ")
+                                            actor=staff("can_manage_orders"), reason="  ")
 
     assert no_reason.value.code == "reason_required"
     order.refresh_from_db()
@@ -237,7 +237,7 @@ def test_confirming_a_payin_moves_every_balance_exactly(world, in_tenant):
     order = held_order(world)
     execution.mark_paid(order=order)
 
-    execution.confirm_order(order=order, confirmed_by=world.trader.user)
+    execution.confirm_order(order=order, actor=world.trader.user)
 
     order.refresh_from_db()
     assert order.status == Status.COMPLETED and order.completed_at is not None
@@ -266,7 +266,7 @@ def test_a_different_confirmed_amount_is_settled_recorded_audited_and_called_bac
     order = held_order(world)
     confirmed = Decimal(confirmed)
 
-    execution.confirm_order(order=order, confirmed_by=world.trader.user, confirmed_fiat=confirmed)
+    execution.confirm_order(order=order, actor=world.trader.user, confirmed_fiat=confirmed)
 
     order.refresh_from_db()
     crypto = (confirmed / Decimal("36.45")).quantize(Decimal("0.00000001"))
@@ -291,7 +291,7 @@ def test_an_overpayment_the_trader_cannot_cover_is_refused_and_nothing_changes(r
     order = held_order(world)
 
     with pytest.raises(PaymentsError) as refused:
-        execution.confirm_order(order=order, confirmed_by=world.trader.user, confirmed_fiat=Decimal("2000.00"))
+        execution.confirm_order(order=order, actor=world.trader.user, confirmed_fiat=Decimal("2000.00"))
 
     assert refused.value.code == "insufficient_balance"
     order.refresh_from_db()
@@ -305,7 +305,7 @@ def test_an_overpayment_the_trader_cannot_cover_is_refused_and_nothing_changes(r
 def test_a_bad_confirmed_amount_is_refused(world, amount):
     order = held_order(world)
     with pytest.raises(PaymentsError) as refused:
-        execution.confirm_order(order=order, confirmed_by=world.trader.user, confirmed_fiat=amount)
+        execution.confirm_order(order=order, actor=world.trader.user, confirmed_fiat=amount)
     assert "confirmed_fiat" in refused.value.fields
     assert OrderHistory.objects.get(pk=order.pk).status == Status.PENDING
 
@@ -316,9 +316,9 @@ def test_only_the_orders_trader_confirms_or_disputes(world, refs):
 
     for user in (other.user, world.store.merchant.user, UserFactory()):
         with pytest.raises(PermissionDenied):
-            execution.confirm_order(order=order, confirmed_by=user)
+            execution.confirm_order(order=order, actor=user)
         with pytest.raises(PermissionDenied):
-            execution.dispute_order(order=order, disputed_by=user, reason="x")
+            execution.dispute_order(order=order, actor=user, reason="x")
     assert OrderHistory.objects.get(pk=order.pk).status == Status.PENDING
 
 
@@ -326,7 +326,7 @@ def test_the_trader_disputes_and_support_gets_an_appeal(world):
     order = held_order(world)
     execution.mark_paid(order=order)
 
-    execution.dispute_order(order=order, disputed_by=world.trader.user, reason="No money arrived")
+    execution.dispute_order(order=order, actor=world.trader.user, reason="No money arrived")
 
     order.refresh_from_db()
     assert order.status == Status.DISPUTED and order.dispute_reason == "No money arrived"
@@ -347,8 +347,8 @@ def test_a_payout_holds_the_store_and_settles_on_the_traders_receipt(refs, in_te
 
     number = execution.reveal_customer_requisite(order=order, viewer=world.trader.user)
     with pytest.raises(PaymentsError) as no_receipt:
-        execution.confirm_order(order=order, confirmed_by=world.trader.user)
-    execution.confirm_order(order=order, confirmed_by=world.trader.user, receipt=pdf())
+        execution.confirm_order(order=order, actor=world.trader.user)
+    execution.confirm_order(order=order, actor=world.trader.user, receipt=pdf())
 
     assert number == "2200123412341234"
     assert no_receipt.value.code == "receipt_required"
@@ -375,7 +375,7 @@ def test_a_payout_the_traders_fiat_cannot_cover_is_not_shown_and_cannot_settle(r
     with pytest.raises(PaymentsError) as hidden:
         execution.reveal_customer_requisite(order=order, viewer=world.trader.user)
     with pytest.raises(PaymentsError) as unsettled:
-        execution.confirm_order(order=order, confirmed_by=world.trader.user, receipt=png())
+        execution.confirm_order(order=order, actor=world.trader.user, receipt=png())
 
     assert hidden.value.code == unsettled.value.code == "insufficient_balance"
     assert OrderHistory.objects.get(pk=order.pk).status == Status.PENDING
@@ -388,9 +388,9 @@ def test_a_credit_limit_lets_the_fiat_balance_go_below_zero_down_to_it(refs, set
     first = held_order(world, order_type=OrderType.PAY_OUT)
     second = held_order(world, order_type=OrderType.PAY_OUT)
 
-    execution.confirm_order(order=first, confirmed_by=world.trader.user, receipt=png())
+    execution.confirm_order(order=first, actor=world.trader.user, receipt=png())
     with pytest.raises(PaymentsError) as beyond:
-        execution.confirm_order(order=second, confirmed_by=world.trader.user, receipt=png())
+        execution.confirm_order(order=second, actor=world.trader.user, receipt=png())
 
     assert trader_balance(world).fiat_balance == Decimal("-1000.00")
     assert trader_balance(world).fiat_credit_limit == Decimal("1500.00")
@@ -414,8 +414,8 @@ def test_only_the_trader_or_sensitive_staff_see_a_customer_requisite(refs, staff
 def test_the_trader_or_merchant_cancels_a_pending_order_and_the_hold_comes_back(world, in_tenant):
     by_trader, by_merchant = held_order(world), held_order(world)
 
-    execution.cancel_order(order=by_trader, cancelled_by=world.trader.user, reason="cannot take it")
-    execution.cancel_order(order=by_merchant, cancelled_by=world.store.merchant.user)
+    execution.cancel_order(order=by_trader, actor=world.trader.user, reason="cannot take it")
+    execution.cancel_order(order=by_merchant, actor=world.store.merchant.user)
 
     for order in (by_trader, by_merchant):
         order.refresh_from_db()
@@ -431,10 +431,10 @@ def test_once_the_customer_has_paid_only_staff_cancel(world, staff, refs):
     execution.mark_paid(order=order)
 
     with pytest.raises(ConflictError):
-        execution.cancel_order(order=order, cancelled_by=world.trader.user)
+        execution.cancel_order(order=order, actor=world.trader.user)
     with pytest.raises(PermissionDenied):
-        execution.cancel_order(order=order, cancelled_by=make_world(refs).trader.user)
-    execution.cancel_order(order=order, cancelled_by=staff("can_manage_orders"), reason="fraud")
+        execution.cancel_order(order=order, actor=make_world(refs).trader.user)
+    execution.cancel_order(order=order, actor=staff("can_manage_orders"), reason="fraud")
 
     assert OrderHistory.objects.get(pk=order.pk).status == Status.CANCELLED
 
@@ -464,7 +464,7 @@ def test_expiry_takes_only_unconfirmed_orders_past_their_time(world, refs, in_te
 
 
 def test_the_expiry_task_runs_the_sweep(world):
-    from payments.tasks_execution import expire_due_orders_task
+    from payments.tasks import expire_due_orders_task
 
     order = held_order(world, expires_at=timezone.now() - timedelta(seconds=1))
 
@@ -483,7 +483,7 @@ def test_a_customer_appeal_freezes_the_order_and_support_completes_it(world, sta
                                    evidence=png())
     with pytest.raises(ConflictError) as second:
         execution.open_appeal(order=order, opened_by_role="customer", reason="again")
-    execution.resolve_appeal(appeal=appeal, resolved_by=support, resolution="completed", note="bank statement ok")
+    execution.resolve_appeal(appeal=appeal, actor=support, resolution="completed", note="bank statement ok")
 
     assert second.value.code == "appeal_open"
     appeal.refresh_from_db()
@@ -500,10 +500,10 @@ def test_a_customer_appeal_freezes_the_order_and_support_completes_it(world, sta
 def test_an_appeal_on_an_expired_order_can_complete_it_without_a_hold(world, staff, in_tenant):
     order = held_order(world, expires_at=timezone.now() - timedelta(seconds=1))
     execution.expire_due_orders()
-    appeal = execution.open_appeal(order=order, opened_by_role="merchant", opened_by=world.store.merchant.user,
+    appeal = execution.open_appeal(order=order, opened_by_role="merchant", actor=world.store.merchant.user,
                                    reason="customer paid late")
 
-    execution.resolve_appeal(appeal=appeal, resolved_by=staff("can_handle_appeals"), resolution="completed",
+    execution.resolve_appeal(appeal=appeal, actor=staff("can_handle_appeals"), resolution="completed",
                              confirmed_fiat=Decimal("999.00"))
 
     order.refresh_from_db()
@@ -514,16 +514,16 @@ def test_an_appeal_on_an_expired_order_can_complete_it_without_a_hold(world, sta
 
 def test_support_cancels_through_an_appeal_and_the_hold_comes_back(world, staff, in_tenant):
     order = held_order(world)
-    execution.dispute_order(order=order, disputed_by=world.trader.user, reason="fake receipt")
+    execution.dispute_order(order=order, actor=world.trader.user, reason="fake receipt")
     appeal = Appeal.objects.get(order=order)
 
-    execution.resolve_appeal(appeal=appeal, resolved_by=staff("can_handle_appeals"), resolution="cancelled")
+    execution.resolve_appeal(appeal=appeal, actor=staff("can_handle_appeals"), resolution="cancelled")
 
     order.refresh_from_db()
     assert order.status == Status.CANCELLED and order.hold_amount == 0
     assert trader_balance(world).crypto_hold == 0
     with pytest.raises(ConflictError):
-        execution.resolve_appeal(appeal=appeal, resolved_by=staff("can_handle_appeals"), resolution="completed")
+        execution.resolve_appeal(appeal=appeal, actor=staff("can_handle_appeals"), resolution="completed")
     assert_ledger_exact(in_tenant)
 
 
@@ -532,18 +532,18 @@ def test_appeals_are_opened_only_by_the_orders_parties_and_resolved_only_with_th
     stranger = make_world(refs)
 
     with pytest.raises(PermissionDenied):
-        execution.open_appeal(order=order, opened_by_role="trader", opened_by=stranger.trader.user, reason="x")
+        execution.open_appeal(order=order, opened_by_role="trader", actor=stranger.trader.user, reason="x")
     with pytest.raises(PermissionDenied):
-        execution.open_appeal(order=order, opened_by_role="merchant", opened_by=stranger.store.merchant.user,
+        execution.open_appeal(order=order, opened_by_role="merchant", actor=stranger.store.merchant.user,
                               reason="x")
     with pytest.raises(PaymentsError) as no_reason:
         execution.open_appeal(order=order, opened_by_role="customer", reason=" ")
-    appeal = execution.open_appeal(order=order, opened_by_role="trader", opened_by=world.trader.user,
+    appeal = execution.open_appeal(order=order, opened_by_role="trader", actor=world.trader.user,
                                    reason="customer sent less")
     with pytest.raises(PermissionDenied):
-        execution.resolve_appeal(appeal=appeal, resolved_by=staff("can_manage_orders"), resolution="completed")
+        execution.resolve_appeal(appeal=appeal, actor=staff("can_manage_orders"), resolution="completed")
     with pytest.raises(PaymentsError):
-        execution.resolve_appeal(appeal=appeal, resolved_by=staff("can_handle_appeals"), resolution="refund")
+        execution.resolve_appeal(appeal=appeal, actor=staff("can_handle_appeals"), resolution="refund")
 
     assert no_reason.value.code == "reason_required"
     assert Appeal.objects.get(pk=appeal.pk).status == "open"
@@ -551,7 +551,7 @@ def test_appeals_are_opened_only_by_the_orders_parties_and_resolved_only_with_th
 
 def test_a_completed_order_cannot_be_appealed(world):
     order = held_order(world)
-    execution.confirm_order(order=order, confirmed_by=world.trader.user)
+    execution.confirm_order(order=order, actor=world.trader.user)
 
     with pytest.raises(ConflictError) as refused:
         execution.open_appeal(order=order, opened_by_role="customer", reason="where is my money")
@@ -569,7 +569,7 @@ def test_a_failing_callback_write_rolls_the_whole_completion_back(world, monkeyp
 
     monkeypatch.setattr(execution, "enqueue_order_event", broken)
     with pytest.raises(RuntimeError):
-        execution.confirm_order(order=order, confirmed_by=world.trader.user)
+        execution.confirm_order(order=order, actor=world.trader.user)
 
     order.refresh_from_db()
     assert order.status == Status.PENDING and order.hold_amount == A

@@ -29,7 +29,7 @@ def status_url(order):
 def test_the_order_page_shows_its_audit_trail_movements_appeals_and_receipts(client, world, staff):
     order = held_order(world)
     execution.mark_paid(order=order, receipt=png())
-    execution.dispute_order(order=order, disputed_by=world.trader.user, reason="amount differs")
+    execution.dispute_order(order=order, actor=world.trader.user, reason="amount differs")
     client.force_login(staff("can_view_orders"))
 
     response = client.get(reverse("admin:payments_orderhistory_change", args=[order.pk]))
@@ -70,7 +70,7 @@ def test_order_managers_change_a_status_with_a_reason_and_the_hold_follows(clien
 
 def test_a_status_outside_the_table_is_not_offered_and_refused(client, world, staff):
     order = held_order(world)
-    execution.confirm_order(order=order, confirmed_by=world.trader.user)
+    execution.confirm_order(order=order, actor=world.trader.user)
     client.force_login(staff("can_manage_orders"))
 
     response = client.post(status_url(order), {"status": "cancelled", "reason": "undo"})

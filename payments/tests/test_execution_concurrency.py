@@ -18,7 +18,7 @@ from payments.models import (
     OrderHistory,
     OrderType,
 )
-from payments.selectors_ledger import verify_tenant_ledger
+from payments.selectors.ledger import verify_tenant_ledger
 from payments.services import execution
 from tenancy.scoping import tenant_context
 
@@ -53,7 +53,7 @@ def test_concurrent_completions_of_one_traders_orders_keep_every_balance_exact(t
         user = world.trader.user
 
     results = run_together(tenant, [
-        (lambda pair=orders[i:i + 2]: [execution.confirm_order(order=o, confirmed_by=user).status for o in pair])
+        (lambda pair=orders[i:i + 2]: [execution.confirm_order(order=o, actor=user).status for o in pair])
         for i in range(0, 8, 2)
     ])
 
@@ -72,7 +72,7 @@ def test_the_same_order_confirmed_four_times_at_once_settles_once(tenant, world)
         order = held_order(world)
         user = world.trader.user
 
-    results = run_together(tenant, [lambda: execution.confirm_order(order=order, confirmed_by=user)] * 4)
+    results = run_together(tenant, [lambda: execution.confirm_order(order=order, actor=user)] * 4)
 
     winners = [r for r in results if isinstance(r, OrderHistory)]
     losers = [r for r in results if isinstance(r, PaymentsError)]
@@ -94,8 +94,8 @@ def test_confirm_cancel_and_expire_racing_on_one_order_leave_one_outcome(tenant,
         user = world.trader.user
 
     results = run_together(tenant, [
-        lambda: execution.confirm_order(order=order, confirmed_by=user).status,
-        lambda: execution.cancel_order(order=order, cancelled_by=manager, reason="race").status,
+        lambda: execution.confirm_order(order=order, actor=user).status,
+        lambda: execution.cancel_order(order=order, actor=manager, reason="race").status,
         lambda: execution.expire_due_orders(),
     ])
 

@@ -1,4 +1,4 @@
-"""Publishing a Celery message never holds up a request (payments.services.hints), against a real redis-server.
+"""Publishing a Celery message never holds up a request (core.messaging.hints), against a real redis-server.
 
 Each test starts a redis-server of its own on a free port and makes this process publish as a web
 process does: not eager, to that server, through a fresh publisher. "Down" is tested both ways a broker
@@ -23,11 +23,12 @@ import redis as redis_client
 from django.utils import timezone
 
 from config.celery import app
+from core.messaging import hints
+from payments.callbacks.events import enqueue_order_event
+from payments.callbacks.sweeper import sweep_due_callbacks
 from payments.models import CallbackEvent, IncomingOrder
-from payments.services import hints
 from payments.services.assignment import dispatch_lease, sweep_due_orders
-from payments.services.callbacks import enqueue_order_event, sweep_due_callbacks
-from payments.tasks_assignment import assign_incoming_order_task
+from payments.tasks import assign_incoming_order_task
 from tenancy.scoping import tenant_context
 
 from .api_support import PAYIN, make_api_store
@@ -90,7 +91,7 @@ def go_down(broker: RedisServer, how: str) -> None:
 
 
 def dropped(caplog, task_name: str) -> bool:
-    return any(record.name == "payments.services.hints" and record.levelno == logging.WARNING
+    return any(record.name == "core.messaging.hints" and record.levelno == logging.WARNING
                and task_name in record.getMessage() for record in caplog.records)
 
 
@@ -274,7 +275,7 @@ def test_in_a_worker_a_dead_broker_drops_the_message_runs_on_drop_and_pauses(bro
                       on_drop=lambda n=n: given_back.append(n))
 
     assert given_back == [0, 1, 2]  # nothing raised into the task
-    messages = [record.getMessage() for record in caplog.records if record.name == "payments.services.hints"]
+    messages = [record.getMessage() for record in caplog.records if record.name == "core.messaging.hints"]
     assert sum("Could not send" in message for message in messages) == 1  # one try on the dead broker
     assert sum("did not answer a moment ago" in message for message in messages) == 2  # the pause: no more
     broker.start()
@@ -287,7 +288,7 @@ def test_in_a_worker_a_dead_broker_drops_the_message_runs_on_drop_and_pauses(bro
 
 def test_messages_waiting_together_go_out_as_one_batch_message_per_key(broker, publisher):
     """What queued up while the thread was busy goes out as batches of BATCH_MAX at most, per tenant."""
-    from payments.tasks_assignment import assign_incoming_orders_task
+    from payments.tasks import assign_incoming_orders_task
 
     def message(order_id: int, tenant: str) -> hints.Message:
         kwargs = {"tenant_id": tenant}

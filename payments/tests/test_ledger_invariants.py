@@ -23,7 +23,7 @@ from payments.models import (
     OrderHistory,
     OrderType,
 )
-from payments.selectors_ledger import verify_tenant_ledger
+from payments.selectors.ledger import verify_tenant_ledger
 from payments.services import execution, ledger
 
 from .execution_support import fund, held_order, make_world, png
@@ -81,25 +81,25 @@ def run_random_mix(refs, staff, seed: int, steps: int = 60) -> dict:
         elif move in ("confirm", "confirm_other"):
             amount = None if move == "confirm" else Decimal(rng.choice(["500.00", "999.99", "1000.01", "1200.00"]))
             receipt = png() if order.order_type == OrderType.PAY_OUT else None
-            attempt(execution.confirm_order, order=order, confirmed_by=trader_user, confirmed_fiat=amount,
+            attempt(execution.confirm_order, order=order, actor=trader_user, confirmed_fiat=amount,
                     receipt=receipt)
         elif move == "cancel":
-            attempt(execution.cancel_order, order=order, cancelled_by=rng.choice([trader_user, manager]))
+            attempt(execution.cancel_order, order=order, actor=rng.choice([trader_user, manager]))
         elif move == "dispute":
-            attempt(execution.dispute_order, order=order, disputed_by=trader_user, reason="no money")
+            attempt(execution.dispute_order, order=order, actor=trader_user, reason="no money")
         elif move == "appeal":
             attempt(execution.open_appeal, order=order, opened_by_role="customer", reason="I paid")
         elif move == "resolve":
             appeal = Appeal.objects.filter(status="open").order_by("?").first()
             if appeal:
-                attempt(execution.resolve_appeal, appeal=appeal, resolved_by=resolver,
+                attempt(execution.resolve_appeal, appeal=appeal, actor=resolver,
                         resolution=rng.choice(["completed", "cancelled"]),
                         confirmed_fiat=rng.choice([None, Decimal("777.77")]))
         elif move == "expire":
             execution.expire_due_orders()
         elif move == "staff":
             target = rng.choice(execution.allowed_targets(order.status) or [Status.CANCELLED])
-            attempt(execution.set_order_status_by_staff, order=order, status=target, changed_by=manager,
+            attempt(execution.set_order_status_by_staff, order=order, status=target, actor=manager,
                     reason="random staff change")
         elif move == "deposit":
             ledger.post_store_movement(store=world.store, crypto_currency=refs.usdt, amount=Decimal("10"),
@@ -172,7 +172,7 @@ def test_the_tables_refuse_a_balance_or_hold_below_its_floor(refs):
 def test_an_order_cannot_settle_twice_even_past_the_services(refs):
     world = make_world(refs)
     order = held_order(world)
-    execution.confirm_order(order=order, confirmed_by=world.trader.user)
+    execution.confirm_order(order=order, actor=world.trader.user)
     balance = BalanceStore.objects.get(store=world.store)
 
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -193,10 +193,10 @@ def settled(refs):
     world = make_world(refs, trader_crypto="200", store_crypto="50")
     fund(refs, trader=world.trader, fiat="10.00")
     done = held_order(world)
-    execution.confirm_order(order=done, confirmed_by=world.trader.user, confirmed_fiat=Decimal("990.00"))
+    execution.confirm_order(order=done, actor=world.trader.user, confirmed_fiat=Decimal("990.00"))
     open_order = held_order(world)
     cancelled = held_order(world)
-    execution.cancel_order(order=cancelled, cancelled_by=world.trader.user)
+    execution.cancel_order(order=cancelled, actor=world.trader.user)
     return {"world": world, "done": done, "open": open_order, "cancelled": cancelled}
 
 

@@ -8,9 +8,9 @@ from django.db import connection
 
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
-from payments import selectors
 from payments.errors import PaymentsError
 from payments.models import BalanceStore, Merchant, MerchantStore
+from payments.selectors.stores import find_store_by_private_key
 from payments.services import merchants as merchant_services
 from tenancy.models import Membership, RoleAssignment
 from tenancy.scoping import tenant_context
@@ -46,7 +46,7 @@ def test_staff_without_can_manage_merchants_cannot_create_one(tenant, staff):
     support = staff("can_view_orders")
 
     with pytest.raises(PermissionDenied):
-        merchant_services.create_merchant(tenant=tenant, user=UserFactory(), created_by=support)
+        merchant_services.create_merchant(tenant=tenant, user=UserFactory(), actor=support)
 
     assert not Merchant.objects.exists()
 
@@ -81,10 +81,10 @@ def test_the_store_is_found_by_its_private_key_before_any_tenant_is_known(refs, 
     store, raw_key = make_store(refs)
 
     with tenant_context(None):
-        found = selectors.find_store_by_private_key(raw_key)
-        assert selectors.find_store_by_private_key(raw_key + "x") is None
-        assert selectors.find_store_by_private_key("") is None
-        assert selectors.find_store_by_private_key(store.public_api_key) is None
+        found = find_store_by_private_key(raw_key)
+        assert find_store_by_private_key(raw_key + "x") is None
+        assert find_store_by_private_key("") is None
+        assert find_store_by_private_key(store.public_api_key) is None
 
     assert found.pk == store.pk
     assert found.tenant_id == tenant.pk
@@ -94,11 +94,11 @@ def test_rotating_keys_retires_the_old_one_and_is_audited(refs, staff):
     admin = staff("can_manage_merchants")
     store, old_key = make_store(refs)
 
-    new_key = merchant_services.rotate_store_keys(store=store, rotated_by=admin)
+    new_key = merchant_services.rotate_store_keys(store=store, actor=admin)
 
     assert new_key != old_key
-    assert selectors.find_store_by_private_key(old_key) is None
-    assert selectors.find_store_by_private_key(new_key).pk == store.pk
+    assert find_store_by_private_key(old_key) is None
+    assert find_store_by_private_key(new_key).pk == store.pk
     entry = AuditLog.objects.get(action="store.keys_rotated")
     assert entry.actor == admin
     assert old_key not in str(entry.details) and new_key not in str(entry.details)
@@ -112,11 +112,11 @@ def test_store_limits_need_can_edit_limits(refs, staff):
 
     with pytest.raises(PermissionDenied):
         merchant_services.update_store(store=store, changes={"upper_limit": Decimal("90000.00")},
-                                       changed_by=merchants_admin)
+                                       actor=merchants_admin)
     with pytest.raises(PermissionDenied):
-        merchant_services.update_store(store=store, changes={"pay_out_enabled": False}, changed_by=limits_admin)
+        merchant_services.update_store(store=store, changes={"pay_out_enabled": False}, actor=limits_admin)
     merchant_services.update_store(store=store, changes={"upper_limit": Decimal("90000.00")},
-                                   changed_by=limits_admin)
+                                   actor=limits_admin)
 
     store.refresh_from_db()
     assert store.upper_limit == Decimal("90000.00")
@@ -157,6 +157,6 @@ def test_flag_checks_compare_with_the_database_not_with_an_edited_object(refs, s
 
     with pytest.raises(PermissionDenied):
         merchant_services.update_store(store=store, changes={"upper_limit": Decimal("70000.00")},
-                                       changed_by=staff("can_manage_merchants"))
+                                       actor=staff("can_manage_merchants"))
 
     assert MerchantStore.objects.get(pk=store.pk).upper_limit == Decimal("50000.00")

@@ -1,4 +1,4 @@
-"""The tables as seed 002 describes them: names, money precision, indexes, constraints, tenant scoping."""
+"""The tables as the product defines them: names, money precision, indexes, constraints, tenant scoping."""
 
 from decimal import Decimal
 
@@ -27,7 +27,7 @@ SEED_TABLES = {
     "req_traders", "full_requisites_settings", "incoming_orders", "order_history", "balance_stores",
     "balance_store_history", "balance_traders", "balance_trader_fiat_history", "balance_trader_crypto_history",
 }
-# Tables the product adds beyond the seed (issue 5: appeals and store callbacks).
+# Tables added for execution (issue 5: appeals and store callbacks).
 EXECUTION_TABLES = {"order_appeals", "callback_events", "callback_attempts"}
 STORE_API_TABLES = {"store_api_idempotency_keys"}  # payments/models/idempotency.py (store API, issue 4)
 
@@ -92,7 +92,7 @@ def test_statuses_are_checked_by_the_database(refs):
         IncomingOrder.objects.filter(pk=order.pk).update(status="teleported")
     requisite = make_requisite(refs)
     with pytest.raises(IntegrityError), transaction.atomic():
-        ReqTrader.objects.filter(pk=requisite.pk).update(status="approved")  # the seed says 'approve'
+        ReqTrader.objects.filter(pk=requisite.pk).update(status="approved")  # the stored value is 'approve'
     assigned = make_assigned_order(store, requisite)
     with pytest.raises(IntegrityError), transaction.atomic():
         OrderHistory.objects.filter(pk=assigned.pk).update(status="done")

@@ -163,8 +163,8 @@ def test_the_customer_appeals_a_paid_order_and_the_page_shows_the_review(client,
 
 def test_completed_and_cancelled_orders_show_their_outcome_and_no_number(client, order, world):
     other = held_order(world)
-    execution.confirm_order(order=order, confirmed_by=world.trader.user)
-    execution.cancel_order(order=other, cancelled_by=world.trader.user)
+    execution.confirm_order(order=order, actor=world.trader.user)
+    execution.cancel_order(order=other, actor=world.trader.user)
 
     done = page(client, order).content.decode()
     cancelled = page(client, other).content.decode()

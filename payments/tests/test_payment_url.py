@@ -1,8 +1,8 @@
-"""payments.selectors_pay.payment_url: the hosted page's absolute link, as reverse() would build it."""
+"""payments.pay.selectors.payment_url: the hosted page's absolute link, as reverse() would build it."""
 
 from django.urls import reverse, set_script_prefix
 
-from payments.selectors_pay import payment_url
+from payments.pay.selectors import payment_url
 
 
 def test_it_is_what_reverse_gives_under_each_script_prefix(settings):

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from payments.models import CallbackEvent, IncomingOrder, OrderHistory
-from payments.selectors_ledger import verify_tenant_ledger
+from payments.selectors.ledger import verify_tenant_ledger
 from tenancy.scoping import tenant_context
 
 from .api_support import fresh_rate

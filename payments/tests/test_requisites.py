@@ -9,9 +9,9 @@ from django.db import connection
 
 from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
-from payments import selectors
 from payments.errors import PaymentsError
 from payments.models import FullRequisitesSettings, OrderHistory, OrderType, ReqTrader, Trader
+from payments.selectors.customer import payment_details_for_customer
 from payments.services import requisites as requisite_services
 from payments.services import traders as trader_services
 from tenancy.models import RoleAssignment
@@ -79,7 +79,7 @@ def test_the_bank_must_offer_the_method(refs):
 
 
 def test_the_bank_must_be_of_the_requisites_currency(refs):
-    """As the store API decides what a currency can be served with (payments.selectors.served_offers)."""
+    """As the store API decides what a currency can be served with (payments.selectors.offers.served_offers)."""
     from payments.models import AvailableBankMethod, Bank, Country
 
     russia = Country.objects.create(code="RU", name="Russia")
@@ -109,10 +109,10 @@ def test_a_priority_change_resyncs_every_requisite_and_is_audited(refs, staff):
     support = staff("can_edit_trader_settings")
     trader = TraderFactory(trafic_priority=5)
     first, second = make_requisite(refs, trader=trader), make_requisite(refs, trader=trader)
-    requisite_services.set_distribution_weight(requisite=first, distribution_weight=9, changed_by=support)
+    requisite_services.set_distribution_weight(requisite=first, distribution_weight=9, actor=support)
     untouched = make_requisite(refs)
 
-    synced = trader_services.set_trafic_priority(trader=trader, trafic_priority=2, changed_by=support)
+    synced = trader_services.set_trafic_priority(trader=trader, trafic_priority=2, actor=support)
 
     assert synced == 2
     assert set(ReqTrader.objects.filter(trader=trader).values_list("distribution_weight", flat=True)) == {2}
@@ -128,7 +128,7 @@ def test_update_trader_with_a_new_priority_resyncs_too(refs, staff):
     requisite = make_requisite(refs, trader=trader)
 
     trader_services.update_trader(trader=trader, changes={"trafic_priority": 1, "in_work": False},
-                                  changed_by=staff("can_manage_traders", kind="admin"))
+                                  actor=staff("can_manage_traders", kind="admin"))
 
     assert Trader.objects.get(pk=trader.pk).trafic_priority == 1
     assert ReqTrader.objects.get(pk=requisite.pk).distribution_weight == 1
@@ -139,11 +139,11 @@ def test_priority_and_weight_changes_need_the_trader_settings_flag(refs, staff):
     requisite = make_requisite(refs)
 
     with pytest.raises(PermissionDenied):
-        trader_services.set_trafic_priority(trader=requisite.trader, trafic_priority=1, changed_by=readonly)
+        trader_services.set_trafic_priority(trader=requisite.trader, trafic_priority=1, actor=readonly)
     with pytest.raises(PermissionDenied):
-        requisite_services.set_distribution_weight(requisite=requisite, distribution_weight=1, changed_by=readonly)
+        requisite_services.set_distribution_weight(requisite=requisite, distribution_weight=1, actor=readonly)
     with pytest.raises(PermissionDenied):
-        requisite_services.set_requisite_exclusion(requisite=requisite, excluded=True, changed_by=readonly)
+        requisite_services.set_requisite_exclusion(requisite=requisite, excluded=True, actor=readonly)
 
     assert ReqTrader.objects.get(pk=requisite.pk).distribution_weight == 5
     assert not AuditLog.objects.filter(action__startswith="requisite.w").exists()
@@ -153,9 +153,9 @@ def test_weight_override_and_exclusion_are_audited(refs, staff):
     support = staff("can_edit_trader_settings")
     requisite = make_requisite(refs)
 
-    requisite_services.set_distribution_weight(requisite=requisite, distribution_weight=8, changed_by=support,
+    requisite_services.set_distribution_weight(requisite=requisite, distribution_weight=8, actor=support,
                                                reason="new card")
-    requisite_services.set_requisite_exclusion(requisite=requisite, excluded=True, changed_by=support,
+    requisite_services.set_requisite_exclusion(requisite=requisite, excluded=True, actor=support,
                                                reason="bank maintenance")
 
     requisite.refresh_from_db()
@@ -172,9 +172,9 @@ def test_requisite_limits_need_a_limits_flag(refs, staff):
 
     with pytest.raises(PermissionDenied):
         requisite_services.update_requisite_settings(requisite=requisite, changes={"turnover_day_max": Decimal("10")},
-                                                     changed_by=staff("can_manage_traders", kind="admin"))
+                                                     actor=staff("can_manage_traders", kind="admin"))
     requisite_services.update_requisite_settings(requisite=requisite, changes={"turnover_day_max": Decimal("10")},
-                                                 changed_by=staff("can_edit_limits"))
+                                                 actor=staff("can_edit_limits"))
 
     assert FullRequisitesSettings.objects.get(requisite=requisite).turnover_day_max == Decimal("10")
     assert AuditLog.objects.filter(action="requisite.settings_changed").count() == 1
@@ -211,13 +211,13 @@ def test_the_paying_customer_sees_the_number_only_while_an_assigned_payin_awaits
     payout = make_assigned_order(store, requisite, order_type=OrderType.PAY_OUT)
 
     with tenant_context(None):
-        details = selectors.payment_details_for_customer(payin.hash_id)
-        assert selectors.payment_details_for_customer(payout.hash_id) is None
-        assert selectors.payment_details_for_customer("not-a-hash") is None
+        details = payment_details_for_customer(payin.hash_id)
+        assert payment_details_for_customer(payout.hash_id) is None
+        assert payment_details_for_customer("not-a-hash") is None
 
     assert details.req_number == "5500000000000004"
     assert (details.amount, details.fiat_code, details.bank_name) == (Decimal("1000.00"), "THB", refs.bank.name)
 
     OrderHistory.objects.filter(pk=payin.pk).update(status=OrderHistory.Status.COMPLETED)
     with tenant_context(None):
-        assert selectors.payment_details_for_customer(payin.hash_id) is None
+        assert payment_details_for_customer(payin.hash_id) is None

@@ -9,8 +9,9 @@ from accounts.models import EmailVerification, OtpVerification, PasswordReset, U
 from accounts.services import otp, throttling
 from accounts.tests.factories import UserFactory, web_login
 from audit.services import record_event
+from payments.callbacks import events
 from payments.models import OrderHistory
-from payments.services import callbacks, execution
+from payments.services import execution
 from tenancy import services as tenancy_services
 from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
@@ -28,8 +29,8 @@ def populate(tenant: Tenant) -> User:
         order = held_order(world, expires_at=timezone.now() + timedelta(minutes=20))
         execution.mark_paid(order=order)
         execution.open_appeal(order=OrderHistory.objects.get(pk=order.pk), opened_by_role="merchant",
-                              opened_by=world.store.merchant.user, reason="Not paid")
-        callbacks.enqueue_order_event(incoming_order=order.incoming_order, event_type="order.paid")
+                              actor=world.store.merchant.user, reason="Not paid")
+        events.enqueue_order_event(incoming_order=order.incoming_order, event_type="order.paid")
         record_event(action="test.done", description=f"something in {tenant.name}", tenant=tenant)
     person = UserFactory(phone=f"+6681{abs(hash(tenant.pk)) % 10**7:07d}")
     tenancy_services.add_membership(tenant=tenant, user=person)

@@ -41,15 +41,15 @@ def ensure_membership(*, tenant, user, is_default: bool, actor) -> Membership:
     return membership
 
 
-def add_membership(*, tenant, user, is_default: bool = False, added_by=None) -> Membership:
+def add_membership(*, tenant, user, is_default: bool = False, actor=None) -> Membership:
     """Make `user` a member of `tenant` (idempotent). Their first membership becomes the default."""
-    require(added_by, "memberships.manage", tenant=tenant, message="You may not add members to this tenant.")
-    if added_by is not None and added_by.pk != user.pk and not authz.may_act_on_account(added_by, user,
+    require(actor, "memberships.manage", tenant=tenant, message="You may not add members to this tenant.")
+    if actor is not None and actor.pk != user.pk and not authz.may_act_on_account(actor, user,
                                                                                          newcomers=True):
         raise PermissionDenied("You may add people of your own tenants, or newcomers who belong to none.")
     with transaction.atomic():
         lock_user(user)
-        membership = ensure_membership(tenant=tenant, user=user, is_default=is_default, actor=added_by)
+        membership = ensure_membership(tenant=tenant, user=user, is_default=is_default, actor=actor)
     authz.forget(user)
     return membership
 
@@ -69,10 +69,10 @@ def set_default_membership(*, user, tenant, actor=None) -> Membership:
     return membership
 
 
-def remove_membership(*, user, tenant, removed_by=None) -> bool:
+def remove_membership(*, user, tenant, actor=None) -> bool:
     """Remove the membership and the user's roles in that tenant; another membership becomes the default."""
-    require(removed_by, "memberships.manage", tenant=tenant, message="You may not remove members of this tenant.")
-    if removed_by is not None and removed_by.pk != user.pk and not authz.can(removed_by, "users.manage", obj=user,
+    require(actor, "memberships.manage", tenant=tenant, message="You may not remove members of this tenant.")
+    if actor is not None and actor.pk != user.pk and not authz.can(actor, "users.manage", obj=user,
                                                                                tenant=tenant):
         raise PermissionDenied("You may not remove this user.")
     with transaction.atomic():
@@ -81,16 +81,16 @@ def remove_membership(*, user, tenant, removed_by=None) -> bool:
         if membership is None:
             return False
         for assignment in RoleAssignment.objects.filter(user=user, tenant=tenant).select_related("role"):
-            record_event(action="role.revoked", actor=removed_by, target=assignment, tenant=tenant.pk,
+            record_event(action="role.revoked", actor=actor, target=assignment, tenant=tenant.pk,
                          description=f"{user} lost {assignment.role.key} in {tenant} (membership removed)",
                          details={"user": user.pk, "role": assignment.role.key})
             assignment.delete()
-        _record("membership.removed", membership, removed_by, was_default=membership.is_default)
+        _record("membership.removed", membership, actor, was_default=membership.is_default)
         was_default = membership.is_default
         membership.delete()
         if was_default:
             successor = Membership.objects.filter(user=user).order_by("joined_at", "pk").first()
             if successor is not None:
-                _make_default(successor, removed_by)
+                _make_default(successor, actor)
     authz.forget(user)
     return True

@@ -43,31 +43,31 @@ def check_can_assign_role(actor, *, role: Role, tenant, user=None) -> None:
         raise PermissionDenied(f"You cannot give permissions you do not hold: {', '.join(sorted(missing))}.")
 
 
-def assign_role(*, tenant, user, role_key: str, assigned_by=None) -> RoleAssignment:
+def assign_role(*, tenant, user, role_key: str, actor=None) -> RoleAssignment:
     """Give `user` the role in `tenant` (idempotent; makes them a member if needed)."""
     role = _role(role_key)
-    check_can_assign_role(assigned_by, role=role, tenant=tenant, user=user)
+    check_can_assign_role(actor, role=role, tenant=tenant, user=user)
     with transaction.atomic():
         lock_user(user)
-        ensure_membership(tenant=tenant, user=user, is_default=False, actor=assigned_by)
+        ensure_membership(tenant=tenant, user=user, is_default=False, actor=actor)
         assignment, created = RoleAssignment.objects.get_or_create(
-            tenant=tenant, user=user, role=role, defaults={"assigned_by": assigned_by})
+            tenant=tenant, user=user, role=role, defaults={"assigned_by": actor})
         if created:
-            record_event(action="role.assigned", actor=assigned_by, target=assignment, tenant=tenant.pk,
+            record_event(action="role.assigned", actor=actor, target=assignment, tenant=tenant.pk,
                          description=f"{user} is {role.key} in {tenant}",
                          details={"user": user.pk, "tenant": tenant.pk, "role": role.key})
     authz.forget(user)
     return assignment
 
 
-def revoke_role(*, tenant, user, role_key: str, revoked_by=None) -> bool:
+def revoke_role(*, tenant, user, role_key: str, actor=None) -> bool:
     role = _role(role_key)
-    check_can_assign_role(revoked_by, role=role, tenant=tenant, user=user)
+    check_can_assign_role(actor, role=role, tenant=tenant, user=user)
     with transaction.atomic():
         assignment = RoleAssignment.objects.filter(tenant=tenant, user=user, role=role).first()
         if assignment is None:
             return False
-        record_event(action="role.revoked", actor=revoked_by, target=assignment, tenant=tenant.pk,
+        record_event(action="role.revoked", actor=actor, target=assignment, tenant=tenant.pk,
                      description=f"{user} is no longer {role.key} in {tenant}",
                      details={"user": user.pk, "tenant": tenant.pk, "role": role.key})
         assignment.delete()
@@ -76,9 +76,9 @@ def revoke_role(*, tenant, user, role_key: str, revoked_by=None) -> bool:
 
 
 def set_service_role(*, user, service_name: str, role_key: str, is_active: bool = True,
-                     assigned_by=None) -> ServiceRole:
+                     actor=None) -> ServiceRole:
     """One role per user per service; setting another replaces it."""
-    require(assigned_by, "service_roles.manage", message="Only a super admin assigns service roles.")
+    require(actor, "service_roles.manage", message="Only a super admin assigns service roles.")
     service = Service.objects.filter(name=service_name).first()
     if service is None:
         raise ValidationError({"service": f"There is no service {service_name!r}."})
@@ -90,7 +90,7 @@ def set_service_role(*, user, service_name: str, role_key: str, is_active: bool 
         current = ServiceRole.objects.filter(user=user, service=service).select_related("role").first()
         if current is None:
             current = ServiceRole.objects.create(user=user, service=service, role=role, is_active=is_active)
-            record_event(action="service_role.assigned", actor=assigned_by, target=current,
+            record_event(action="service_role.assigned", actor=actor, target=current,
                          description=f"{user} is {role.key} in {service.name}",
                          details={"user": user.pk, "service": service.name, "role": role.key,
                                   "is_active": is_active})
@@ -102,20 +102,20 @@ def set_service_role(*, user, service_name: str, role_key: str, is_active: bool 
                 changes["is_active"] = {"old": current.is_active, "new": is_active}
             current.role, current.is_active = role, is_active
             current.save(update_fields=["role", "is_active", "updated_at"])
-            record_event(action="service_role.changed", actor=assigned_by, target=current,
+            record_event(action="service_role.changed", actor=actor, target=current,
                          description=f"{user} is {role.key} in {service.name}",
                          details={"user": user.pk, "service": service.name, "changes": changes})
     authz.forget(user)
     return current
 
 
-def remove_service_role(*, user, service_name: str, removed_by=None) -> bool:
-    require(removed_by, "service_roles.manage", message="Only a super admin assigns service roles.")
+def remove_service_role(*, user, service_name: str, actor=None) -> bool:
+    require(actor, "service_roles.manage", message="Only a super admin assigns service roles.")
     with transaction.atomic():
         current = ServiceRole.objects.filter(user=user, service__name=service_name).select_related("role").first()
         if current is None:
             return False
-        record_event(action="service_role.removed", actor=removed_by, target=current,
+        record_event(action="service_role.removed", actor=actor, target=current,
                      description=f"{user} has no role in {service_name}",
                      details={"user": user.pk, "service": service_name, "role": current.role.key})
         current.delete()
@@ -139,33 +139,33 @@ def _guardian_permission(perm_key: str, obj) -> str:
     raise ValidationError({"permission": f"{perm_key} cannot be granted on a {obj._meta.verbose_name}."})
 
 
-def grant_object_permission(*, user, perm_key: str, obj, granted_by=None) -> None:
+def grant_object_permission(*, user, perm_key: str, obj, actor=None) -> None:
     """A django-guardian permission on one object (e.g. one store); only granters who hold it themselves."""
     from guardian.shortcuts import assign_perm
 
-    if granted_by is not None and not (authz.can(granted_by, perm_key, obj=obj)
-                                       and authz.can(granted_by, "role_assignments.manage", obj=obj)):
+    if actor is not None and not (authz.can(actor, perm_key, obj=obj)
+                                       and authz.can(actor, "role_assignments.manage", obj=obj)):
         raise PermissionDenied("You may not grant this permission on this object.")
     codename = _guardian_permission(perm_key, obj)
     with transaction.atomic():
         assign_perm(codename, user, obj)
-        record_event(action="object_permission.granted", actor=granted_by, target=obj,
+        record_event(action="object_permission.granted", actor=actor, target=obj,
                      tenant=getattr(obj, "tenant_id", None),
                      description=f"{user} may {perm_key} on {obj._meta.verbose_name} {obj.pk}",
                      details={"user": user.pk, "permission": perm_key, "codename": codename})
     authz.forget(user)
 
 
-def revoke_object_permission(*, user, perm_key: str, obj, revoked_by=None) -> None:
+def revoke_object_permission(*, user, perm_key: str, obj, actor=None) -> None:
     from guardian.shortcuts import remove_perm
 
-    if revoked_by is not None and not (authz.can(revoked_by, perm_key, obj=obj)
-                                       and authz.can(revoked_by, "role_assignments.manage", obj=obj)):
+    if actor is not None and not (authz.can(actor, perm_key, obj=obj)
+                                       and authz.can(actor, "role_assignments.manage", obj=obj)):
         raise PermissionDenied("You may not revoke this permission on this object.")
     codename = _guardian_permission(perm_key, obj)
     with transaction.atomic():
         remove_perm(codename, user, obj)
-        record_event(action="object_permission.revoked", actor=revoked_by, target=obj,
+        record_event(action="object_permission.revoked", actor=actor, target=obj,
                      tenant=getattr(obj, "tenant_id", None),
                      description=f"{user} may no longer {perm_key} on {obj._meta.verbose_name} {obj.pk}",
                      details={"user": user.pk, "permission": perm_key, "codename": codename})

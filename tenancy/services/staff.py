@@ -12,6 +12,8 @@ The rules, here so that every path (admin, shell, command, API) obeys them:
 A super admin's flags are all on, whatever is submitted.
 """
 
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -120,33 +122,78 @@ def _snapshot(profile) -> dict:
     return {"role": profile.role.key, "username": profile.username, **profile.flags()}
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """What differs between the two kinds of staff profile; the rest is written once below."""
+
+    model: type[AdminProfile] | type[SupportProfile]
+    name: str  # in audit actions: staff.<name>_created
+    article: str
+    other: type[AdminProfile] | type[SupportProfile]  # a user is one kind of staff at most
+    other_name: str
+    other_article: str
+
+
+_ADMIN = _Kind(AdminProfile, "admin", "an", SupportProfile, "support", "a")
+_SUPPORT = _Kind(SupportProfile, "support", "a", AdminProfile, "admin", "an")
+
+
+def _create_profile(kind: _Kind, *, user, role: Role, values: dict, username: str, superuser: bool, actor):
+    """Inside the caller's transaction: the profile row, the user's staff flags, the audit entry."""
+    lock_user(user)
+    if kind.other.objects.filter(user=user).exists():
+        raise ValidationError({"user": f"This user is {kind.other_article} {kind.other_name}; "
+                                       "remove that profile first."})
+    if kind.model.objects.filter(user=user).exists():
+        raise ValidationError({"user": f"This user is already {kind.article} {kind.name}."})
+    profile = kind.model.objects.create(user=user, role=role, username=username or user.get_full_name(), **values)
+    _sync_user(user, staff=True, superuser=superuser)
+    record_event(action=f"staff.{kind.name}_created", actor=actor, target=profile,
+                 description=f"{user} is now {kind.article} {kind.name} ({role.key})",
+                 details={"user": user.pk, **_snapshot(profile)})
+    return profile
+
+
+def _change_profile(profile, *, role: Role, username: str | None, values: dict) -> dict:
+    """Inside the caller's transaction: set the template, name and flags; the changed fields."""
+    before = _snapshot(profile)
+    profile.role = role
+    if username is not None:
+        profile.username = username
+    for name, value in values.items():
+        setattr(profile, name, value)
+    profile.save()
+    return field_changes(before, _snapshot(profile))
+
+
+def _delete_profile(kind: _Kind, profile, *, actor) -> None:
+    """Inside the caller's transaction: audit, delete, and the user is staff no more."""
+    record_event(action=f"staff.{kind.name}_deleted", actor=actor, target=profile,
+                 description=f"{profile.user} is no longer {kind.article} {kind.name}",
+                 details={"user": profile.user_id, **_snapshot(profile)})
+    user = profile.user
+    profile.delete()
+    _sync_user(user, staff=False, superuser=False)
+
+
 def create_admin_profile(*, user, role_key: str, flags: dict | None = None, username: str = "",
-                         created_by=None) -> AdminProfile:
+                         actor=None) -> AdminProfile:
     """Make `user` an admin. `flags` None: the template's flags; otherwise exactly the given flags."""
     role = _template(role_key, ADMIN_TEMPLATES)
     values = _flags_from(flags, ADMIN_FLAGS, role_key)
     if role_key == SUPER_ADMIN_ROLE:
         values = dict.fromkeys(ADMIN_FLAGS, True)
-    check_can_manage_admins(created_by, role_key=role_key, flags=values)
-    check_can_staff(created_by, user)
+    check_can_manage_admins(actor, role_key=role_key, flags=values)
+    check_can_staff(actor, user)
     with transaction.atomic():
-        lock_user(user)
-        if SupportProfile.objects.filter(user=user).exists():
-            raise ValidationError({"user": "This user is a support; remove that profile first."})
-        if AdminProfile.objects.filter(user=user).exists():
-            raise ValidationError({"user": "This user is already an admin."})
-        profile = AdminProfile.objects.create(user=user, role=role, username=username or user.get_full_name(),
-                                              **values)
-        _sync_user(user, staff=True, superuser=role_key == SUPER_ADMIN_ROLE)
-        record_event(action="staff.admin_created", actor=created_by, target=profile,
-                     description=f"{user} is now an admin ({role_key})",
-                     details={"user": user.pk, **_snapshot(profile)})
+        profile = _create_profile(_ADMIN, user=user, role=role, values=values, username=username,
+                                  superuser=role_key == SUPER_ADMIN_ROLE, actor=actor)
     authz.forget(user)
     return profile
 
 
 def update_admin_profile(*, profile: AdminProfile, role_key: str | None = None, flags: dict | None = None,
-                         username: str | None = None, updated_by=None) -> AdminProfile:
+                         username: str | None = None, actor=None) -> AdminProfile:
     """Change the template and/or flags; each flag is taken as given (the template does not override it)."""
     profile = AdminProfile.objects.select_related("role", "user").get(pk=profile.pk)
     new_role_key = role_key or profile.role.key
@@ -154,126 +201,93 @@ def update_admin_profile(*, profile: AdminProfile, role_key: str | None = None, 
     values = profile.flags() if flags is None else _flags_from(flags, ADMIN_FLAGS, new_role_key)
     if new_role_key == SUPER_ADMIN_ROLE:
         values = dict.fromkeys(ADMIN_FLAGS, True)
-    check_can_manage_admins(updated_by, target=profile, role_key=new_role_key if role_key else None,
+    check_can_manage_admins(actor, target=profile, role_key=new_role_key if role_key else None,
                             flags=values)
     with transaction.atomic():
         lock_user(profile.user)
         if new_role_key != SUPER_ADMIN_ROLE and is_last_super_admin(profile):
             raise ValidationError({"role": LAST_SUPER_ADMIN})
-        before = _snapshot(profile)
-        profile.role = role
-        if username is not None:
-            profile.username = username
-        for name, value in values.items():
-            setattr(profile, name, value)
-        profile.save()
+        changes = _change_profile(profile, role=role, username=username, values=values)
         user_changes = _sync_user(profile.user, staff=True, superuser=new_role_key == SUPER_ADMIN_ROLE)
-        changes = field_changes(before, _snapshot(profile))
         if user_changes:
             changes.update(field_changes(user_changes, {"is_staff": True,
                                                         "is_superuser": new_role_key == SUPER_ADMIN_ROLE}))
         if changes:
-            record_event(action="staff.admin_updated", actor=updated_by, target=profile,
+            record_event(action="staff.admin_updated", actor=actor, target=profile,
                          description=f"Admin {profile.user} changed", details={"user": profile.user_id,
                                                                                 "changes": changes})
     authz.forget(profile.user)
     return profile
 
 
-def delete_admin_profile(*, profile: AdminProfile, deleted_by=None) -> None:
+def delete_admin_profile(*, profile: AdminProfile, actor=None) -> None:
     profile = AdminProfile.objects.select_related("role", "user").get(pk=profile.pk)
-    check_can_manage_admins(deleted_by, target=profile)
+    check_can_manage_admins(actor, target=profile)
     with transaction.atomic():
         lock_user(profile.user)
         if is_last_super_admin(profile):
             raise ValidationError(LAST_SUPER_ADMIN)
-        record_event(action="staff.admin_deleted", actor=deleted_by, target=profile,
-                     description=f"{profile.user} is no longer an admin",
-                     details={"user": profile.user_id, **_snapshot(profile)})
-        user = profile.user
-        profile.delete()
-        _sync_user(user, staff=False, superuser=False)
-    authz.forget(user)
+        _delete_profile(_ADMIN, profile, actor=actor)
+    authz.forget(profile.user)
 
 
 def create_support_profile(*, user, role_key: str, flags: dict | None = None, username: str = "",
-                           created_by=None) -> SupportProfile:
+                           actor=None) -> SupportProfile:
     role = _template(role_key, SUPPORT_TEMPLATES)
     values = _flags_from(flags, SUPPORT_FLAGS, role_key)
-    check_can_manage_supports(created_by)
-    check_can_grant_flags(created_by, before={}, after=values)
-    check_can_staff(created_by, user)
+    check_can_manage_supports(actor)
+    check_can_grant_flags(actor, before={}, after=values)
+    check_can_staff(actor, user)
     with transaction.atomic():
-        lock_user(user)
-        if AdminProfile.objects.filter(user=user).exists():
-            raise ValidationError({"user": "This user is an admin; remove that profile first."})
-        if SupportProfile.objects.filter(user=user).exists():
-            raise ValidationError({"user": "This user is already a support."})
-        profile = SupportProfile.objects.create(user=user, role=role, username=username or user.get_full_name(),
-                                                **values)
-        _sync_user(user, staff=True, superuser=False)
-        record_event(action="staff.support_created", actor=created_by, target=profile,
-                     description=f"{user} is now a support ({role_key})",
-                     details={"user": user.pk, **_snapshot(profile)})
+        profile = _create_profile(_SUPPORT, user=user, role=role, values=values, username=username,
+                                  superuser=False, actor=actor)
     authz.forget(user)
     return profile
 
 
 def update_support_profile(*, profile: SupportProfile, role_key: str | None = None, flags: dict | None = None,
-                           username: str | None = None, updated_by=None) -> SupportProfile:
+                           username: str | None = None, actor=None) -> SupportProfile:
     profile = SupportProfile.objects.select_related("role", "user").get(pk=profile.pk)
-    check_can_manage_supports(updated_by, target=profile)
+    check_can_manage_supports(actor, target=profile)
     role = _template(role_key or profile.role.key, SUPPORT_TEMPLATES)
     values = profile.flags() if flags is None else _flags_from(flags, SUPPORT_FLAGS, role.key)
-    check_can_grant_flags(updated_by, before=profile.flags(), after=values)
+    check_can_grant_flags(actor, before=profile.flags(), after=values)
     with transaction.atomic():
-        before = _snapshot(profile)
-        profile.role = role
-        if username is not None:
-            profile.username = username
-        for name, value in values.items():
-            setattr(profile, name, value)
-        profile.save()
-        changes = field_changes(before, _snapshot(profile))
+        changes = _change_profile(profile, role=role, username=username, values=values)
         if changes:
-            record_event(action="staff.support_updated", actor=updated_by, target=profile,
+            record_event(action="staff.support_updated", actor=actor, target=profile,
                          description=f"Support {profile.user} changed",
                          details={"user": profile.user_id, "changes": changes})
     authz.forget(profile.user)
     return profile
 
 
-def delete_support_profile(*, profile: SupportProfile, deleted_by=None) -> None:
+def delete_support_profile(*, profile: SupportProfile, actor=None) -> None:
     profile = SupportProfile.objects.select_related("role", "user").get(pk=profile.pk)
-    check_can_manage_supports(deleted_by, target=profile)
+    check_can_manage_supports(actor, target=profile)
     with transaction.atomic():
-        record_event(action="staff.support_deleted", actor=deleted_by, target=profile,
-                     description=f"{profile.user} is no longer a support",
-                     details={"user": profile.user_id, **_snapshot(profile)})
-        user = profile.user
-        profile.delete()
-        _sync_user(user, staff=False, superuser=False)
-    authz.forget(user)
+        _delete_profile(_SUPPORT, profile, actor=actor)
+    authz.forget(profile.user)
 
 
-def create_super_admin(*, email: str, full_name: str, password: str, created_by=None) -> AdminProfile:
+def create_super_admin(*, email: str, full_name: str, password: str, actor=None) -> AdminProfile:
     """The first super admin (manage.py createsuperadmin) or another one made by a super admin."""
-    if created_by is not None and not authz.is_super_admin(created_by):
+    if actor is not None and not authz.is_super_admin(actor):
         raise PermissionDenied("Only a super admin makes a super admin.")
     with transaction.atomic():
         user = User.objects.filter(email__iexact=email).first()
         if user is None:
             user = User.objects.create_user(email, password, full_name=full_name, status="active",
                                             email_verified=True)
-            record_event(action="user.created", actor=created_by, target=user,
+            record_event(action="user.created", actor=actor, target=user,
                          description=f"{user} created as super admin", details={"email": user.email})
         else:
             user.set_password(password)
             user.status = "active"
             user.save(update_fields=["password", "status", "updated_at"])
-            record_event(action="user.password_changed", actor=created_by, target=user,
+            record_event(action="user.password_changed", actor=actor, target=user,
                          description=f"Password of {user} set by createsuperadmin")
         profile = AdminProfile.objects.filter(user=user).first()
         if profile is None:
-            return create_admin_profile(user=user, role_key=SUPER_ADMIN_ROLE, created_by=created_by)
-        return update_admin_profile(profile=profile, role_key=SUPER_ADMIN_ROLE, updated_by=created_by)
+            return create_admin_profile(user=user, role_key=SUPER_ADMIN_ROLE, actor=actor)
+        return update_admin_profile(profile=profile, role_key=SUPER_ADMIN_ROLE, actor=actor)

@@ -15,19 +15,19 @@ EDITABLE = ("name", "plan", "status")
 
 
 def create_tenant(*, name: str, plan: str = "standard", status: str = Tenant.Status.ACTIVE,
-                  created_by=None) -> Tenant:
-    require(created_by, "tenants.manage", message="Only a super admin creates tenants.")
+                  actor=None) -> Tenant:
+    require(actor, "tenants.manage", message="Only a super admin creates tenants.")
     tenant = Tenant(name=name.strip(), plan=plan, status=status)
     tenant.full_clean()
     with transaction.atomic():
         tenant.save()
-        record_event(action="tenant.created", actor=created_by, target=tenant, tenant=tenant.pk,
+        record_event(action="tenant.created", actor=actor, target=tenant, tenant=tenant.pk,
                      description=f"Tenant {tenant.name} created", details=model_snapshot(tenant, EDITABLE))
     return tenant
 
 
-def update_tenant(*, tenant: Tenant, changes: dict, updated_by=None) -> Tenant:
-    require(updated_by, "tenants.manage", obj=tenant, message="Only a super admin changes tenants.")
+def update_tenant(*, tenant: Tenant, changes: dict, actor=None) -> Tenant:
+    require(actor, "tenants.manage", obj=tenant, message="Only a super admin changes tenants.")
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValidationError(f"Not editable: {', '.join(sorted(unknown))}.")
@@ -40,16 +40,16 @@ def update_tenant(*, tenant: Tenant, changes: dict, updated_by=None) -> Tenant:
         tenant.save()
         diff = field_changes(before, model_snapshot(tenant, EDITABLE))
         if diff:
-            record_event(action="tenant.updated", actor=updated_by, target=tenant, tenant=tenant.pk,
+            record_event(action="tenant.updated", actor=actor, target=tenant, tenant=tenant.pk,
                          description=f"Tenant {tenant.name} changed", details={"changes": diff})
     return tenant
 
 
-def delete_tenant(*, tenant: Tenant, deleted_by=None) -> None:
+def delete_tenant(*, tenant: Tenant, actor=None) -> None:
     """Memberships and role assignments go with it; tenants that still own domain rows are protected."""
-    require(deleted_by, "tenants.manage", obj=tenant, message="Only a super admin deletes tenants.")
+    require(actor, "tenants.manage", obj=tenant, message="Only a super admin deletes tenants.")
     with transaction.atomic():
-        record_event(action="tenant.deleted", actor=deleted_by, target=tenant, tenant=tenant.pk,
+        record_event(action="tenant.deleted", actor=actor, target=tenant, tenant=tenant.pk,
                      description=f"Tenant {tenant.name} deleted", details=model_snapshot(tenant, EDITABLE))
         tenant.delete()
 

@@ -134,14 +134,14 @@ def test_guardian_object_permissions(tenant, other_tenant):
     user = make_member(tenant)
     services.add_membership(tenant=other_tenant, user=user)
 
-    services.grant_object_permission(user=user, perm_key="tenants.view", obj=tenant, granted_by=boss)
+    services.grant_object_permission(user=user, perm_key="tenants.view", obj=tenant, actor=boss)
     user = fresh(user)
 
     assert authz.can(user, "tenants.view", obj=tenant)
     assert not authz.can(user, "tenants.view", obj=other_tenant)
     assert user.has_perm("tenancy.view_tenant", tenant)
 
-    services.revoke_object_permission(user=user, perm_key="tenants.view", obj=tenant, revoked_by=boss)
+    services.revoke_object_permission(user=user, perm_key="tenants.view", obj=tenant, actor=boss)
     assert not authz.can(fresh(user), "tenants.view", obj=tenant)
 
 

@@ -78,7 +78,7 @@ def test_staff_without_member_management_cannot_add_members(tenant):
     limited = make_admin(role_key="admin_limited", tenants=[tenant])
 
     with pytest.raises(PermissionDenied):
-        services.add_membership(tenant=tenant, user=UserFactory(), added_by=limited)
+        services.add_membership(tenant=tenant, user=UserFactory(), actor=limited)
 
     assert Membership.objects.filter(tenant=tenant).count() == 1  # only the admin
 
@@ -87,7 +87,7 @@ def test_member_managers_cannot_add_members_to_a_tenant_they_are_not_in(tenant, 
     manager = make_admin(role_key="admin_full", tenants=[tenant])
 
     with pytest.raises(PermissionDenied):
-        services.add_membership(tenant=other_tenant, user=UserFactory(), added_by=manager)
+        services.add_membership(tenant=other_tenant, user=UserFactory(), actor=manager)
 
     assert not Membership.objects.filter(tenant=other_tenant).exists()
 
@@ -96,7 +96,7 @@ def test_member_manager_adds_a_member_and_it_is_audited(tenant):
     manager = make_admin(role_key="admin_full", tenants=[tenant])
     newcomer = UserFactory()
 
-    membership = services.add_membership(tenant=tenant, user=newcomer, added_by=manager)
+    membership = services.add_membership(tenant=tenant, user=newcomer, actor=manager)
 
     entry = AuditLog.objects.get(action="membership.added", target_id=str(membership.pk))
     assert entry.actor_id == manager.pk

@@ -28,7 +28,7 @@ def test_an_admin_without_the_flag_cannot_create_admins():
     admin = make_admin(role_key="admin_full")  # everything but can_manage_other_admins
 
     with pytest.raises(PermissionDenied):
-        services.create_admin_profile(user=UserFactory(), role_key="admin_limited", created_by=admin)
+        services.create_admin_profile(user=UserFactory(), role_key="admin_limited", actor=admin)
 
     assert AdminProfile.objects.count() == 1
 
@@ -36,7 +36,7 @@ def test_an_admin_without_the_flag_cannot_create_admins():
 def test_an_admin_with_the_flag_creates_an_admin(head_admin):
     newcomer = UserFactory()
 
-    profile = services.create_admin_profile(user=newcomer, role_key="admin_limited", created_by=head_admin)
+    profile = services.create_admin_profile(user=newcomer, role_key="admin_limited", actor=head_admin)
 
     assert profile.flags() == {flag: flag in {"can_edit_limits", "can_view_full_logs", "can_handle_appeals"}
                                for flag in ADMIN_FLAGS}
@@ -47,9 +47,9 @@ def test_an_admin_with_the_flag_creates_an_admin(head_admin):
 
 def test_only_a_super_admin_makes_a_super_admin(head_admin, boss):
     with pytest.raises(PermissionDenied):
-        services.create_admin_profile(user=UserFactory(), role_key="super_admin", created_by=head_admin)
+        services.create_admin_profile(user=UserFactory(), role_key="super_admin", actor=head_admin)
 
-    profile = services.create_admin_profile(user=UserFactory(), role_key="super_admin", created_by=boss)
+    profile = services.create_admin_profile(user=UserFactory(), role_key="super_admin", actor=boss)
 
     assert fresh(profile.user).is_superuser
     assert all(profile.flags().values())
@@ -59,9 +59,9 @@ def test_an_admin_cannot_touch_a_super_admin(head_admin, boss):
     profile = AdminProfile.objects.get(user=boss)
 
     with pytest.raises(PermissionDenied):
-        services.update_admin_profile(profile=profile, role_key="admin_limited", updated_by=head_admin)
+        services.update_admin_profile(profile=profile, role_key="admin_limited", actor=head_admin)
     with pytest.raises(PermissionDenied):
-        services.delete_admin_profile(profile=profile, deleted_by=head_admin)
+        services.delete_admin_profile(profile=profile, actor=head_admin)
 
     profile.refresh_from_db()
     assert profile.role.key == "super_admin" and fresh(boss).is_superuser
@@ -71,7 +71,7 @@ def test_an_admin_cannot_promote_another_admin_to_super_admin(head_admin):
     other = make_admin(role_key="admin_limited")
 
     with pytest.raises(PermissionDenied):
-        services.update_admin_profile(profile=other.admin_profile, role_key="super_admin", updated_by=head_admin)
+        services.update_admin_profile(profile=other.admin_profile, role_key="super_admin", actor=head_admin)
 
     assert not fresh(other).is_superuser
 
@@ -79,7 +79,7 @@ def test_an_admin_cannot_promote_another_admin_to_super_admin(head_admin):
 def test_an_admin_cannot_change_their_own_profile(head_admin):
     with pytest.raises(PermissionDenied):
         services.update_admin_profile(profile=head_admin.admin_profile, flags={"can_view_full_logs": False},
-                                      updated_by=head_admin)
+                                      actor=head_admin)
 
 
 def test_an_admin_cannot_grant_flags_they_do_not_hold(tenant):
@@ -90,13 +90,13 @@ def test_an_admin_cannot_grant_flags_they_do_not_hold(tenant):
     with pytest.raises(PermissionDenied, match="can_view_full_logs"):
         services.update_admin_profile(profile=target.admin_profile,
                                       flags={"can_edit_limits": True, "can_view_full_logs": True},
-                                      updated_by=limited_head)
+                                      actor=limited_head)
     with pytest.raises(PermissionDenied):
-        services.create_admin_profile(user=UserFactory(), role_key="admin_full", created_by=limited_head)
+        services.create_admin_profile(user=UserFactory(), role_key="admin_full", actor=limited_head)
 
     # switching off, or keeping what they hold, is fine
     services.update_admin_profile(profile=target.admin_profile, flags={"can_edit_limits": False},
-                                  updated_by=limited_head)
+                                  actor=limited_head)
     assert not AdminProfile.objects.get(pk=target.admin_profile.pk).can_edit_limits
 
 
@@ -105,13 +105,13 @@ def test_supports_are_managed_only_with_can_manage_supports():
     supports = make_admin(role_key="admin_full")
 
     with pytest.raises(PermissionDenied):
-        services.create_support_profile(user=UserFactory(), role_key="support_orders", created_by=no_supports)
-    profile = services.create_support_profile(user=UserFactory(), role_key="support_readonly", created_by=supports)
+        services.create_support_profile(user=UserFactory(), role_key="support_orders", actor=no_supports)
+    profile = services.create_support_profile(user=UserFactory(), role_key="support_readonly", actor=supports)
     with pytest.raises(PermissionDenied):
         services.update_support_profile(profile=profile, flags={"can_view_sensitive_data": True},
-                                        updated_by=no_supports)
+                                        actor=no_supports)
     with pytest.raises(PermissionDenied):
-        services.delete_support_profile(profile=profile, deleted_by=no_supports)
+        services.delete_support_profile(profile=profile, actor=no_supports)
 
     assert SupportProfile.objects.filter(pk=profile.pk, can_view_sensitive_data=False).exists()
 
@@ -120,9 +120,9 @@ def test_a_support_manages_nobody():
     support = make_support(role_key="support_orders")
 
     with pytest.raises(PermissionDenied):
-        services.create_support_profile(user=UserFactory(), role_key="support_readonly", created_by=support)
+        services.create_support_profile(user=UserFactory(), role_key="support_readonly", actor=support)
     with pytest.raises(PermissionDenied):
-        services.create_admin_profile(user=UserFactory(), role_key="admin_limited", created_by=support)
+        services.create_admin_profile(user=UserFactory(), role_key="admin_limited", actor=support)
 
 
 def test_an_admin_cannot_turn_an_admin_into_a_support_or_back(head_admin):
@@ -130,21 +130,21 @@ def test_an_admin_cannot_turn_an_admin_into_a_support_or_back(head_admin):
     only_supports = make_admin(role_key="admin_full")
 
     with pytest.raises((PermissionDenied, ValidationError)):
-        services.create_support_profile(user=other_admin, role_key="support_orders", created_by=only_supports)
+        services.create_support_profile(user=other_admin, role_key="support_orders", actor=only_supports)
     with pytest.raises(ValidationError):
-        services.create_support_profile(user=other_admin, role_key="support_readonly", created_by=head_admin)
+        services.create_support_profile(user=other_admin, role_key="support_readonly", actor=head_admin)
 
 
 def test_the_last_super_admin_stays(boss):
     profile = AdminProfile.objects.get(user=boss)
 
     with pytest.raises(ValidationError):
-        services.delete_admin_profile(profile=profile, deleted_by=boss)
+        services.delete_admin_profile(profile=profile, actor=boss)
     with pytest.raises(ValidationError):
-        services.update_admin_profile(profile=profile, role_key="admin_full", updated_by=boss)
+        services.update_admin_profile(profile=profile, role_key="admin_full", actor=boss)
 
     second = make_super_admin()
-    services.update_admin_profile(profile=profile, role_key="admin_full", updated_by=second)
+    services.update_admin_profile(profile=profile, role_key="admin_full", actor=second)
     assert not fresh(boss).is_superuser
 
 
@@ -152,7 +152,7 @@ def test_changes_are_audited_with_old_and_new_values(boss):
     target = make_admin(role_key="admin_limited")
 
     services.update_admin_profile(profile=target.admin_profile, role_key="admin_full",
-                                  flags={"can_edit_limits": True, "can_manage_traders": True}, updated_by=boss)
+                                  flags={"can_edit_limits": True, "can_manage_traders": True}, actor=boss)
 
     entry = AuditLog.objects.get(action="staff.admin_updated")
     assert entry.details["changes"]["role"] == {"old": "admin_limited", "new": "admin_full"}
@@ -165,13 +165,13 @@ def test_role_assignment_needs_the_matching_flag_or_the_roles_permissions(tenant
     merchants_admin = make_admin(role_key="admin_limited", flags={"can_manage_merchants": True}, tenants=[tenant])
     user = UserFactory()
 
-    services.assign_role(tenant=tenant, user=user, role_key="merchant", assigned_by=merchants_admin)
+    services.assign_role(tenant=tenant, user=user, role_key="merchant", actor=merchants_admin)
     with pytest.raises(PermissionDenied):
-        services.assign_role(tenant=tenant, user=user, role_key="trader", assigned_by=merchants_admin)
+        services.assign_role(tenant=tenant, user=user, role_key="trader", actor=merchants_admin)
     with pytest.raises(PermissionDenied):
-        services.assign_role(tenant=tenant, user=user, role_key="admin", assigned_by=merchants_admin)
+        services.assign_role(tenant=tenant, user=user, role_key="admin", actor=merchants_admin)
     with pytest.raises(PermissionDenied):
-        services.assign_role(tenant=tenant, user=merchants_admin, role_key="merchant", assigned_by=merchants_admin)
+        services.assign_role(tenant=tenant, user=merchants_admin, role_key="merchant", actor=merchants_admin)
 
     assert list(user.role_assignments.values_list("role__key", flat=True)) == ["merchant"]
 
@@ -181,8 +181,8 @@ def test_service_roles_only_by_a_super_admin(boss):
     user = UserFactory()
 
     with pytest.raises(PermissionDenied):
-        services.set_service_role(user=user, service_name="trading", role_key="admin", assigned_by=head)
-    services.set_service_role(user=user, service_name="trading", role_key="admin", assigned_by=boss)
+        services.set_service_role(user=user, service_name="trading", role_key="admin", actor=head)
+    services.set_service_role(user=user, service_name="trading", role_key="admin", actor=boss)
 
     assert AuditLog.objects.filter(action="service_role.assigned", actor=boss).exists()
 
@@ -191,9 +191,9 @@ def test_tenants_only_by_a_super_admin(boss):
     head = make_admin(role_key="admin_full", flags=dict.fromkeys(ADMIN_FLAGS, True))
 
     with pytest.raises(PermissionDenied):
-        services.create_tenant(name="Rogue", created_by=head)
-    tenant = services.create_tenant(name="Fine", created_by=boss)
-    services.update_tenant(tenant=tenant, changes={"plan": "pro"}, updated_by=boss)
+        services.create_tenant(name="Rogue", actor=head)
+    tenant = services.create_tenant(name="Fine", actor=boss)
+    services.update_tenant(tenant=tenant, changes={"plan": "pro"}, actor=boss)
 
     entry = AuditLog.objects.get(action="tenant.updated")
     assert entry.details["changes"] == {"plan": {"old": "standard", "new": "pro"}}

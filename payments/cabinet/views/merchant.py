@@ -10,9 +10,10 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.api_errors import DomainError
+from core.errors import DomainError
+from payments.callbacks.delivery import resend_callback
 from payments.models import Appeal, CallbackEvent, IncomingOrder, Merchant, MerchantStore, OrderHistory
-from payments.services import callbacks, execution
+from payments.services import execution
 
 from .. import forms, selectors, services
 from ..exports import order_csv_rows
@@ -65,7 +66,7 @@ def store_new(request: HttpRequest, merchant: Merchant) -> HttpResponse:
                 store, private_key = services.create_store(
                     merchant=merchant, store_name=data["store_name"], crypto_currency=data["crypto_currency"],
                     fiat_currency=data["fiat_currency"], lower_limit=data["lower_limit"],
-                    upper_limit=data["upper_limit"], callback_url=data["callback_url"], created_by=request.user)
+                    upper_limit=data["upper_limit"], callback_url=data["callback_url"], actor=request.user)
             except DomainError as exc:
                 forms.add_domain_errors(form, exc)
             else:
@@ -98,7 +99,7 @@ def store_settings(request: HttpRequest, merchant: Merchant, pk: int) -> HttpRes
     form = forms.StoreSettingsForm(request.POST)
     if form.is_valid():
         try:
-            services.update_store_settings(store=store, changes=form.cleaned_data, changed_by=request.user)
+            services.update_store_settings(store=store, changes=form.cleaned_data, actor=request.user)
         except DomainError as exc:
             forms.add_domain_errors(form, exc)
         else:
@@ -112,7 +113,7 @@ def store_settings(request: HttpRequest, merchant: Merchant, pk: int) -> HttpRes
 @merchant_view("stores.manage")
 def store_rotate_keys(request: HttpRequest, merchant: Merchant, pk: int) -> HttpResponse:
     store = _store_or_404(merchant, pk)
-    private_key = services.rotate_store_keys(store=store, rotated_by=request.user)
+    private_key = services.rotate_store_keys(store=store, actor=request.user)
     return _once(request, store, private_key=private_key)
 
 
@@ -121,7 +122,7 @@ def store_rotate_keys(request: HttpRequest, merchant: Merchant, pk: int) -> Http
 @merchant_view("stores.manage")
 def store_rotate_secret(request: HttpRequest, merchant: Merchant, pk: int) -> HttpResponse:
     store = _store_or_404(merchant, pk)
-    secret = services.rotate_store_secret(store=store, rotated_by=request.user)
+    secret = services.rotate_store_secret(store=store, actor=request.user)
     return _once(request, store, secret=secret)
 
 
@@ -243,7 +244,7 @@ def callback_detail(request: HttpRequest, merchant: Merchant, event_id) -> HttpR
 def callback_resend(request: HttpRequest, merchant: Merchant, event_id) -> HttpResponse:
     event = _event_or_404(merchant, event_id)
     try:
-        callbacks.resend_callback(event=event, requested_by=request.user)
+        resend_callback(event=event, actor=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

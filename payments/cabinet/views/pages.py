@@ -9,7 +9,7 @@ from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from core.api_errors import DomainError
+from core.errors import DomainError
 from payments.models import OrderHistory
 from payments.services import execution
 
@@ -60,5 +60,5 @@ def submit_appeal(request: HttpRequest, order: OrderHistory, *, role: str, order
     form = forms.AppealForm(request.POST, request.FILES)
     return submit_order_form(
         request, form, order_url=order_url, page=page, done="Appeal opened; support will answer it.",
-        act=lambda data: execution.open_appeal(order=order, opened_by_role=role, opened_by=request.user,
+        act=lambda data: execution.open_appeal(order=order, opened_by_role=role, actor=request.user,
                                                reason=data["reason"], evidence=data["evidence"]))

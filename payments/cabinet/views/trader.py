@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.api_errors import DomainError
+from core.errors import DomainError
 from payments.models import Appeal, OrderHistory, ReqTrader, Trader
 from payments.services import execution
 
@@ -57,7 +57,7 @@ def active_orders(request: HttpRequest, trader: Trader) -> HttpResponse:
 @trader_view("traders.view")
 def set_in_work(request: HttpRequest, trader: Trader) -> HttpResponse:
     in_work = request.POST.get("in_work") == "1"
-    services.set_trader_in_work(trader=trader, in_work=in_work, changed_by=request.user)
+    services.set_trader_in_work(trader=trader, in_work=in_work, actor=request.user)
     messages.success(request, "You are in work: new orders can come to you." if in_work
                      else "You are out of work: no new orders come to you.")
     return redirect("cabinet:trader_dashboard")
@@ -108,7 +108,7 @@ def order_confirm(request: HttpRequest, trader: Trader, hash_id: str) -> HttpRes
     order = _order_or_404(trader, hash_id)
     return submit_order_form(
         request, forms.ConfirmOrderForm(request.POST, request.FILES, order=order),
-        act=lambda data: execution.confirm_order(order=order, confirmed_by=request.user,
+        act=lambda data: execution.confirm_order(order=order, actor=request.user,
                                                  confirmed_fiat=data["confirmed_fiat"], receipt=data["receipt"]),
         done=f"Order {order.hash_id} confirmed.", order_url=_order_url(order),
         page=lambda form: _order_page(request, trader, order, confirm_form=form, status=400))
@@ -120,7 +120,7 @@ def order_dispute(request: HttpRequest, trader: Trader, hash_id: str) -> HttpRes
     order = _order_or_404(trader, hash_id)
     return submit_order_form(
         request, forms.DisputeForm(request.POST),
-        act=lambda data: execution.dispute_order(order=order, disputed_by=request.user, reason=data["reason"]),
+        act=lambda data: execution.dispute_order(order=order, actor=request.user, reason=data["reason"]),
         done=f"Order {order.hash_id} disputed; support will look at it.", order_url=_order_url(order),
         page=lambda form: _order_page(request, trader, order, dispute_form=form, status=400))
 
@@ -196,7 +196,7 @@ def requisite_new(request: HttpRequest, trader: Trader) -> HttpResponse:
                     trader=trader, fiat=data["fiat"], method=data["method"], bank=data["bank"],
                     req_number=data["req_number"], owner_of_requisites=data["owner_of_requisites"],
                     new_owner_name=data["new_owner_name"], pay_in=data["pay_in"], pay_out=data["pay_out"],
-                    created_by=request.user)
+                    actor=request.user)
             except DomainError as exc:
                 forms.add_domain_errors(form, exc)
             else:
@@ -231,7 +231,7 @@ def requisite_switches(request: HttpRequest, trader: Trader, pk: int) -> HttpRes
     if not form.is_valid():
         return _requisite_page(request, trader, requisite, form=form, status=400)
     services.set_requisite_switches(requisite=requisite, pay_in=form.cleaned_data["pay_in"],
-                                    pay_out=form.cleaned_data["pay_out"], changed_by=request.user)
+                                    pay_out=form.cleaned_data["pay_out"], actor=request.user)
     messages.success(request, "Saved.")
     return redirect("cabinet:trader_requisite", pk=requisite.pk)
 
@@ -243,9 +243,9 @@ def requisite_pause(request: HttpRequest, trader: Trader, pk: int) -> HttpRespon
     resume = request.POST.get("action") == "resume"
     try:
         if resume:
-            services.resume_requisite(requisite=requisite, changed_by=request.user)
+            services.resume_requisite(requisite=requisite, actor=request.user)
         else:
-            services.pause_requisite(requisite=requisite, changed_by=request.user)
+            services.pause_requisite(requisite=requisite, actor=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

@@ -15,7 +15,7 @@ for until a socket timeout, or forever without one.
 - inline from a task running in a Celery worker: nobody waits on it, so it is
   sent at once, by a sender of the worker thread's own (one connection attempt,
   the broker timeouts of config/settings.py, Celery's message written straight
-  onto the Redis list where config.celery_wire can); a message it cannot send is
+  onto the Redis list where core.messaging.redis_wire can); a message it cannot send is
   dropped with a warning, as below;
 - from anywhere else (web processes, management commands) through a bounded
   queue: the caller only enqueues, and one daemon thread per process publishes
@@ -32,7 +32,7 @@ Messages that name a `batch` are coalesced by the publisher thread: those waitin
 at the same moment with the same batch task and key go out as ONE message of
 that task carrying their items (at most BATCH_MAX). A lone message goes out as
 itself, so batching adds no delay; under load it saves the per-message cost of
-a publish. On the plain Redis setup that cost is cut by config.celery_wire, which
+a publish. On the plain Redis setup that cost is cut by core.messaging.redis_wire, which
 writes kombu's message without kombu's per-message machinery (0.25 ms, not 1.5).
 
 `on_drop` runs when a message was not handed to the broker, so the caller can
@@ -59,10 +59,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Task
+from django.conf import settings
 from django.db import connections
 from kombu.exceptions import ChannelError
 
-from config.celery_wire import RedisTaskWire
+from .redis_wire import RedisTaskWire
 
 logger = logging.getLogger(__name__)
 
@@ -248,8 +249,9 @@ class _Sender:
     for up to broker_connection_timeout. Here one attempt is made (max_retries 0), and a rebuilt
     connection declares the queue again (a Redis restarted empty has lost its bindings).
 
-    On the plain Redis setup messages go out through config.celery_wire (the same message, a fifth of
-    kombu's CPU per publish, on one Redis client with the same timeouts); otherwise through apply_async.
+    On the plain Redis setup messages go out through core.messaging.redis_wire (the same message, a fifth of
+    kombu's CPU per publish, on one Redis client with the same timeouts) unless BROKER_REDIS_WIRE is off;
+    otherwise through apply_async.
     """
 
     def __init__(self) -> None:
@@ -275,8 +277,10 @@ class _Sender:
             options = _one_try_options(app)
             self.connection = app.connection_for_write(transport_options=options)
             self.producer = app.amqp.Producer(self.connection)
-            self.wire = RedisTaskWire.for_connection(app, self.connection, socket_timeout=options["socket_timeout"],
-                                                     connect_timeout=options["socket_connect_timeout"])
+            if settings.BROKER_REDIS_WIRE:
+                self.wire = RedisTaskWire.for_connection(app, self.connection,
+                                                         socket_timeout=options["socket_timeout"],
+                                                         connect_timeout=options["socket_connect_timeout"])
 
     def failed(self) -> None:
         """Forget the connection (the next message builds and declares anew) and pause."""

@@ -8,10 +8,17 @@ builds, so `RedisTaskWire` builds the message with Celery itself (`app.amqp.as_t
 properties, body, argsrepr and all) and does the transport part: the body as JSON in base64, kombu's
 virtual-transport envelope, one `LPUSH` on a Redis client kept for the thread (about 0.25 ms).
 
-Anything else (another transport, a key prefix, a route with its own exchange or a priority, another
-serializer or compression) is not handled here: `push` returns False and the caller uses apply_async.
-payments/tests/test_celery_wire.py compares the envelope with the one kombu writes, and the fault
-tests run real workers on these messages.
+Like apply_async it sends Celery's `before_task_publish` (whose receivers may add headers: they are in
+the message) and `after_task_publish` signals, so tracing and monitoring see these messages too.
+
+What it depends on: Celery's task protocol 2 built by `app.amqp.as_task_v2`, and the envelope kombu's
+Redis virtual transport writes (base64 body, `properties.delivery_info`, LPUSH onto the queue's list,
+priority 0 = the list named as the queue). Anything else (another transport, a key prefix, a route with
+its own exchange or a priority, another serializer or compression) is not handled here: `push` returns
+False and the caller uses apply_async. BROKER_REDIS_WIRE=off sends everything through kombu.
+core/tests/test_redis_wire.py compares the envelope with the one kombu writes for every task, so a
+Celery or kombu upgrade that changes either fails there; the fault tests run real workers on these
+messages.
 """
 
 import base64
@@ -21,10 +28,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import redis
-from celery import Celery, Task
+from celery import Celery, Task, signals
 from celery.app.routes import MapRoute
 from celery.utils.nodenames import anon_nodename
-from kombu import Connection
+from kombu import Connection, Queue
 from kombu.utils.json import dumps
 
 _PLAIN_TEXT = re.compile(r"^[A-Za-z0-9_.:-]{0,200}\Z")
@@ -42,7 +49,7 @@ class RedisTaskWire:
         self.app = app
         self.client = client
         self.origin = anon_nodename()
-        self._queues: dict[str, str | None] = {}
+        self._queues: dict[str, Queue | None] = {}
 
     @classmethod
     def for_connection(cls, app: Celery, connection: Connection, *, socket_timeout: float,
@@ -68,17 +75,31 @@ class RedisTaskWire:
         queue = self._queue_of(task)
         if queue is None:
             return False
-        self.client.lpush(queue, self.message(task, args, kwargs, queue))
+        headers, properties, body = self._task_message(task, args, kwargs)
+        signals.before_task_publish.send(sender=task.name, body=body, exchange="", routing_key=queue.name,
+                                         declare=[queue], headers=headers, properties=properties,
+                                         retry_policy={"max_retries": 0})
+        self.client.lpush(queue.name, self._envelope(headers, properties, body, queue.name))
+        signals.after_task_publish.send(sender=task.name, body=body, headers=headers, exchange="",
+                                        routing_key=queue.name)
         return True
 
     def message(self, task: Task, args: list, kwargs: dict[str, Any] | None, queue: str) -> str:
-        """The JSON kombu's Redis transport would LPUSH for this task message."""
+        """The JSON kombu's Redis transport would LPUSH for this task message (no signals sent)."""
+        return self._envelope(*self._task_message(task, args, kwargs), queue)
+
+    def _task_message(self, task: Task, args: list, kwargs: dict[str, Any] | None) -> tuple[dict, dict, tuple]:
+        """Celery's own headers, properties and body of the message, as apply_async builds them."""
         task_id = str(uuid.uuid4())
         kwargs = kwargs or {}
         headers, properties, body, _sent_event = self.app.amqp.as_task_v2(
             task_id, task.name, args, kwargs, ignore_result=task.ignore_result,
             time_limit=task.time_limit, soft_time_limit=task.soft_time_limit, reply_to=self.app.thread_oid,
             origin=self.origin, argsrepr=plain_repr(args), kwargsrepr=plain_repr(kwargs))
+        return headers, properties, body
+
+    @staticmethod
+    def _envelope(headers: dict, properties: dict, body: tuple, queue: str) -> str:
         properties.update(delivery_mode=_PERSISTENT, priority=0, body_encoding="base64",
                           delivery_tag=str(uuid.uuid4()), delivery_info={"exchange": "", "routing_key": queue})
         return dumps({
@@ -89,8 +110,8 @@ class RedisTaskWire:
             "properties": properties,
         })
 
-    def _queue_of(self, task: Task) -> str | None:
-        """The Redis list of `task`'s queue, when Celery routes it to a plain direct queue (cached).
+    def _queue_of(self, task: Task) -> Queue | None:
+        """`task`'s queue (its name is the Redis list), when Celery routes it to a plain direct queue (cached).
 
         Routes given as a mapping (CELERY_TASK_ROUTES) depend on the task's name only, so they are
         resolved once per task; any other router is left to Celery."""
@@ -103,7 +124,7 @@ class RedisTaskWire:
             plain = (queue is not None and not route.get("priority") and not getattr(task, "priority", None)
                      and queue.exchange is not None and queue.exchange.type == "direct"
                      and not queue.queue_arguments)
-            self._queues[task.name] = queue.name if plain else None
+            self._queues[task.name] = queue if plain else None
         return self._queues[task.name]
 
     def close(self) -> None:

@@ -4,7 +4,7 @@ The page has no login: the order's hash id (unguessable, handed to the customer
 by the store) is the only credential. So the tenant is found from the hash id
 alone (`tenant_of_hash_id`, the one read across tenants), and everything else
 is read inside that tenant. The whole requisite number is not read here: it
-comes from `payments.selectors.payment_details_for_customer`, which gives it
+comes from `payments.selectors.customer.payment_details_for_customer`, which gives it
 only while the order is waiting for payment.
 """
 

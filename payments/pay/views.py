@@ -15,11 +15,12 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from core.api_errors import http_status
 from payments.errors import PaymentsError
-from payments.forms_pay import CustomerAppealForm, MarkPaidForm, add_service_errors
 from payments.models import Appeal
-from payments.selectors import payment_details_for_customer
-from payments.selectors_pay import HostedOrder, Stage, hosted_order, tenant_of_hash_id
+from payments.pay.forms import CustomerAppealForm, MarkPaidForm, add_service_errors
+from payments.pay.selectors import HostedOrder, Stage, hosted_order, tenant_of_hash_id
+from payments.selectors.customer import payment_details_for_customer
 from payments.services import execution
 from tenancy.scoping import tenant_context
 
@@ -78,7 +79,7 @@ def _submit(request: HttpRequest, hosted: HostedOrder, form: forms.Form, form_na
         act(form.cleaned_data)
     except PaymentsError as exc:
         add_service_errors(form, exc)
-        return _page(request, hosted_order(hosted.hash_id), **{form_name: form}, status=exc.status_code)
+        return _page(request, hosted_order(hosted.hash_id), **{form_name: form}, status=http_status(exc))
     return redirect("pay:order", hash_id=hosted.hash_id)
 
 
