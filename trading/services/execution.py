@@ -100,7 +100,7 @@ def process_signal(*, signal_id: int) -> str | None:
                              text=f"✅ Signal #{signal.pk} {signal.action} {signal.symbol}: {reason}",
                              dedupe_key=f"signal:{signal.pk}:accepted")
     send_on_commit("trading.reconcile_account", tenant_id=account.tenant_id, account_id=account.pk,
-                   trigger="after_placement")
+                   trigger="after_placement", signal_id=signal.pk)
     return SignalStatus.ACCEPTED
 
 
