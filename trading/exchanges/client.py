@@ -81,6 +81,8 @@ _limiters: dict[int, RateLimiter] = {}
 _clients: dict[tuple, tuple[object, threading.Lock]] = {}
 _markets: dict[tuple, tuple[float, dict]] = {}
 _leverage_ceilings: dict[tuple, tuple[float, int | None]] = {}  # a market's leverage brackets, per exchange
+_prepared: dict[tuple, tuple[float, int]] = {}  # (gateway identity, symbol) → (margin mode set at, leverage)
+PREPARED_SECONDS = 600
 _registry_lock = threading.Lock()
 
 
@@ -91,6 +93,7 @@ def reset_clients() -> None:
         _limiters.clear()
         _markets.clear()
         _leverage_ceilings.clear()
+        _prepared.clear()
 
 
 def _limiter_for(exchange: Exchange, ccxt_rate_limit_ms: float) -> RateLimiter:
@@ -140,9 +143,13 @@ def _new_ccxt_client(exchange: Exchange, credential: ExchangeCredential):
     return client
 
 
+def _client_key(exchange: Exchange, credential: ExchangeCredential) -> tuple:
+    return (credential.pk, credential.api_key_last4, credential.created_at.timestamp(), exchange.pk,
+            exchange.ccxt_id, exchange.api_base_url, exchange.sandbox)
+
+
 def _client_for(exchange: Exchange, credential: ExchangeCredential):
-    key = (credential.pk, credential.api_key_last4, credential.created_at.timestamp(), exchange.pk,
-           exchange.ccxt_id, exchange.api_base_url, exchange.sandbox)
+    key = _client_key(exchange, credential)
     with _registry_lock:
         cached = _clients.get(key)
     if cached is not None:
@@ -186,10 +193,13 @@ class PlacedOrder:
 class Gateway:
     """The calls trading makes on one account's exchange, retried and in Decimals."""
 
-    def __init__(self, api, lock: threading.Lock, exchange: Exchange):
+    def __init__(self, api, lock: threading.Lock, exchange: Exchange, identity: tuple | None = None):
         self.api = api
         self.lock = lock
         self.exchange = exchange
+        # The cached client's key (the exchange account that per-symbol settings belong to); None for the
+        # paper exchange and one-off gateways, which remember nothing.
+        self.identity = identity
 
     # --- plumbing ---------------------------------------------------------------------------------
     def call(self, method: str, *args, **kwargs):
@@ -334,13 +344,27 @@ class Gateway:
 
     # --- writes -----------------------------------------------------------------------------------
     def prepare_market(self, symbol: str, leverage: int) -> None:
-        """Isolated margin and the leverage for `symbol` (both are per-symbol settings on the exchange)."""
-        try:
-            self.call("set_margin_mode", "isolated", symbol)
-        except ExchangeRefused as exc:
-            if not isinstance(exc.__cause__, ccxt.MarginModeAlreadySet):
-                raise
+        """Isolated margin and the leverage for `symbol` (both are per-symbol settings on the exchange).
+
+        What this process set is remembered for PREPARED_SECONDS per (cached client, symbol): margin mode
+        is set once, leverage again only when a signal asks for another one."""
+        key = (self.identity, symbol)
+        now = time.monotonic()
+        with _registry_lock:
+            known = _prepared.get(key) if self.identity is not None else None
+        fresh = known is not None and now - known[0] < PREPARED_SECONDS
+        if fresh and known[1] == leverage:
+            return
+        if not fresh:
+            try:
+                self.call("set_margin_mode", "isolated", symbol)
+            except ExchangeRefused as exc:
+                if not isinstance(exc.__cause__, ccxt.MarginModeAlreadySet):
+                    raise
         self.call("set_leverage", leverage, symbol)
+        if self.identity is not None:
+            with _registry_lock:
+                _prepared[key] = (known[0] if fresh else now, leverage)
 
     def place(self, order: Order) -> PlacedOrder:
         """Place `order` exactly once, whatever the network does.
@@ -427,7 +451,7 @@ def gateway_for(account: TradingAccount) -> Gateway:
     if credential is None:
         raise NoCredential("The account has no active exchange API key.")
     api, lock = _client_for(exchange, credential)
-    return Gateway(api, lock, exchange)
+    return Gateway(api, lock, exchange, identity=_client_key(exchange, credential))
 
 
 def gateway_for_credential(exchange: Exchange, credential: ExchangeCredential) -> Gateway:

@@ -64,6 +64,19 @@ def test_markets_and_leverage_ceilings_are_fetched_once_and_not_rebuilt_per_call
 
 
 @pytest.mark.django_db
+def test_margin_mode_is_set_once_per_symbol_and_leverage_again_only_when_it_changes(trader, fake_binance):
+    from trading.exchanges.client import gateway_for
+
+    for leverage in (5, 5, 10):
+        gateway_for(trader).prepare_market("BTC/USDT:USDT", leverage)
+
+    paths = [path for _method, path, _params in fake_binance.requests]
+    assert paths.count("/fapi/v1/marginType") == 1 and paths.count("/fapi/v1/leverage") == 2
+    exchange_position = fake_binance.accounts[KEY].positions["BTCUSDT"]
+    assert (exchange_position.leverage, exchange_position.margin_type) == (10, "isolated")
+
+
+@pytest.mark.django_db
 def test_a_buy_signal_places_a_risk_sized_entry_with_reduce_only_stop_and_take_profit(
         client, trader, fake_binance, django_capture_on_commit_callbacks):
     signal = open_long(client, trader, django_capture_on_commit_callbacks)
