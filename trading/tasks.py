@@ -19,8 +19,8 @@ def process_signal_task(signal_id: int) -> str | None:
 
 @shared_task(base=TenantTask, name="trading.reconcile_account", ignore_result=True, soft_time_limit=120,
              time_limit=150)
-def reconcile_account_task(account_id: int, trigger: str = "beat") -> None:
-    reconcile_account(account_id=account_id, trigger=trigger)
+def reconcile_account_task(account_id: int, trigger: str = "beat", signal_id: int | None = None) -> None:
+    reconcile_account(account_id=account_id, trigger=trigger, signal_id=signal_id)
 
 
 @shared_task(name="trading.reconcile_active_accounts", ignore_result=True, soft_time_limit=60, time_limit=90)

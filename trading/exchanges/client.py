@@ -4,7 +4,8 @@
   key or a moved base URL gets a fresh client), with its calls on one credential serialised.
 - One rate limiter per exchange, shared by every client of that exchange in the process (ccxt's own
   limiter is per client instance, which lets 100 accounts hit one exchange 100 times as fast).
-- Markets loaded once per exchange and shared by its clients (TRADING_MARKETS_CACHE_SECONDS).
+- Markets loaded once per exchange and shared by its clients (TRADING_MARKETS_CACHE_SECONDS), and so are
+  the markets' leverage ceilings (Binance's leverage brackets, one signed call per symbol otherwise).
 - Network errors (timeouts, dropped connections, 5xx, rate limiting) are retried with exponential
   backoff; exchange errors (refused orders, bad keys) are not, and surface as ExchangeRefused.
 - Orders carry deterministic client order ids: before placing again after a lost answer, the gateway
@@ -79,6 +80,9 @@ class RateLimiter:
 _limiters: dict[int, RateLimiter] = {}
 _clients: dict[tuple, tuple[object, threading.Lock]] = {}
 _markets: dict[tuple, tuple[float, dict]] = {}
+_leverage_ceilings: dict[tuple, tuple[float, int | None]] = {}  # a market's leverage brackets, per exchange
+_prepared: dict[tuple, tuple[float, int]] = {}  # (gateway identity, symbol) → (margin mode set at, leverage)
+PREPARED_SECONDS = 600
 _registry_lock = threading.Lock()
 
 
@@ -88,6 +92,8 @@ def reset_clients() -> None:
         _clients.clear()
         _limiters.clear()
         _markets.clear()
+        _leverage_ceilings.clear()
+        _prepared.clear()
 
 
 def _limiter_for(exchange: Exchange, ccxt_rate_limit_ms: float) -> RateLimiter:
@@ -137,9 +143,13 @@ def _new_ccxt_client(exchange: Exchange, credential: ExchangeCredential):
     return client
 
 
+def _client_key(exchange: Exchange, credential: ExchangeCredential) -> tuple:
+    return (credential.pk, credential.api_key_last4, credential.created_at.timestamp(), exchange.pk,
+            exchange.ccxt_id, exchange.api_base_url, exchange.sandbox)
+
+
 def _client_for(exchange: Exchange, credential: ExchangeCredential):
-    key = (credential.pk, credential.api_key_last4, credential.created_at.timestamp(), exchange.pk,
-           exchange.ccxt_id, exchange.api_base_url, exchange.sandbox)
+    key = _client_key(exchange, credential)
     with _registry_lock:
         cached = _clients.get(key)
     if cached is not None:
@@ -183,10 +193,13 @@ class PlacedOrder:
 class Gateway:
     """The calls trading makes on one account's exchange, retried and in Decimals."""
 
-    def __init__(self, api, lock: threading.Lock, exchange: Exchange):
+    def __init__(self, api, lock: threading.Lock, exchange: Exchange, identity: tuple | None = None):
         self.api = api
         self.lock = lock
         self.exchange = exchange
+        # The cached client's key (the exchange account that per-symbol settings belong to); None for the
+        # paper exchange and one-off gateways, which remember nothing.
+        self.identity = identity
 
     # --- plumbing ---------------------------------------------------------------------------------
     def call(self, method: str, *args, **kwargs):
@@ -213,14 +226,18 @@ class Gateway:
         now = time.monotonic()
         with _registry_lock:
             cached = _markets.get(key)
-        if self.api.markets and cached is not None and self.api.markets is cached[1]:
+        # `set_markets` builds new dicts (≈ 8 ms of CPU for a few dozen markets), so the client remembers
+        # which shared list it was given rather than comparing its own `markets` with it.
+        if self.api.markets and cached is not None and getattr(self.api, "_p2p_markets_from", None) is cached[1]:
             return self.api.markets
         if cached is not None and now - cached[0] < settings.TRADING_MARKETS_CACHE_SECONDS:
             self.api.set_markets(cached[1])
+            self.api._p2p_markets_from = cached[1]
             return self.api.markets
         markets = self.call("load_markets", True)
         with _registry_lock:
             _markets[key] = (now, self.api.markets)
+        self.api._p2p_markets_from = self.api.markets
         return markets
 
     # --- reads ------------------------------------------------------------------------------------
@@ -262,12 +279,21 @@ class Gateway:
             return rules.max_leverage
         if not self.api.has.get("fetchLeverageTiers"):
             return None
+        key = (self.exchange.pk, self.exchange.ccxt_id, self.exchange.api_base_url, symbol)
+        now = time.monotonic()
+        with _registry_lock:
+            cached = _leverage_ceilings.get(key)
+        if cached is not None and now - cached[0] < settings.TRADING_MARKETS_CACHE_SECONDS:
+            return cached[1]
         try:
             tiers = self.call("fetch_market_leverage_tiers", symbol)
         except (ExchangeRefused, ccxt.NotSupported):
             return None
         values = [tier.get("maxLeverage") for tier in tiers or [] if tier.get("maxLeverage")]
-        return int(max(values)) if values else None
+        ceiling = int(max(values)) if values else None
+        with _registry_lock:
+            _leverage_ceilings[key] = (now, ceiling)
+        return ceiling
 
     def equity(self) -> Decimal:
         """The account's equity in the exchange's quote currency: wallet balance plus unrealized PnL."""
@@ -318,13 +344,27 @@ class Gateway:
 
     # --- writes -----------------------------------------------------------------------------------
     def prepare_market(self, symbol: str, leverage: int) -> None:
-        """Isolated margin and the leverage for `symbol` (both are per-symbol settings on the exchange)."""
-        try:
-            self.call("set_margin_mode", "isolated", symbol)
-        except ExchangeRefused as exc:
-            if not isinstance(exc.__cause__, ccxt.MarginModeAlreadySet):
-                raise
+        """Isolated margin and the leverage for `symbol` (both are per-symbol settings on the exchange).
+
+        What this process set is remembered for PREPARED_SECONDS per (cached client, symbol): margin mode
+        is set once, leverage again only when a signal asks for another one."""
+        key = (self.identity, symbol)
+        now = time.monotonic()
+        with _registry_lock:
+            known = _prepared.get(key) if self.identity is not None else None
+        fresh = known is not None and now - known[0] < PREPARED_SECONDS
+        if fresh and known[1] == leverage:
+            return
+        if not fresh:
+            try:
+                self.call("set_margin_mode", "isolated", symbol)
+            except ExchangeRefused as exc:
+                if not isinstance(exc.__cause__, ccxt.MarginModeAlreadySet):
+                    raise
         self.call("set_leverage", leverage, symbol)
+        if self.identity is not None:
+            with _registry_lock:
+                _prepared[key] = (known[0] if fresh else now, leverage)
 
     def place(self, order: Order) -> PlacedOrder:
         """Place `order` exactly once, whatever the network does.
@@ -411,7 +451,7 @@ def gateway_for(account: TradingAccount) -> Gateway:
     if credential is None:
         raise NoCredential("The account has no active exchange API key.")
     api, lock = _client_for(exchange, credential)
-    return Gateway(api, lock, exchange)
+    return Gateway(api, lock, exchange, identity=_client_key(exchange, credential))
 
 
 def gateway_for_credential(exchange: Exchange, credential: ExchangeCredential) -> Gateway:

@@ -100,7 +100,7 @@ def process_signal(*, signal_id: int) -> str | None:
                              text=f"✅ Signal #{signal.pk} {signal.action} {signal.symbol}: {reason}",
                              dedupe_key=f"signal:{signal.pk}:accepted")
     send_on_commit("trading.reconcile_account", tenant_id=account.tenant_id, account_id=account.pk,
-                   trigger="after_placement")
+                   trigger="after_placement", signal_id=signal.pk)
     return SignalStatus.ACCEPTED
 
 
@@ -174,7 +174,7 @@ def _open(signal: Signal, gateway: Gateway, symbol: str, config) -> str:
                                    stop=stop_for_size, market=rules)
         except SizingError as exc:
             raise Rejection(f"Size below the market minimum: {exc.message}") from exc
-        _prepare_market(gateway, account, symbol, leverage)
+        gateway.prepare_market(symbol, leverage)
     except ExchangeRefused as exc:
         raise Rejection(f"Exchange error: {exc}") from exc
 
@@ -219,19 +219,6 @@ def _open(signal: Signal, gateway: Gateway, symbol: str, config) -> str:
         else:
             notes.append(f"{order.get_leg_display().lower()} at {order.trigger_price}")
     return "; ".join(notes) + "."
-
-
-_prepared: dict[tuple, float] = {}
-
-
-def _prepare_market(gateway: Gateway, account, symbol: str, leverage: int) -> None:
-    """Isolated margin and leverage on the symbol, once per process for the same (credential, leverage)."""
-    key = (id(gateway.api), symbol, leverage)
-    now = timezone.now().timestamp()
-    if now - _prepared.get(key, 0) < 600:
-        return
-    gateway.prepare_market(symbol, leverage)
-    _prepared[key] = now
 
 
 def _pending_order(signal: Signal, leg: str, **fields) -> Order:

@@ -62,8 +62,14 @@ class Pass:
         self.changes.append(text)
 
 
-def reconcile_account(*, account_id: int, trigger: str = "beat") -> SyncLog | None:
-    """One reconciliation pass over the account; None when another pass or a placement holds it."""
+def reconcile_account(*, account_id: int, trigger: str = "beat", signal_id: int | None = None) -> SyncLog | None:
+    """One reconciliation pass over the account; None when another pass or a placement holds it.
+
+    With `signal_id` (the pass that follows a placement) and every order of that signal answered by the
+    exchange, the pass is slim: only the fills of the signal's symbol (the entry's fee and trade ids come
+    only from there). Everything else on the account was not touched by the placement and is the beat
+    pass's work; an order left without an answer makes it a full pass.
+    """
     account = TradingAccount.objects.select_related("exchange").get(pk=account_id)
     started = time.monotonic()
     with account_mutex(account.pk, wait=trigger == "after_placement") as got:
@@ -73,7 +79,13 @@ def reconcile_account(*, account_id: int, trigger: str = "beat") -> SyncLog | No
         ok, error = True, ""
         try:
             gateway = gateway_for(account)
-            _reconcile(account, gateway, report)
+            symbols = _placement_symbols(account, signal_id) if signal_id is not None else None
+            if symbols is not None:
+                report.found["scope"] = f"placement of signal {signal_id}"
+                for symbol in symbols:
+                    _sync_fills(account, gateway, symbol, report)
+            else:
+                _reconcile(account, gateway, report)
         except (ExchangeUnavailable, ExchangeRefused, NoCredential) as exc:
             ok, error = False, str(exc)[:300]
             if not isinstance(exc, NoCredential):
@@ -90,6 +102,15 @@ def reconcile_account(*, account_id: int, trigger: str = "beat") -> SyncLog | No
         return SyncLog.objects.create(account=account, user_id=account.user_id, trigger=trigger, ok=ok,
                                       changes=len(report.changes), details=details, tenant_id=account.tenant_id,
                                       duration_ms=int((time.monotonic() - started) * 1000))
+
+
+def _placement_symbols(account: TradingAccount, signal_id: int) -> list[str] | None:
+    """The symbols of the signal's orders when the exchange answered every one of them; None otherwise
+    (an order still pending: its answer was lost, the full pass looks for it)."""
+    orders = list(Order.objects.filter(account=account, signal_id=signal_id).values_list("symbol", "status"))
+    if any(status == OrderStatus.PENDING for _symbol, status in orders):
+        return None
+    return sorted({symbol for symbol, _status in orders})
 
 
 def _reconcile(account: TradingAccount, gateway: Gateway, report: Pass) -> None:

@@ -45,6 +45,38 @@ def test_markets_precision_and_balance_through_ccxt(trader, fake_binance):
 
 
 @pytest.mark.django_db
+def test_markets_and_leverage_ceilings_are_fetched_once_and_not_rebuilt_per_call(trader, fake_binance):
+    from trading.exchanges.client import gateway_for, gateway_for_credential
+    from trading.selectors import active_credential
+
+    gateway = gateway_for(trader)
+    gateway.load_markets()
+    assert gateway.max_leverage("BTC/USDT:USDT") == 125
+    # Another client on the same exchange (another account's) is given the shared list once, then keeps it.
+    other = gateway_for_credential(trader.exchange, active_credential(trader))
+    other.load_markets()
+    markets = other.api.markets
+    other.load_markets()
+    assert other.api.markets is markets
+    assert other.max_leverage("BTC/USDT:USDT") == 125
+    paths = [path for _method, path, _params in fake_binance.requests]
+    assert paths.count("/fapi/v1/exchangeInfo") == 1 and paths.count("/fapi/v1/leverageBracket") == 1
+
+
+@pytest.mark.django_db
+def test_margin_mode_is_set_once_per_symbol_and_leverage_again_only_when_it_changes(trader, fake_binance):
+    from trading.exchanges.client import gateway_for
+
+    for leverage in (5, 5, 10):
+        gateway_for(trader).prepare_market("BTC/USDT:USDT", leverage)
+
+    paths = [path for _method, path, _params in fake_binance.requests]
+    assert paths.count("/fapi/v1/marginType") == 1 and paths.count("/fapi/v1/leverage") == 2
+    exchange_position = fake_binance.accounts[KEY].positions["BTCUSDT"]
+    assert (exchange_position.leverage, exchange_position.margin_type) == (10, "isolated")
+
+
+@pytest.mark.django_db
 def test_a_buy_signal_places_a_risk_sized_entry_with_reduce_only_stop_and_take_profit(
         client, trader, fake_binance, django_capture_on_commit_callbacks):
     signal = open_long(client, trader, django_capture_on_commit_callbacks)
@@ -69,6 +101,35 @@ def test_a_buy_signal_places_a_risk_sized_entry_with_reduce_only_stop_and_take_p
     assert Fill.objects.filter(account=trader, order=entry).count() == 1, SyncLog.objects.get(account=trader).details
     assert set(Notification.objects.filter(account=trader).values_list("kind", flat=True)) == {
         "signal_accepted", "order_filled"}
+
+
+@pytest.mark.django_db
+def test_the_pass_after_a_fully_answered_placement_only_fetches_that_symbols_fills(
+        client, trader, fake_binance, django_capture_on_commit_callbacks):
+    signal = open_long(client, trader, django_capture_on_commit_callbacks)
+
+    paths = [path for _method, path, _params in fake_binance.requests]
+    log = SyncLog.objects.get(account=trader, trigger="after_placement")
+    assert log.ok and log.details["found"]["scope"] == f"placement of signal {signal.pk}"
+    assert paths.count("/fapi/v1/userTrades") == 1
+    assert {"/fapi/v1/openOrders", "/fapi/v1/openAlgoOrders", "/fapi/v3/positionRisk"}.isdisjoint(paths)
+    entry = Order.objects.get(signal=signal, leg=OrderLeg.ENTRY)
+    assert entry.fills.get().fee > 0
+
+
+@pytest.mark.django_db
+def test_the_pass_after_a_placement_with_an_order_left_pending_is_a_full_pass(trader, fake_binance):
+    from trading.tests.factories import SignalFactory
+
+    signal = SignalFactory(account=trader, user=trader.user, symbol="BTCUSDT", status=SignalStatus.ACCEPTED)
+    Order.objects.create(account=trader, user=trader.user, signal=signal, leg=OrderLeg.ENTRY, symbol="BTC/USDT:USDT",
+                         side="buy", type="market", quantity=Decimal("0.1"), client_order_id=f"p2p-{signal.pk}-entry",
+                         tenant_id=trader.tenant_id)
+
+    log = reconcile_account(account_id=trader.pk, trigger="after_placement", signal_id=signal.pk)
+
+    assert "scope" not in log.details["found"] and "open_orders" in log.details["found"]
+    assert "/fapi/v1/openOrders" in [path for _method, path, _params in fake_binance.requests]
 
 
 @pytest.mark.django_db
