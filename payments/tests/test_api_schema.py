@@ -21,7 +21,7 @@ def test_the_schema_documents_every_operation_with_bearer_auth_and_the_error_bod
     schema = client.get("/api/schema/", {"format": "json"}).json()
 
     operations = {(path, method) for path, item in schema["paths"].items() if path.startswith("/api/v1/")
-                  and not path.startswith("/api/v1/auth/") for method in item}
+                  and not path.startswith(("/api/v1/auth/", "/api/v1/trading/")) for method in item}
     assert operations == {("/api/v1/payins", "post"), ("/api/v1/payouts", "post"), ("/api/v1/orders", "get"),
                           ("/api/v1/orders/{order_id}", "get"), ("/api/v1/orders/{order_id}/cancel", "post"),
                           ("/api/v1/balance", "get"), ("/api/v1/methods", "get")}
@@ -37,6 +37,14 @@ def test_the_schema_documents_every_operation_with_bearer_auth_and_the_error_bod
     assert "customer_requisite" in schema["components"]["schemas"]["PayoutRequest"]["properties"]
     store_tag = next(tag for tag in schema["tags"] if tag["name"] == "Store API")
     assert "Idempotency-Key" in store_tag["description"] and "Bearer" in store_tag["description"]
+
+
+def test_the_trading_signals_endpoint_is_documented_for_api_clients(client):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+
+    operation = schema["paths"]["/api/v1/trading/accounts/{account_id}/signals"]["post"]
+    assert operation["tags"] == ["Trading"]
+    assert "202" in operation["responses"]
 
 
 def test_the_docs_page_needs_nothing_from_the_internet(client):

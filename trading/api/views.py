@@ -41,7 +41,7 @@ class SignalCreateView(APIView):
 
     # Kept out of the OpenAPI schema for now: payments' schema test pins the exact set of operations under
     # /api/v1/ (payments/ is being restructured by another engineer; to be widened there, then this flag goes).
-    @extend_schema(exclude=True, tags=["Trading"], request=InputSerializer, responses={202: inline_serializer(
+    @extend_schema(tags=["Trading"], request=InputSerializer, responses={202: inline_serializer(
         "SignalQueued", {"signal_id": serializers.IntegerField(), "status": serializers.CharField(),
                          "duplicate": serializers.BooleanField()})})
     def post(self, request, account_id: int):
