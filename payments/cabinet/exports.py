@@ -7,41 +7,19 @@ columns are selected, so no encrypted number can reach the file; text a store
 supplied is defused against spreadsheet formula injection.
 """
 
-import csv
 from collections.abc import Iterator
-from datetime import datetime
-from decimal import Decimal
 
 from django.db.models import QuerySet
 
+from core.csv_export import csv_lines
 from tenancy.scoping import tenant_context
 
 from .selectors import ORDER_EXPORT_COLUMNS
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer inside a generator."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = str(value)
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
-
 
 def order_csv_rows(rows: QuerySet, *, tenant_id) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow([name for name, _ in ORDER_EXPORT_COLUMNS])
-    with tenant_context(tenant_id):
-        for row in rows.iterator(chunk_size=1000):
-            yield writer.writerow([_cell(value) for value in row])
+    def read() -> Iterator[tuple]:
+        with tenant_context(tenant_id):
+            yield from rows.iterator(chunk_size=1000)
+
+    return csv_lines([name for name, _ in ORDER_EXPORT_COLUMNS], read())
