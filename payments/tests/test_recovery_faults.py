@@ -47,7 +47,9 @@ pytestmark = [
     pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server"),
 ]
 
-RECOVERY_BOUND = 30  # seconds after the worker / Redis is back: generous, the targets are 10 (orders) and 30
+# Seconds after the worker / Redis is back: a correctness bound, not the speed target (10 s orders, 30 s callbacks,
+# which bench/recovery.py measures): CI machines are shared and a loaded one must not turn this red.
+RECOVERY_BOUND = 60
 LOAD_BATCH = 2  # orders per intake call, every LOAD_PAUSE seconds: about what two processes keep up with
 LOAD_PAUSE = 0.25
 
@@ -78,7 +80,11 @@ class Worker:
         assert self.proc.poll() is None, f"the worker exited\n{self.log()}"
 
     def log(self) -> str:
-        return self.log_path.read_text()[-4000:]
+        """What a failure needs: the broker's comings and goings and the last lines."""
+        lines = self.log_path.read_text().splitlines()
+        events = [line for line in lines if any(word in line for word in (
+            "Connected to", "Cannot connect", "Connection to broker lost", " ready.", "Trying again"))]
+        return "\n".join(events[-30:] + ["…"] + lines[-40:])
 
     def kill_all(self) -> None:
         """SIGKILL to the parent and every pool child at once: nothing gets to clean up."""
