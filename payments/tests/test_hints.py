@@ -137,6 +137,12 @@ def test_with_the_broker_down_intake_answers_at_once_and_the_sweeper_assigns_the
     wait_for(lambda: dropped(caplog, "payments.assign_incoming_order"), what="the message to be dropped",
              timeout=20)
 
+    def given_back() -> bool:  # the drop is logged first, then the row is handed back
+        with tenant_context(tenant):
+            return IncomingOrder.objects.filter(pk=order.pk, dispatched_at__isnull=True).exists()
+
+    wait_for(given_back, what="the dropped message's order to be given back", timeout=20)
+
     # the broker is back; the sweeper (run here, in-process) sends the order once its lease is over
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     assert sweep_due_orders(now=timezone.now() + dispatch_lease() + timedelta(seconds=1)) == 1
