@@ -37,13 +37,17 @@ def test_the_demo_trades_on_the_paper_exchange_and_prints_a_working_webhook(clie
                                                                            django_capture_on_commit_callbacks):
     reset_clients()
     first = seed()
+    tenant = Tenant.objects.get(name="Demo Operator")
+    with tenant_context(tenant):
+        signals_after_first = Signal.objects.filter(account__user__email="signals@demo.local").count()
     second = seed()
 
-    tenant = Tenant.objects.get(name="Demo Operator")
     with tenant_context(tenant):
         account = TradingAccount.objects.get(user__email="signals@demo.local")
         assert account.exchange.kind == ExchangeKind.PAPER
-        assert Signal.objects.filter(account=account).count() == 4  # the second run added none
+        # 4 signals, or 5 when the price series is flat at the hour the demo runs and the trade is closed by a
+        # close signal instead of its take-profit; the second run adds none
+        assert Signal.objects.filter(account=account).count() == signals_after_first in (4, 5)
         assert Position.objects.filter(account=account, status=PositionStatus.OPEN).count() == 2
         closed = Position.objects.get(account=account, status=PositionStatus.CLOSED)
         assert closed.close_reason in ("take_profit", "signal") and closed.realized_pnl != 0
