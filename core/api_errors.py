@@ -15,6 +15,7 @@ from core.errors import (
     NotAuthenticated,
     NotFound,
     RuleViolation,
+    TooLarge,
     TooManyAttempts,
     Unavailable,
 )
@@ -27,6 +28,7 @@ STATUS_OF_KIND: dict[type[DomainError], int] = {
     NotFound: status.HTTP_404_NOT_FOUND,
     Conflict: status.HTTP_409_CONFLICT,
     RuleViolation: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     TooManyAttempts: status.HTTP_429_TOO_MANY_REQUESTS,
     Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
     DomainError: status.HTTP_422_UNPROCESSABLE_ENTITY,
@@ -34,11 +36,7 @@ STATUS_OF_KIND: dict[type[DomainError], int] = {
 
 
 def http_status(exc: DomainError) -> int:
-    """The HTTP status of a domain error, by its kind (core.errors); an explicit `status_code` (trading's
-    errors, not yet moved to kinds) as it was."""
-    explicit = getattr(exc, "status_code", None)
-    if explicit is not None:
-        return explicit
+    """The HTTP status of a domain error, by its kind (core.errors)."""
     return next(STATUS_OF_KIND[kind] for kind in type(exc).__mro__ if kind in STATUS_OF_KIND)
 
 

@@ -6,9 +6,6 @@ message next to the form.
 `extra` further members of the body a client acts on (e.g. `order_id` of the order that has a client_id).
 An app's own error may be several kinds at once; the first kind among its bases decides the status
 (e.g. `class CredentialsLocked(TooManyAttempts, CredentialsError)`).
-
-Not yet moved to kinds: trading's errors still name a `status_code` (a class attribute or the keyword);
-while they do, it is honoured as it was (core.api_errors.http_status).
 """
 
 
@@ -18,14 +15,12 @@ class DomainError(Exception):
     code = "unprocessable"
 
     def __init__(self, message: str, *, code: str | None = None, fields: dict | None = None,
-                 extra: dict | None = None, status_code: int | None = None):
+                 extra: dict | None = None):
         super().__init__(message)
         self.message = message
         self.code = code or self.code
         self.fields = fields or {}
         self.extra = extra or {}
-        if status_code is not None:  # the older way, until trading's errors name their kind
-            self.status_code = status_code
 
 
 class InvalidInput(DomainError):
@@ -60,6 +55,12 @@ class Conflict(DomainError):
 
 class RuleViolation(DomainError):
     """The request is well formed but a business rule refuses it (422)."""
+
+
+class TooLarge(DomainError):
+    """The request is larger than the action accepts (413)."""
+
+    code = "too_large"
 
 
 class TooManyAttempts(DomainError):

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin
 
 from core import crypto
-from core.api_errors import DomainError
+from core.errors import DomainError
 from trading.models import (
     Exchange,
     ExchangeCredential,

@@ -33,3 +33,19 @@ def browser_page(base_url: str | None = None) -> Iterator:
         finally:
             browser.close()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@contextmanager
+def phone_page(base_url: str | None = None) -> Iterator:
+    """`browser_page` at a phone's width (390 px)."""
+    with browser_page(base_url) as page:
+        page.set_viewport_size(PHONE)
+        yield page
+
+
+def fits_the_phone(page) -> bool:
+    """No horizontal scroll at the phone's width."""
+    return page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -7,7 +7,6 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from core.errors import DomainError
 from payments.models import (
     Bank,
     CallbackEvent,
@@ -25,16 +24,6 @@ HTTP_URL = URLValidator(schemes=["http", "https"])
 MAX_FIAT = Decimal("999999999999999999.99")
 
 
-def add_domain_errors(form: forms.Form, exc: DomainError) -> None:
-    """Put a service's refusal on the form: field messages where the field is on the form, else on top."""
-    placed = False
-    for name, messages in (exc.fields or {}).items():
-        if name in form.fields:
-            for message in messages if isinstance(messages, list | tuple) else [messages]:
-                form.add_error(name, str(message))
-            placed = True
-    if not placed:
-        form.add_error(None, exc.message)
 
 
 class NoEchoTextInput(forms.TextInput):

@@ -85,3 +85,22 @@ def two_tenants(settings, tmp_path):
     settings.SMS_BACKEND = "accounts.sms.FileSmsBackend"
     settings.SMS_OUTBOX_DIR = str(tmp_path)
     return make_two_tenants()
+
+
+@pytest.fixture(params=["redis-marker", "database-only"])
+def marker_mode(request, settings):
+    """The store API's Idempotency-Key markers in Redis, or (REDIS_URL empty) keys claimed in the database
+    only; a module runs every test both ways with `pytestmark = pytest.mark.usefixtures("marker_mode")`."""
+    if request.param == "database-only":
+        settings.REDIS_URL = ""
+    elif not settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL (CI sets it)")
+    return request.param
+
+
+@pytest.fixture
+def api(tenant):
+    """A store of `tenant` with its API key (payments.tests.api_support.make_api_store)."""
+    from .api_support import make_api_store
+
+    return make_api_store(tenant)

@@ -21,7 +21,7 @@ from tenancy.scoping import tenant_context
 
 from .api_support import make_api_store
 from .assignment_support import make_funded_requisite, make_open_order
-from .concurrency_support import run_together
+from .concurrency_support import run_in_threads, run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -61,23 +61,7 @@ def _assign_holding_the_row(order: IncomingOrder, assigned: threading.Event, hol
 
 
 def _run(*jobs):
-    results = [None] * len(jobs)
-
-    def run(index, job):
-        try:
-            results[index] = job()
-        except Exception as exc:  # noqa: BLE001 — the test inspects what each thread met
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return results
+    return run_in_threads(jobs)
 
 
 def _hold(api) -> Decimal:

@@ -19,22 +19,11 @@ from .api_support import PAYIN, PAYOUT, make_api_store
 from .concurrency_support import run_together
 from .factories import make_store
 
+# Every test once with the Redis key marker and once with keys claimed in the database only.
+pytestmark = pytest.mark.usefixtures("marker_mode")
+
 PAYINS = "/api/v1/payins"
 PAYOUTS = "/api/v1/payouts"
-
-
-@pytest.fixture(autouse=True, params=["redis-marker", "database-only"])
-def marker_mode(request, settings):
-    if request.param == "database-only":
-        settings.REDIS_URL = ""
-    elif not settings.REDIS_URL:
-        pytest.skip("needs REDIS_URL (CI sets it)")
-    return request.param
-
-
-@pytest.fixture
-def api(tenant):
-    return make_api_store(tenant)
 
 
 def _post(client, body, key=None, path=PAYINS):

@@ -21,21 +21,10 @@ from tenancy.scoping import tenant_context
 from .api_support import PAYIN, PAYOUT, make_api_store
 from .concurrency_support import run_together
 
+# Every test once with the Redis key marker and once with keys claimed in the database only.
+pytestmark = pytest.mark.usefixtures("marker_mode")
+
 PAYINS = "/api/v1/payins"
-
-
-@pytest.fixture(autouse=True, params=["redis-marker", "database-only"])
-def marker_mode(request, settings):
-    if request.param == "database-only":
-        settings.REDIS_URL = ""
-    elif not settings.REDIS_URL:
-        pytest.skip("needs REDIS_URL (CI sets it)")
-    return request.param
-
-
-@pytest.fixture
-def api(tenant):
-    return make_api_store(tenant)
 
 
 def _marker(api, key: str) -> str:

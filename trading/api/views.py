@@ -5,7 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api_errors import DomainError
+from core.errors import Forbidden, NotFound
 from tenancy.authz import can
 from tenancy.scoping import tenant_context
 from trading.models import SignalSource, TradingAccount
@@ -47,12 +47,10 @@ class SignalCreateView(APIView):
     def post(self, request, account_id: int):
         tenant = _tenant_of(request)
         if tenant is None:
-            raise DomainError("You are a member of no active tenant.", code="no_tenant",
-                              status_code=status.HTTP_403_FORBIDDEN)
+            raise Forbidden("You are a member of no active tenant.", code="no_tenant")
         tenant_id = tenant.pk
         if not can(request.user, "signals.manage", tenant=tenant_id):
-            raise DomainError("You may not send signals.", code="permission_denied",
-                              status_code=status.HTTP_403_FORBIDDEN)
+            raise Forbidden("You may not send signals.", code="permission_denied")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = {key: str(value) for key, value in data.validated_data.items() if value is not None}
@@ -60,8 +58,7 @@ class SignalCreateView(APIView):
         with tenant_context(tenant_id):
             account = TradingAccount.objects.filter(pk=account_id, user=request.user).first()
             if account is None:
-                raise DomainError("No such trading account of yours.", code="not_found",
-                                  status_code=status.HTTP_404_NOT_FOUND)
+                raise NotFound("No such trading account of yours.", code="not_found")
             signal, duplicate = signal_services.receive_signal(account=account, fields=fields,
                                                                source=SignalSource.API, actor=request.user)
         return Response({"signal_id": signal.pk, "status": signal.status, "duplicate": duplicate},

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from audit.services import record_event
 from core import crypto
-from core.api_errors import DomainError
+from core.errors import DomainError
 from trading.models import (
     AccountRole,
     AccountStatus,

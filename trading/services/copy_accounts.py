@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.deletion import ProtectedError, RestrictedError
 
 from audit.services import record_event
-from core.api_errors import DomainError
+from core.errors import DomainError
 from trading.models import AccountRole, CopyMode, CopySettings, TradingAccount
 from trading.services.accounts import _new_master_token
 

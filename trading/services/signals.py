@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.api_errors import DomainError
+from core.errors import Forbidden, InvalidInput, TooLarge
 from trading.models import Signal, SignalAction, SignalSource, SignalStatus, TradingAccount
 from trading.services.locks import lock_intake
 from trading.services.messaging import send_on_commit
@@ -40,22 +40,24 @@ ACTION_ALIASES = {"buy": SignalAction.BUY, "long": SignalAction.BUY, "sell": Sig
 ORDER_TYPES = ("market",)
 
 
-class BadSignal(DomainError):
+class BadSignal(InvalidInput):
     """The body cannot be a signal (4xx, nothing stored)."""
 
-    status_code = 400
     code = "bad_signal"
 
 
-class WrongPassphrase(DomainError):
-    status_code = 403
+class BodyTooLarge(TooLarge, BadSignal):
+    code = "body_too_large"
+
+
+class WrongPassphrase(Forbidden):
     code = "wrong_passphrase"
 
 
 def parse_body(body: bytes) -> dict:
     """A JSON object or KEY=VALUE lines → {canonical field: str}; BadSignal for anything else."""
     if len(body) > MAX_BODY_BYTES:
-        raise BadSignal(f"The body is larger than {MAX_BODY_BYTES} bytes.", status_code=413, code="body_too_large")
+        raise BodyTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
     try:
         text = body.decode("utf-8").strip()
     except UnicodeDecodeError as exc:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from core.api_errors import DomainError
+from core.errors import DomainError
 
 
 class SizingError(DomainError):

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import TEST_PASSWORD
 from accounts.tests.test_browser import PASSWORD_LABEL
-from core.tests.browser import browser_page, needs_chromium
+from core.tests.browser import fits_the_phone, needs_chromium, phone_page
 from tenancy.scoping import tenant_context
 from trading.models import CopySettings, MasterTrade, TradingAccount
 
@@ -21,13 +21,8 @@ pytestmark = [pytest.mark.browser, needs_chromium, pytest.mark.django_db(transac
 
 @pytest.fixture
 def page(live_server):
-    with browser_page(live_server.url) as page:
-        page.set_viewport_size({"width": 390, "height": 844})
+    with phone_page(live_server.url) as page:
         yield page
-
-
-def fits_the_phone(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
 def test_copytrade_pages_on_a_phone(page, tenant):

@@ -5,21 +5,12 @@ is a 404, never a 403 that would confirm it exists."""
 
 from functools import wraps
 
-from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render, resolve_url
+from django.shortcuts import render
 
+from core.views import login_first
 from tenancy import authz
 from trading.models import TradingAccount
-
-
-def _login_first(request: HttpRequest) -> HttpResponse:
-    if request.headers.get("HX-Request"):
-        response = HttpResponse(status=200)
-        response["HX-Redirect"] = resolve_url(settings.LOGIN_URL)
-        return response
-    return redirect_to_login(request.get_full_path())
 
 
 def may(request: HttpRequest, perm: str) -> bool:
@@ -32,7 +23,7 @@ def trading_view(perm: str):
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             if not request.user.is_authenticated:
-                return _login_first(request)
+                return login_first(request)
             if not may(request, perm):
                 return render(request, "trading/no_permission.html", {"perm": perm}, status=403)
             return view(request, *args, **kwargs)

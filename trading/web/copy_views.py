@@ -18,15 +18,16 @@ from accounts.services import passwords as password_services
 from accounts.services import profile as profile_services
 from accounts.services import reauth
 from audit.context import client_ip
-from core.api_errors import DomainError
+from core.errors import DomainError
+from core.forms import add_domain_errors
+from core.views import login_first
 from trading.models import AccountRole, TradingAccount
 from trading.services import accounts as account_services
 from trading.services import copy_accounts
 
 from . import copy_selectors as selectors
-from .access import _login_first, may, own_account_or_404, trading_view
+from .access import may, own_account_or_404, trading_view
 from .copy_forms import CopyModeForm, CopyOptionsForm, FollowForm, NewAccountForm, ReauthForm, RenameForm
-from .forms import add_domain_errors
 
 VIEW, MANAGE = "trading_accounts.view", "trading_accounts.manage"
 
@@ -289,7 +290,7 @@ def reveal_key(request: HttpRequest, account_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def reauth_view(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
-        return _login_first(request)
+        return login_first(request)
     next_url = request.POST.get("next") or request.GET.get("next") or reverse("copytrade:user_settings")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = reverse("copytrade:user_settings")

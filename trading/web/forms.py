@@ -5,20 +5,7 @@ from decimal import Decimal
 
 from django import forms
 
-from core.api_errors import DomainError
 from trading.models import SignalAction
-
-
-def add_domain_errors(form: forms.Form, exc: DomainError) -> None:
-    """A service's refusal on the form: on the fields it names, else on top."""
-    placed = False
-    for name, messages in (exc.fields or {}).items():
-        if name in form.fields:
-            for message in messages if isinstance(messages, list | tuple) else [messages]:
-                form.add_error(name, str(message))
-            placed = True
-    if not placed:
-        form.add_error(None, exc.message)
 
 
 class SettingsForm(forms.Form):

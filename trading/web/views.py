@@ -9,7 +9,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.api_errors import DomainError
+from core.errors import DomainError
+from core.forms import add_domain_errors
 from trading import selectors
 from trading.models import AccountStatus, CredentialStatus, TradingAccount, TradingSettings
 from trading.services import accounts as account_services
@@ -20,7 +21,7 @@ from trading.services.accounts import SETTINGS_FIELDS
 from . import selectors as page_selectors
 from .access import may, own_account_or_404, trading_view
 from .exports import csv_rows
-from .forms import CredentialForm, SettingsForm, TestSignalForm, add_domain_errors
+from .forms import CredentialForm, SettingsForm, TestSignalForm
 
 
 def _settings_initial(row: TradingSettings) -> dict:

@@ -11,11 +11,10 @@ they are a 404, not a 403.
 from collections.abc import Callable
 from functools import wraps
 
-from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render, resolve_url
+from django.shortcuts import render
 
+from core.views import login_first
 from tenancy import authz
 
 from .. import selectors
@@ -33,13 +32,6 @@ def no_permission(request: HttpRequest, kind: str, perm: str) -> HttpResponse:
     return render(request, "cabinet/no_permission.html", {"kind": kind, "perm": perm}, status=403)
 
 
-def _login_first(request: HttpRequest) -> HttpResponse:
-    if request.headers.get("HX-Request"):
-        # An htmx poll after the session ended: send the whole page to the login form.
-        response = HttpResponse(status=200)
-        response["HX-Redirect"] = resolve_url(settings.LOGIN_URL)
-        return response
-    return redirect_to_login(request.get_full_path())
 
 
 def _cabinet_view(kind: str, lookup: Callable, perm: str):
@@ -47,7 +39,7 @@ def _cabinet_view(kind: str, lookup: Callable, perm: str):
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             if not request.user.is_authenticated:
-                return _login_first(request)
+                return login_first(request)
             profile = lookup(request.user)
             if profile is None:
                 return no_profile(request, kind)

@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError
+from core.forms import add_domain_errors
 from payments.callbacks.delivery import resend_callback
 from payments.models import Appeal, CallbackEvent, IncomingOrder, Merchant, MerchantStore, OrderHistory
 from payments.services import execution
@@ -68,7 +69,7 @@ def store_new(request: HttpRequest, merchant: Merchant) -> HttpResponse:
                     fiat_currency=data["fiat_currency"], lower_limit=data["lower_limit"],
                     upper_limit=data["upper_limit"], callback_url=data["callback_url"], actor=request.user)
             except DomainError as exc:
-                forms.add_domain_errors(form, exc)
+                add_domain_errors(form, exc)
             else:
                 return _once(request, store, private_key=private_key)
         return render(request, "cabinet/merchant/store_new.html", {"merchant": merchant, "form": form}, status=400)
@@ -101,7 +102,7 @@ def store_settings(request: HttpRequest, merchant: Merchant, pk: int) -> HttpRes
         try:
             services.update_store_settings(store=store, changes=form.cleaned_data, actor=request.user)
         except DomainError as exc:
-            forms.add_domain_errors(form, exc)
+            add_domain_errors(form, exc)
         else:
             messages.success(request, "Store settings saved.")
             return redirect("cabinet:merchant_store", pk=store.pk)

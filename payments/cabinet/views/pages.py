@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from core.errors import DomainError
+from core.forms import add_domain_errors
 from payments.models import OrderHistory
 from payments.services import execution
 
@@ -47,7 +48,7 @@ def submit_order_form(request: HttpRequest, form: django_forms.Form, *, act: Cal
             if not exc.fields:
                 messages.error(request, exc.message)
                 return redirect(order_url)
-            forms.add_domain_errors(form, exc)
+            add_domain_errors(form, exc)
         else:
             messages.success(request, done)
             return redirect(order_url)

@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError
+from core.forms import add_domain_errors
 from payments.models import Appeal, OrderHistory, ReqTrader, Trader
 from payments.services import execution
 
@@ -198,7 +199,7 @@ def requisite_new(request: HttpRequest, trader: Trader) -> HttpResponse:
                     new_owner_name=data["new_owner_name"], pay_in=data["pay_in"], pay_out=data["pay_out"],
                     actor=request.user)
             except DomainError as exc:
-                forms.add_domain_errors(form, exc)
+                add_domain_errors(form, exc)
             else:
                 messages.success(request, f"Requisite {requisite.masked_number} added; it takes orders once "
                                           "staff have approved it.")
