@@ -307,6 +307,16 @@ def _record_modify(trade: MasterTrade, event: MasterEvent) -> EventResult:
     return _follow_up(trade, DeliveryKind.MODIFY, make=make)
 
 
+def _closes_in_flight(trade: MasterTrade) -> dict[int, Decimal]:
+    """Lots of each follower's earlier closes of `trade` that are sent but not yet answered: the follower's
+    ticket shrinks by them when the EA applies them, so the next close must not count them again."""
+    closing: dict[int, Decimal] = defaultdict(Decimal)
+    for follower_id, lots in CopyDelivery.objects.filter(
+            master_trade=trade, kind=DeliveryKind.CLOSE, status=DeliveryStatus.PENDING).values_list("follower_id", "lots"):
+        closing[follower_id] += lots
+    return closing
+
+
 def _record_close(trade: MasterTrade, event: MasterEvent) -> EventResult:
     if trade.status == MasterTradeStatus.CLOSED or trade.last_close == event.close_fingerprint:
         return _pending_of(trade, DeliveryKind.CLOSE)
@@ -322,11 +332,14 @@ def _record_close(trade: MasterTrade, event: MasterEvent) -> EventResult:
     ratio = Decimal(1) if full else event.ratio
     settings_by_follower = {s.account_id: s for s in CopySettings.objects.filter(
         account_id__in=CopyDelivery.objects.filter(master_trade=trade, kind=DeliveryKind.OPEN).values("follower_id"))}
+    closing = _closes_in_flight(trade)
 
     def make(open_, pair):
-        held = pair.lots if pair else open_.lots
+        held = max((pair.lots if pair else open_.lots) - closing.get(open_.follower_id, 0), Decimal(0))
         if full:
             lots = held
+            if lots <= 0:
+                return None
         else:
             options = settings_by_follower.get(open_.follower_id, copy_options.DEFAULT_SETTINGS)
             lots = copy_options.round_lots(options, held * ratio)

@@ -301,6 +301,35 @@ def test_ack_pairs_the_tickets_and_a_close_adds_up_the_profit(server, tenant):
     assert len(notices) == 1 and notices[0].user_id == follower.user_id and str(ticket) in notices[0].text
 
 
+
+def test_a_close_counts_the_earlier_close_the_follower_has_not_answered_yet(server, tenant):
+    """The master closes half, then the rest, before the follower's EA answered the half: the rest is the
+    0.1 lots its ticket will have left, not the 0.2 it had (MetaTrader refuses to close more than is open)."""
+    master = master_in(tenant)
+    follower = follower_in(tenant, master)
+
+    async def scenario():
+        f = await connected_follower(server.port, follower)
+        await read_until(f, "SNAPSHOT:END")
+        m = await connected_master(server.port, master)
+        await m.command(OPEN.format(t=42))
+        opened = parse_signal(await read_until(f, "SIGNAL:"))
+        await f.send(f.apply(opened))
+        await answers_stored(follower)
+        await m.command("CLOSE:42:EURUSD:BUY:0.10:1.09:20:0.5")
+        half = parse_signal(await read_until(f, "SIGNAL:"))
+        await m.command("CLOSE:42:EURUSD:BUY:0.10:1.095:25:1")
+        rest = parse_signal(await read_until(f, "SIGNAL:"))
+        await f.send(f.apply(half))
+        await f.send(f.apply(rest))
+        await answers_stored(follower)
+        return half, rest
+
+    half, rest = run_async(scenario())
+    assert (half.lots, rest.lots, rest.ratio) == (Decimal("0.1"), Decimal("0.1"), Decimal("1"))
+    pair = wait_for(lambda: CopiedTrade.objects.filter(status=CopiedTradeStatus.CLOSED).first())
+    assert pair.lots == 0
+
 def test_a_nack_is_stored_with_its_reason_and_another_accounts_seq_changes_nothing(server, tenant):
     master = master_in(tenant)
     follower, other = follower_in(tenant, master), follower_in(tenant, master)
