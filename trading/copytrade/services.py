@@ -311,8 +311,8 @@ def _closes_in_flight(trade: MasterTrade) -> dict[int, Decimal]:
     """Lots of each follower's earlier closes of `trade` that are sent but not yet answered: the follower's
     ticket shrinks by them when the EA applies them, so the next close must not count them again."""
     closing: dict[int, Decimal] = defaultdict(Decimal)
-    for follower_id, lots in CopyDelivery.objects.filter(
-            master_trade=trade, kind=DeliveryKind.CLOSE, status=DeliveryStatus.PENDING).values_list("follower_id", "lots"):
+    sent = CopyDelivery.objects.filter(master_trade=trade, kind=DeliveryKind.CLOSE, status=DeliveryStatus.PENDING)
+    for follower_id, lots in sent.values_list("follower_id", "lots"):
         closing[follower_id] += lots
     return closing
 
