@@ -224,11 +224,14 @@ def run_size(n: int, rounds: int, clients: int, env: dict) -> dict:
         for proc in procs:
             proc.join(timeout=30)
 
-        signal_ms, missed = [], 0
+        signal_ms, missed, per_round = [], 0, []
         for ticket, t0 in sent_at.items():
             got = logs.get(ticket, [])
             missed += n - len(got)
-            signal_ms.extend((t - t0) * 1000 for t in got)
+            round_ms = [(t - t0) * 1000 for t in got]
+            signal_ms.extend(round_ms)
+            if round_ms:
+                per_round.append((percentile(round_ms, .5), percentile(round_ms, .99), max(round_ms)))
         with tenant_context(tenant):
             acked = list(CopyDelivery.objects.filter(master_trade__master=master, acked_at__isnull=False)
                          .values_list("master_trade__ticket", "acked_at"))
@@ -240,7 +243,7 @@ def run_size(n: int, rounds: int, clients: int, env: dict) -> dict:
             "ack": (percentile(ack_ms, .5), percentile(ack_ms, .99), max(ack_ms)) if ack_ms else None,
             "ok_p50": statistics.median(ok_ms), "acks_stored": len(ack_ms), "expected": n * rounds,
             "missed": missed, "duplicated": duplicates,
-            "kb_per_conn": (rss_after - rss_before) / n,
+            "kb_per_conn": (rss_after - rss_before) / n, "per_round": per_round,
         }
     finally:
         for server in servers:
@@ -281,6 +284,8 @@ def main() -> None:
         result = run_size(n, rounds, args.clients, env)
         results.append(result)
         print(_row(result), flush=True)
+        print("  per round, OPEN→SIGNAL p50/p99/max ms: " + "; ".join(_fmt(r) for r in result["per_round"]),
+              flush=True)
     print()
     print("| followers | rounds | OPEN→SIGNAL p50 / p99 / max ms | OPEN→ACK stored p50 / p99 / max ms "
           "| master OK p50 ms | missed | duplicated | server KB/conn |")

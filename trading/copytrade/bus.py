@@ -24,6 +24,7 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 _clients: dict = {}
+_POOL_SIZE = 32
 
 _FORGET = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
@@ -72,7 +73,12 @@ class Bus:
         self.where = f"{self.prefix}:where"
         self.control = control_channel()
         self.channel = server_channel(server_id)
-        self.redis = aioredis.Redis.from_url(url, socket_connect_timeout=2, health_check_interval=10)
+        # A blocking pool: a burst of connects (thousands of AUTHs at once) waits for a free Redis connection
+        # instead of failing with "Too many connections" and leaving those followers unregistered.
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=_POOL_SIZE, timeout=5,
+                                                        socket_connect_timeout=2, health_check_interval=10)
+        self.redis = aioredis.Redis(connection_pool=pool)
+        self.unregistered: dict[int, str] = {}
         self._forget = self.redis.register_script(_FORGET)
         self._task: asyncio.Task | None = None
         self.ready = asyncio.Event()
@@ -117,8 +123,26 @@ class Bus:
     async def register(self, account_id: int, token: str) -> None:
         try:
             await self.redis.hset(self.where, str(account_id), f"{self.server_id}/{token}")
+            self.unregistered.pop(account_id, None)
         except Exception as exc:  # noqa: BLE001
-            log.warning("copytrade: could not register account %s: %s", account_id, exc)
+            self.unregistered[account_id] = token
+            log.warning("copytrade: could not register account %s (retried): %s", account_id, exc)
+
+    async def register_again(self, held: dict[int, str]) -> None:
+        """Retry the registrations that failed, for the EAs still held here (`held`: account id → serial).
+        HSETNX: an entry another process wrote meanwhile (the EA moved there) is left alone."""
+        retry = {account_id: token for account_id, token in self.unregistered.items() if held.get(account_id) == token}
+        self.unregistered = {}
+        if not retry:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for account_id, token in retry.items():
+                    pipe.hsetnx(self.where, str(account_id), f"{self.server_id}/{token}")
+                await pipe.execute()
+        except Exception as exc:  # noqa: BLE001
+            self.unregistered.update(retry)
+            log.warning("copytrade: registering %d accounts again failed: %s", len(retry), exc)
 
     async def forget(self, account_id: int, token: str) -> None:
         try:

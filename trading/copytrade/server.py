@@ -435,6 +435,8 @@ class CopyTradeServer:
         while True:
             await asyncio.sleep(settings.COPYTRADE_RECHECK_SECONDS)
             try:
+                if self.bus and self.bus.unregistered:
+                    await self.bus.register_again({a: c.token for a, c in self.accounts.items() if not c.closed})
                 await self._recheck(list(self.accounts.values()))
             except Exception:  # noqa: BLE001
                 log.exception("copytrade: re-check failed")

@@ -578,6 +578,49 @@ def test_two_servers_fan_out_through_redis(settings, tenant):
         run_async(scenario())
 
 
+def test_a_burst_of_connects_larger_than_the_redis_pool_registers_every_follower(settings, tenant, monkeypatch):
+    """Thousands of EAs reconnect at once after a restart: every one must be findable through Redis at once,
+    not left to the resend loop seconds later (a too-small non-blocking pool used to drop registrations)."""
+    from trading.copytrade import bus
+
+    monkeypatch.setattr(bus, "_POOL_SIZE", 3)
+    settings.COPYTRADE_RESEND_SECONDS = 60  # so only Redis can carry the signal in time
+    master = master_in(tenant)
+    followers = [follower_in(tenant, master) for _ in range(24)]
+    with ServerThread() as a, ServerThread() as b:
+        async def scenario():
+            eas = await asyncio.gather(*(connected_follower(b.port, f) for f in followers))
+            for ea in eas:
+                await read_until(ea, "SNAPSHOT:END")
+            m = await connected_master(a.port, master)
+            assert await m.command(OPEN.format(t=102)) == f"OK:OPEN:102:{len(followers)}"
+            for ea in eas:
+                assert parse_signal(await read_until(ea, "SIGNAL:", timeout=5)).master_ticket == 102
+
+        run_async(scenario())
+
+
+def test_a_failed_registration_is_retried_without_taking_an_ea_that_moved(settings):
+    """A Redis blip during AUTH: the registration is retried later, unless the EA has reconnected to another
+    process meanwhile (that process's entry stands)."""
+    from trading.copytrade.bus import Bus
+
+    async def scenario():
+        bus = Bus(settings.COPYTRADE_REDIS_URL, "srv-test", on_lines=lambda _: None, on_control=lambda _: None)
+        try:
+            await bus.redis.hdel(bus.where, "901", "902", "903")
+            await bus.redis.hset(bus.where, "902", "srv-other/x")
+            bus.unregistered = {901: "t1", 902: "t2", 903: "t3"}
+            await bus.register_again({901: "t1", 902: "t2", 903: "newer"})
+            return await bus.redis.hmget(bus.where, ["901", "902", "903"]), bus.unregistered
+        finally:
+            await bus.redis.hdel(bus.where, "901", "902", "903")
+            await bus.redis.aclose()
+
+    places, left = run_async(scenario())
+    assert places == [b"srv-test/t1", b"srv-other/x", None] and left == {}
+
+
 def test_the_resend_loop_delivers_what_no_live_path_carried(settings, tenant):
     """A delivery stored but never published (its server died between commit and publish) still arrives."""
     settings.COPYTRADE_RESEND_SECONDS = 0.3
