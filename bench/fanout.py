@@ -258,6 +258,13 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
+    # Production-like settings here and in the servers it starts (they inherit the environment): DEBUG off,
+    # as with DEBUG on every statement is also rendered for the query log (half an OPEN's time).
+    from cryptography.fernet import Fernet
+
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("SECRET_KEY", "bench-" + uuid.uuid4().hex)
+    os.environ.setdefault("FIELD_ENCRYPTION_KEYS", Fernet.generate_key().decode())
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 

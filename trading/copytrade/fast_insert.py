@@ -61,11 +61,31 @@ def insert_deliveries(rows: list[DeliveryRow]) -> None:
             for row, model in zip(chunk, models, strict=True):
                 row.seq = model.seq
         return
-    columns = [[getattr(row, name) for row in rows] for name, _ in _COLUMNS]
+    columns = [array_literal([getattr(row, name) for row in rows]) for name, _ in _COLUMNS]
     with connection.cursor() as cursor:
         cursor.execute(_STATEMENT, columns)
         for row, (seq,) in zip(rows, cursor.fetchall(), strict=True):
             row.seq = seq
+
+
+def array_literal(values: list) -> str:
+    """PostgreSQL's text form of an array (`{1,"a b",NULL}`), cast to the column's array type in the
+    statement. Joining strings is several times cheaper than the driver adapting each element, which was
+    a third of an OPEN's time at a thousand followers. Every element is quoted (numbers and timestamps too):
+    the quoted form is right for every type."""
+    cache: dict = {}
+    parts = []
+    for value in values:
+        text = cache.get(value)
+        if text is None:
+            if value is None:
+                text = "NULL"
+            else:
+                raw = value.isoformat() if isinstance(value, datetime) else str(value)
+                text = '"' + raw.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            cache[value] = text
+        parts.append(text)
+    return "{" + ",".join(parts) + "}"
 
 
 _UPDATE = ("UPDATE copy_deliveries AS d SET status = v.status, follower_ticket = v.ticket, reason = v.reason, "

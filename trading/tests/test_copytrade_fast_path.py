@@ -58,3 +58,22 @@ def test_the_demo_seeds_a_master_two_followers_and_a_history_once():
         assert MasterTrade.objects.filter(master=master).count() == 6
         assert CopiedTrade.objects.filter(master_trade__master=master).count() == 12
     assert "master   key sk_live_" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_array_literals_read_back_as_the_values_they_carry():
+    """The fast path sends each column as one text array: quotes, backslashes, commas, braces, NULLs,
+    decimals and aware datetimes must come back exactly."""
+    from datetime import UTC, datetime
+
+    from django.db import connection
+
+    from trading.copytrade.fast_insert import array_literal
+
+    texts = ['say "hi"', "back\\slash", "a,b", "{braces}", "", None, "NULL", "ünï"]
+    numbers = [Decimal("0.10"), Decimal("1E+2"), None, Decimal("-3.5")]
+    times = [datetime(2026, 12, 7, 2, 30, 1, 123456, tzinfo=UTC), None]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::varchar[], %s::numeric[], %s::timestamptz[]",
+                       [array_literal(texts), array_literal(numbers), array_literal(times)])
+        assert cursor.fetchone() == (texts, numbers, times)
