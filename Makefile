@@ -20,7 +20,8 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 # Links the demo prints and pages show (payment_url, /pay/…) point at where `make run` serves.
-SITE := SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)}
+# With no Telegram bot configured, a local stand-in prints the bot's messages (trading.telegram.local_stand_in).
+SITE := SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} TELEGRAM_LOCAL_FAKE_PORT=$${TELEGRAM_LOCAL_FAKE_PORT-8099}
 
 demo: migrate
 	$(SITE) $(PY) manage.py seed_demo

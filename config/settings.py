@@ -368,6 +368,15 @@ TELEGRAM_BOT_API_URL = env.str("TELEGRAM_BOT_API_URL", default="https://api.tele
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
 TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="")
 TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
+# The local stand-in for Telegram (trading.telegram.local_stand_in), which `make run` turns on: with no real
+# token, the bot talks to a fake Bot API on this port in the serving process, which prints its messages.
+TELEGRAM_LOCAL_FAKE_PORT = env.int("TELEGRAM_LOCAL_FAKE_PORT", default=0)
+if TELEGRAM_LOCAL_FAKE_PORT and not TELEGRAM_BOT_TOKEN:
+    TELEGRAM_BOT_TOKEN = "100001:local-stand-in"  # noqa: S105 - the fake's, not a secret
+    TELEGRAM_BOT_API_URL = f"http://127.0.0.1:{TELEGRAM_LOCAL_FAKE_PORT}"
+    TELEGRAM_BOT_USERNAME = TELEGRAM_BOT_USERNAME or "local_demo_bot"
+else:
+    TELEGRAM_LOCAL_FAKE_PORT = 0
 TELEGRAM_CHAT_INTERVAL_SECONDS = env.float("TELEGRAM_CHAT_INTERVAL_SECONDS", default=1.0)
 TELEGRAM_GLOBAL_PER_SECOND = env.int("TELEGRAM_GLOBAL_PER_SECOND", default=30)
 TELEGRAM_MAX_ATTEMPTS = env.int("TELEGRAM_MAX_ATTEMPTS", default=8)

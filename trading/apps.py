@@ -11,3 +11,8 @@ class TradingConfig(AppConfig):
 
         # Copy-trade servers hear about key rotations and deactivations at once.
         from trading.copytrade import account_events  # noqa: F401
+
+        # `make run`: a local stand-in for Telegram (prints the bot's messages) when configured.
+        from trading.telegram.local_stand_in import maybe_start_local_telegram
+
+        maybe_start_local_telegram()

@@ -23,6 +23,7 @@ from trading.services.accounts import create_trading_account, update_settings
 from trading.services.execution import process_signal
 from trading.services.reconciliation import reconcile_account
 from trading.services.signals import receive_signal
+from trading.telegram.local_stand_in import link_demo_chat
 
 DEMO_TENANT = "Demo Operator"
 TRADER_EMAIL = "signals@demo.local"
@@ -40,6 +41,7 @@ def seed(out) -> None:
         if not Signal.objects.filter(account=account).exists():
             _trade(account)
         _print(account, out)
+        link_demo_chat(user=user, chat_id=1001, out=out)
 
 
 def _account(user) -> TradingAccount:

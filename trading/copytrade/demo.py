@@ -22,6 +22,7 @@ from trading.models import (
     TradingAccount,
 )
 from trading.services.accounts import create_trading_account
+from trading.telegram.local_stand_in import link_demo_chat
 
 DEMO_TENANT = "Demo Operator"
 HISTORY = [  # (symbol, side, lots, open, close, master profit)
@@ -57,6 +58,8 @@ def seed(out) -> None:
     out(f"    master   key {master.api_key_encrypted}")
     for follower in followers:
         out(f"    follower key {follower.api_key_encrypted}  ({follower.name})")
+    with tenant_context(tenant):
+        link_demo_chat(user=owner, chat_id=1002, out=out)
 
 
 def _history(tenant, master, followers) -> None:

@@ -62,6 +62,7 @@ class FakeTelegram:
         self._blocked: set[str] = set()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.on_sent = None  # called with each SentMessage (the local stand-in prints them)
 
     # ---- test controls -------------------------------------------------------------------------
     def user_says(self, chat_id, text: str, *, username: str = "someone") -> dict:
@@ -145,6 +146,8 @@ class FakeTelegram:
                                   sent_at=time.monotonic(), params=params)
             self.sent.append(message)
             self.lock.notify_all()
+        if self.on_sent is not None:
+            self.on_sent(message)
         return {"message_id": message.message_id, "date": int(time.time()), "text": message.text,
                 "chat": {"id": int(chat_id), "type": "private"},
                 "from": {"id": int(self.token.split(":")[0]), "is_bot": True, "username": self.username}}
@@ -187,7 +190,7 @@ class FakeTelegram:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> FakeTelegram:
+    def start(self, port: int = 0) -> FakeTelegram:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -208,6 +211,8 @@ class FakeTelegram:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 path, _, query = self.path.partition("?")
+                if path == "/local/say":  # not Telegram's: a person "types" into a chat (the local stand-in)
+                    return self._say(raw)
                 parts = path.strip("/").split("/")
                 if len(parts) != 2 or not parts[0].startswith("bot"):
                     return self._answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
@@ -232,10 +237,20 @@ class FakeTelegram:
                     return self._answer(error.code, body)
                 return self._answer(200, {"ok": True, "result": result})
 
+            def _say(self, raw: bytes) -> None:
+                try:
+                    body = json.loads(raw or b"{}")
+                    update = fake.user_says(int(body["chat_id"]), str(body["text"]),
+                                            username=str(body.get("username") or "you"))
+                except (ValueError, KeyError, TypeError):
+                    return self._answer(400, {"ok": False, "error_code": 400,
+                                              "description": 'Bad Request: send {"chat_id": 1001, "text": "/help"}'})
+                return self._answer(200, {"ok": True, "result": update})
+
             do_GET = _handle
             do_POST = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-telegram", daemon=True)
         self._thread.start()
