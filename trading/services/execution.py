@@ -43,7 +43,7 @@ from trading.models import (
 from trading.models.execution import OPEN_ORDER_STATUSES
 from trading.services.locks import account_mutex
 from trading.services.messaging import send_on_commit
-from trading.services.notifications import enqueue_notification
+from trading.services.notifications import enqueue_notification, plain
 from trading.services.signals import finish_signal
 from trading.services.sizing import SizingError, clamp_leverage, risk_to_qty, round_price
 
@@ -274,7 +274,7 @@ def _close(signal: Signal, gateway: Gateway, symbol: str) -> str:
         close_order = _close_position(gateway, signal, position, reason=CloseReason.SIGNAL)
     except ExchangeRefused as exc:
         raise Rejection(f"Exchange error: {exc}") from exc
-    return (f"Closed {position.side} {position.quantity} {symbol} at {close_order.average_price}, "
+    return (f"Closed {position.side} {plain(position.quantity)} {symbol} at {plain(close_order.average_price)}, "
             f"PnL {position.realized_pnl:.2f}.")
 
 
@@ -329,9 +329,9 @@ def mark_position_closed(position: Position, *, close_price: Decimal, reason: st
     position.realized_pnl, position.fees, position.close_time = realized_pnl, fees, now
     account = position.account
     enqueue_notification(account=account, kind=NotificationKind.POSITION_CLOSED,
-                         text=f"{'💰' if realized_pnl >= 0 else '🔻'} Closed {position.side} {position.quantity} "
-                              f"{position.symbol} at {close_price} ({position.get_close_reason_display()}), "
-                              f"PnL {realized_pnl:.2f}",
+                         text=f"{'💰' if realized_pnl >= 0 else '🔻'} Closed {position.side} "
+                              f"{plain(position.quantity)} {position.symbol} at {plain(close_price)} "
+                              f"({position.get_close_reason_display()}), PnL {realized_pnl:.2f}",
                          details={"position_id": position.pk, "pnl": str(realized_pnl), "reason": reason},
                          dedupe_key=f"position:{position.pk}:closed")
     return True

@@ -21,3 +21,11 @@ def enqueue_notification(*, account: TradingAccount, kind: NotificationKind, tex
         return None
     queue_delivery(notification)
     return notification
+
+
+def plain(value) -> str:
+    """A decimal as a person reads it in a message: no exponent, no trailing zeros (1.119, not 1.119000000000)."""
+    if value is None:
+        return "—"
+    text = format(value, "f")
+    return (text.rstrip("0").rstrip(".") if "." in text else text) or "0"

@@ -378,3 +378,10 @@ def test_the_bot_token_never_reaches_an_error_message(linked, fake_telegram, set
     with pytest.raises(TelegramUnavailable) as caught:
         api.send_message(CHAT, "hi")
     assert settings.TELEGRAM_BOT_TOKEN not in str(caught.value)
+
+
+def test_message_numbers_read_as_a_person_writes_them():
+    from trading.services.notifications import plain
+
+    assert [plain(Decimal("1.119000000000")), plain(Decimal("2994.420000000000")), plain(Decimal("1E+3")),
+            plain(Decimal("0E-8")), plain(None)] == ["1.119", "2994.42", "1000", "0", "—"]
