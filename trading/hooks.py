@@ -62,6 +62,8 @@ def telegram_webhook(request, secret: str):
         return JsonResponse(error_body("bad_request", "An update is a JSON object."), status=400)
     from trading.telegram.commands import handle_update
 
+    if not telegram_services.first_delivery_of(update.get("update_id")):
+        return HttpResponse(status=200)  # Telegram re-sent an update we already answered (our answer was late)
     try:
         handle_update(update)
     except Exception:  # noqa: BLE001 - logged; a 5xx would make Telegram repeat the update for hours

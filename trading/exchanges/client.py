@@ -295,6 +295,14 @@ class Gateway:
             _leverage_ceilings[key] = (now, ceiling)
         return ceiling
 
+    def highest_leverage(self) -> int | None:
+        """The highest leverage any market of this exchange states in its market list (no per-market
+        look-ups): the ceiling a person's maximum leverage is checked against. None when none states one."""
+        self.load_markets()
+        ceilings = [int(m["limits"]["leverage"]["max"]) for m in self.api.markets.values()
+                    if ((m.get("limits") or {}).get("leverage") or {}).get("max")]
+        return max(ceilings) if ceilings else None
+
     def equity(self) -> Decimal:
         """The account's equity in the exchange's quote currency: wallet balance plus unrealized PnL."""
         balance = self.call("fetch_balance")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -211,6 +212,15 @@ def sweep_notifications(*, limit: int = 500) -> int:
 # --- the inbound webhook ----------------------------------------------------------------------------
 
 WEBHOOK_PATH_PURPOSE = "trading.telegram_webhook_path"
+
+
+def first_delivery_of(update_id) -> bool:
+    """False when this update was seen before: Telegram sends an update again when our answer to the webhook
+    was late or lost, and a command must not run twice. Remembered for a day (as long as Telegram keeps
+    updates), in the shared cache; an update without an id is always handled."""
+    if not isinstance(update_id, int):
+        return True
+    return cache.add(f"telegram:update:{update_id}", 1, timeout=24 * 3600)
 
 
 def webhook_path_secret() -> str:

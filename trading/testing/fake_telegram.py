@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -56,7 +57,9 @@ class FakeTelegram:
         self.webhook: dict = {}
         self.latency = 0.0  # seconds added to every answer
         self._updates: list[dict] = []
-        self._update_ids = itertools.count(100_000_001)
+        # Telegram's update ids are the bot's own sequence: a fresh fake starts somewhere new, so fakes of
+        # different tests never repeat ids that the webhook remembers (it drops updates it has seen).
+        self._update_ids = itertools.count(random.randrange(10**8, 9 * 10**8, 10**5))
         self._message_ids = itertools.count(1)
         self._failures: dict[str, list[BotApiError]] = {}
         self._blocked: set[str] = set()

@@ -273,6 +273,20 @@ def test_an_account_override_leaves_the_users_settings_alone(logged_in, person, 
     assert bad.status_code == 400 and "below the minimum" in text(bad)
 
 
+@pytest.mark.django_db
+def test_a_maximum_leverage_above_what_the_exchange_allows_is_refused(logged_in, person, in_tenant):
+    from trading.models import Exchange, ExchangeKind
+
+    paper = Exchange.objects.create(name="Paper for leverage", kind=ExchangeKind.PAPER, ccxt_id="paper")
+    account = TradingAccountFactory(user=person, name="Paper", exchange=paper)
+
+    too_high = logged_in.post(f"/trading/accounts/{account.pk}/settings/", {**SETTINGS, "max_leverage": "200"})
+    highest = logged_in.post(f"/trading/accounts/{account.pk}/settings/", {**SETTINGS, "max_leverage": "125"})
+
+    assert too_high.status_code == 400 and "allows at most 125x" in text(too_high)
+    assert highest.status_code == 302 and TradingSettings.objects.get(account=account).max_leverage == 125
+
+
 # --- test signal --------------------------------------------------------------------------------------
 
 @pytest.mark.django_db

@@ -141,6 +141,19 @@ def test_help_lists_every_command(client, settings, linked, fake_telegram):
 
 
 @pytest.mark.django_db
+def test_an_update_telegram_sends_again_is_answered_once(client, settings, linked, fake_telegram):
+    """Telegram re-sends an update when our answer was late: the command runs once."""
+    update = fake_telegram.user_says(CHAT, "/pause")
+    path = telegram_services.webhook_path_secret()
+    for _ in range(2):
+        response = client.post(f"/hooks/telegram/{path}", data=json.dumps(update), content_type="application/json",
+                                HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=settings.TELEGRAM_WEBHOOK_SECRET)
+        assert response.status_code == 200
+
+    assert len(fake_telegram.messages_to(CHAT)) == 1
+
+
+@pytest.mark.django_db
 def test_status_positions_and_profit_show_only_the_linked_users_rows(client, settings, tenant, linked, person,
                                                                       fake_telegram):
     mine = TradingAccountFactory(user=person, name="Main")

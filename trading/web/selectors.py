@@ -71,3 +71,14 @@ def order_export_rows(account: TradingAccount) -> QuerySet:
 def closed_position_export_rows(account: TradingAccount) -> QuerySet:
     return (Position.objects.filter(account=account, status=PositionStatus.CLOSED).order_by("close_time", "id")
             .values_list(*[field for _, field in POSITION_EXPORT_COLUMNS]))
+
+
+def market_max_leverage(account: TradingAccount) -> int | None:
+    """What the account's exchange allows at most, to check a maximum leverage against when settings are
+    saved; None when the exchange cannot be asked now (execution still clamps to each market's ceiling)."""
+    from trading.exchanges.client import ExchangeRefused, ExchangeUnavailable, NoCredential, gateway_for
+
+    try:
+        return gateway_for(account).highest_leverage()
+    except (NoCredential, ExchangeRefused, ExchangeUnavailable):
+        return None

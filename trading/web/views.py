@@ -166,6 +166,7 @@ def account_settings(request: HttpRequest, account_id: int) -> HttpResponse:
     if form.is_valid():
         try:
             account_services.update_settings(actor=request.user, user=request.user, account=account,
+                                             market_max_leverage=page_selectors.market_max_leverage(account),
                                              **form.cleaned_data)
         except DomainError as exc:
             add_domain_errors(form, exc)
