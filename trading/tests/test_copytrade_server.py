@@ -266,20 +266,25 @@ def test_the_follower_options_shape_what_it_receives(server, tenant):
 
 # --- acknowledgements, pairs, notifications -----------------------------------------------------------------------
 
+async def opened_then_half_closed(server, master, follower, *, ticket: int):
+    """The master opens `ticket`, the follower applies it, the master closes half: the half close as sent."""
+    f = await connected_follower(server.port, follower)
+    await read_until(f, "SNAPSHOT:END")
+    m = await connected_master(server.port, master)
+    await m.command(OPEN.format(t=ticket))
+    opened = parse_signal(await read_until(f, "SIGNAL:"))
+    await f.send(f.apply(opened))
+    await answers_stored(follower)
+    await m.command(f"CLOSE:{ticket}:EURUSD:BUY:0.10:1.09:20:0.5")
+    return f, m, opened, parse_signal(await read_until(f, "SIGNAL:"))
+
+
 def test_ack_pairs_the_tickets_and_a_close_adds_up_the_profit(server, tenant):
     master = master_in(tenant)
     follower = follower_in(tenant, master)
 
     async def scenario():
-        f = await connected_follower(server.port, follower)
-        await read_until(f, "SNAPSHOT:END")
-        m = await connected_master(server.port, master)
-        await m.command(OPEN.format(t=41))
-        opened = parse_signal(await read_until(f, "SIGNAL:"))
-        await f.send(f.apply(opened))
-        await answers_stored(follower)
-        await m.command("CLOSE:41:EURUSD:BUY:0.10:1.09:20:0.5")
-        half = parse_signal(await read_until(f, "SIGNAL:"))
+        f, m, opened, half = await opened_then_half_closed(server, master, follower, ticket=41)
         assert (half.kind, half.ratio, half.lots, half.follower_ticket) == (
             "CLOSE", Decimal("0.5"), Decimal("0.1"), f.applied[opened.seq])
         await f.send(f.apply(half))
@@ -309,15 +314,7 @@ def test_a_close_counts_the_earlier_close_the_follower_has_not_answered_yet(serv
     follower = follower_in(tenant, master)
 
     async def scenario():
-        f = await connected_follower(server.port, follower)
-        await read_until(f, "SNAPSHOT:END")
-        m = await connected_master(server.port, master)
-        await m.command(OPEN.format(t=42))
-        opened = parse_signal(await read_until(f, "SIGNAL:"))
-        await f.send(f.apply(opened))
-        await answers_stored(follower)
-        await m.command("CLOSE:42:EURUSD:BUY:0.10:1.09:20:0.5")
-        half = parse_signal(await read_until(f, "SIGNAL:"))
+        f, m, _opened, half = await opened_then_half_closed(server, master, follower, ticket=42)
         await m.command("CLOSE:42:EURUSD:BUY:0.10:1.095:25:1")
         rest = parse_signal(await read_until(f, "SIGNAL:"))
         await f.send(f.apply(half))
