@@ -116,6 +116,12 @@ class ReadOnlyAdmin(FlagGuardedAdmin):
     def get_exclude(self, request, obj=None):
         return self.hidden_fields or super().get_exclude(request, obj)
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Nothing on the page is editable, so no Save buttons that would do nothing.
+        context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False,
+                       show_save_as_new=False)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
 
 class AuditedAdmin(FlagGuardedAdmin):
     """Plain edits (reference data) written by the admin itself, recorded in the audit trail."""

@@ -114,8 +114,8 @@ class Reassignment:
 def reassign_order(*, order: OrderHistory, requisite: ReqTrader, actor, reason: str) -> Reassignment:
     """Move a pending order to another requisite (of the same or another trader).
 
-    A PayIn's hold is on its trader's crypto: for another trader it is released there and placed on the new
-    trader's balance (refused when their available crypto cannot cover it), both under locks taken in trader
+    A PayIn's hold is on its trader's crypto: for another trader it moves off that balance and onto the new
+    trader's (refused when their available crypto cannot cover it), both under locks taken in trader
     order. A PayOut's hold is on the store's balance and stays. The trader's commission follows the new trader.
     """
     require_order_manager(actor, order)
@@ -162,7 +162,7 @@ def reassign_order(*, order: OrderHistory, requisite: ReqTrader, actor, reason: 
 
 
 def _move_payin_hold(order: OrderHistory, *, old_trader_id: int, new_trader_id: int) -> None:
-    """Release the order's hold on the old trader's crypto and place it on the new one's; both balance rows
+    """Take the order's hold off the old trader's crypto and put it on the new one's; both balance rows
     locked in trader id order (two reassignments crossing each other cannot deadlock)."""
     held = order.hold_amount
     balances = {}
@@ -170,13 +170,13 @@ def _move_payin_hold(order: OrderHistory, *, old_trader_id: int, new_trader_id: 
         balances[trader_id] = lock_trader_balance(tenant_id=order.tenant_id, trader_id=trader_id,
                                                   fiat_currency_id=order.fiat_id,
                                                   crypto_currency_id=order.crypto_currency_id)
-    ledger.trader_crypto_entry(balances[old_trader_id], kind=MovementKind.RELEASE, hold_change=-held, order=order,
-                               description=f"Hold released: {order.get_order_type_display()} {order.hash_id} "
-                                           "reassigned")
+    # The order's own HOLD row stays where it was written (one per order, see ORDER_ONCE_KINDS); the move is
+    # a pair of adjustments of the hold that net to zero on the order and follow it from balance to balance.
+    ledger.trader_crypto_entry(balances[old_trader_id], kind=MovementKind.ADJUSTMENT, hold_change=-held,
+                               order=order, description=f"Hold moved off: {order.hash_id} reassigned")
     try:
-        ledger.trader_crypto_entry(balances[new_trader_id], kind=MovementKind.HOLD, hold_change=held, order=order,
-                                   description=f"Hold for {order.get_order_type_display()} {order.hash_id} "
-                                               "(reassigned)")
+        ledger.trader_crypto_entry(balances[new_trader_id], kind=MovementKind.ADJUSTMENT, hold_change=held,
+                                   order=order, description=f"Hold moved on: {order.hash_id} reassigned")
     except PaymentsError as exc:
         raise PaymentsError(f"That trader's available crypto does not cover this order's hold of {held}.",
                             code="insufficient_balance",
