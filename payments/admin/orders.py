@@ -24,13 +24,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from audit.models import AuditLog
+from core.money_display import money_html
 from payments.errors import PaymentsError
 from payments.models import (
     Appeal,
-    CallbackEvent,
     BalanceStoreHistory,
     BalanceTraderCryptoHistory,
     BalanceTraderFiatHistory,
+    CallbackEvent,
     IncomingOrder,
     OrderHistory,
     OrderType,
@@ -38,7 +39,6 @@ from payments.models import (
 )
 from payments.models.orders import store_status_condition
 from payments.permissions import HANDLE_APPEALS, MANAGE_ORDERS, VIEW_ORDERS, VIEW_SENSITIVE
-from core.money_display import money_html
 from payments.services import execution, staff_orders
 from payments.services.execution import REASON_MAX
 from payments.services.orders import cancel_incoming_order
@@ -331,7 +331,8 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
         context["can_change_status"] = manager and bool(execution.allowed_targets(obj.status))
         context["can_reassign"] = manager and obj.status in staff_orders.REASSIGNABLE_STATUSES
         context["can_extend"] = manager and obj.status in execution.EXPIRING_STATUSES
-        context["can_resend"] = manager and CallbackEvent.objects.filter(incoming_order_id=obj.incoming_order_id).exists()
+        context["can_resend"] = manager and CallbackEvent.objects.filter(
+            incoming_order_id=obj.incoming_order_id).exists()
         context["can_reveal_customer_requisite"] = (obj is not None and obj.order_type == OrderType.PAY_OUT
                                                     and self.has_flags(request, VIEW_SENSITIVE))
         return super().render_change_form(request, context, add, change, form_url, obj)
