@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "tenancy.middleware.TenantMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.error_pages.StyledMethodNotAllowedMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
