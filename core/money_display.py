@@ -23,14 +23,14 @@ def _decimal(value) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def exact(value) -> str:
+def exact(value, *, signed: bool = False) -> str:
     """The stored value in plain notation (never `0E-8`), trailing zeros kept to the field's places."""
     number = _decimal(value)
     if number is None:
         return ""
     if number == 0:
         number = abs(number)
-    return f"{number:f}"
+    return f"{number:+f}" if signed and number != 0 else f"{number:f}"
 
 
 def format_amount(value, *, crypto: bool = False, signed: bool = False) -> str:

@@ -12,10 +12,27 @@ from django.db import models
 from django.http import Http404, HttpResponseRedirect
 
 from audit.services import field_changes
+from core.money_display import money_html
 from payments.errors import PaymentsError
 from payments.permissions import ANY_PAYMENTS_FLAG, has_any_flag
 from payments.services.audit_trail import record
 from tenancy.scoping import current_tenant_id
+
+
+def money_column(attr: str, currency: str, *, description: str, signed: bool = False, sortable: bool = True):
+    """A list column showing `obj.<attr>` as money in `obj.<currency>` (core.money_display: separators, display
+    precision, the exact value on hover). `currency` may be a dotted path (`balance.fiat_currency`)."""
+
+    def column(self, obj):
+        unit = obj
+        for part in currency.split("."):
+            unit = getattr(unit, part, None)
+        return money_html(getattr(obj, attr), unit, signed=signed)
+
+    column.short_description = description
+    if sortable:
+        column.admin_order_field = attr
+    return column
 
 
 def in_tenant() -> bool:
