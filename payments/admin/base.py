@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db import models
 from django.http import Http404, HttpResponseRedirect
+from django.utils.text import capfirst
 
 from audit.services import field_changes
 from core.money_display import money_html
@@ -137,6 +138,8 @@ class ReadOnlyAdmin(FlagGuardedAdmin):
         # Nothing on the page is editable, so no Save buttons that would do nothing.
         context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False,
                        show_save_as_new=False)
+        if obj is not None:
+            context["title"] = capfirst(self.opts.verbose_name)  # not "Change …": its actions are the buttons
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 
