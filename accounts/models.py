@@ -151,6 +151,8 @@ class OtpVerification(models.Model):
 
     class Meta:
         db_table = "otp_verifications"
+        verbose_name = "OTP verification"
+        verbose_name_plural = "OTP verifications"
         indexes = [models.Index(fields=["phone_number", "purpose", "created_at"], name="otp_phone_purpose_idx")]
         constraints = [
             models.CheckConstraint(

@@ -44,7 +44,7 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 USE_X_FORWARDED_FOR = env.bool("USE_X_FORWARDED_FOR", default=False)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "core.admin_site.PlatformAdminConfig",  # django.contrib.admin, branded, with the staff dashboard
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "tenancy.middleware.TenantMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.error_pages.StyledMethodNotAllowedMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -36,6 +36,7 @@ from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
 DEMO_TENANT = "Demo Operator"
+SECOND_TENANT = "Second Operator"
 
 COUNTRIES = [("TH", "Thailand", "Asia/Bangkok", "THB", "Thai baht", "฿"),
              ("RU", "Russia", "Europe/Moscow", "RUB", "Russian ruble", "₽")]
@@ -157,13 +158,61 @@ def _orders(out) -> None:
             + payment_url(incoming.hash_id))
 
 
+def _second_operator(tenant: Tenant, refs: dict, out) -> None:
+    """A small business of the Second Operator, so its own admin (olga@) has rows to work with: a merchant
+    and store, a trader with a requisite and balance, and one PayIn waiting for the customer."""
+    user = ensure_user("merchant2@demo.local", "Max Merchant")
+    merchant = Merchant.objects.filter(user=user).first() or merchants.create_merchant(
+        tenant=tenant, user=user, first_name="Max", last_name="Merchant")
+    store = MerchantStore.objects.filter(merchant=merchant, store_name="Second Shop").first()
+    if store is None:
+        store, _ = merchants.create_store(
+            merchant=merchant, store_name="Second Shop", crypto_currency=refs["usdt"],
+            fiat_currency=refs["fiat"]["THB"], lower_limit=Decimal("100.00"), upper_limit=Decimal("50000.00"),
+            pay_in_commission_percent=Decimal("2.000"), pay_out_commission_percent=Decimal("1.500"))
+    trader_user = ensure_user("trader3@demo.local", "Tina Trader")
+    trader = Trader.objects.filter(user=trader_user).first()
+    if trader is None:
+        trader = traders.create_trader(tenant=tenant, user=trader_user, first_name="Tina", last_name="Trader",
+                                       trafic_priority=3, crypto_currency=refs["usdt"],
+                                       preferred_fiat_currency=refs["fiat"]["THB"])
+        trader = traders.update_trader(trader=trader, changes={"in_work": True, "pay_in": True, "pay_out": True})
+        requisites.create_requisite(
+            trader=trader, fiat=refs["fiat"]["THB"], method=refs["method"]["card"],
+            bank=refs["bank"]["Bangkok Bank"], req_number="4000 9876 5432 3333", status=RequisiteStatus.APPROVE,
+            settings={"pay_in": True, "pay_out": True, "lower_limit": Decimal("100.00"),
+                      "upper_limit": Decimal("50000.00")})
+        ledger.post_trader_crypto_movement(trader=trader, fiat_currency=refs["fiat"]["THB"],
+                                           crypto_currency=refs["usdt"], amount=Decimal("3000"),
+                                           kind=MovementKind.DEPOSIT, description="Demo deposit")
+    out(f"  {user.email:<30} merchant of the Second Operator (store “{store.store_name}”)")
+    out(f"  {trader_user.email:<30} trader of the Second Operator")
+
+
+def _second_operator_order(out) -> None:
+    store = MerchantStore.objects.get(store_name="Second Shop")
+    if IncomingOrder.objects.filter(store=store, client_id="second-awaiting-payment").exists():
+        return
+    incoming = intake.create_incoming_order(store=store, order_type=OrderType.PAY_IN, amount_fiat=Decimal("1200.00"),
+                                            client_id="second-awaiting-payment", customer_id="demo-customer")
+    assignment.assign_incoming_order(order_id=incoming.pk, tenant_id=store.tenant_id)
+    out(f"  {'order second-awaiting-payment':<30} 1200.00 THB in the Second Operator: " + payment_url(incoming.hash_id))
+
+
 def seed(out) -> None:
     tenant, _ = Tenant.objects.get_or_create(name=DEMO_TENANT)
     with tenant_context(tenant):
         refs = _reference_data()
         _merchant(tenant, refs, out)
         _traders(tenant, refs, out)
-    result = load_exchange_rates(tenants=[tenant])
+    second = Tenant.objects.filter(name=SECOND_TENANT).first()
+    if second is not None:
+        with tenant_context(second):
+            _second_operator(second, _reference_data(), out)  # reference data is each operator's own
+    result = load_exchange_rates(tenants=[tenant] + ([second] if second else []))
     out(f"  {'exchange rates':<30} {result.created} loaded from the fixture (manage.py load_exchange_rates)")
     with tenant_context(tenant):
         _orders(out)
+    if second is not None:
+        with tenant_context(second):
+            _second_operator_order(out)

@@ -34,6 +34,20 @@ DEMO_ADMIN_FLAGS = {
 }
 
 
+# The Second Operator's own administrator: she runs her operator's merchants, traders, limits, appeals and
+# supports from /admin/, and sees nothing of the Demo Operator (her only membership is her own operator).
+OPERATOR_ADMIN_FLAGS = {
+    "can_manage_other_admins": False,
+    "can_manage_supports": True,
+    "can_manage_merchants": True,
+    "can_manage_traders": True,
+    "can_edit_system_settings": False,
+    "can_edit_limits": True,
+    "can_view_full_logs": True,
+    "can_handle_appeals": True,
+}
+
+
 def _tenant(name: str, plan: str, actor) -> Tenant:
     return Tenant.objects.filter(name=name).first() or create_tenant(name=name, plan=plan, actor=actor)
 
@@ -75,13 +89,22 @@ def seed(out) -> None:
         assign_role(tenant=demo, user=alice, role_key="user", actor=superadmin)
         set_service_role(user=alice, service_name="trading", role_key="user", actor=superadmin)
 
-    olga = ensure_user("olga@demo.local", "Olga Operator")
+    olga = ensure_user("olga@demo.local", "Olga Operator", is_staff=True)
+    add_membership(tenant=second, user=olga, is_default=True, actor=superadmin)
     assign_role(tenant=second, user=olga, role_key="admin", actor=superadmin)
+    _admin(olga, role_key="admin_limited", flags=OPERATOR_ADMIN_FLAGS, actor=superadmin)
+
+    # Her operator's order desk: a support she could have made herself, but order powers are the super admin's.
+    olga_support = ensure_user("support2@demo.local", "Sasha Support", is_staff=True)
+    _support(olga_support, role_key="support_orders", actor=superadmin)
+    add_membership(tenant=second, user=olga_support, is_default=True, actor=superadmin)
 
     for email, hint in [
         ("superadmin@demo.local", "super admin: every tenant; /admin/ (tenants, staff, audit log)"),
         ("admin@demo.local", "admin (supports, merchants, limits, full log) in Demo Operator; /admin/"),
         ("support@demo.local", "support (orders and appeals) in Demo Operator; /admin/"),
-        ("olga@demo.local", "tenant admin role in Second Operator only: /tenancy/"),
+        ("olga@demo.local", "Second Operator's own admin (merchants, traders, limits, appeals, supports); "
+                            "/admin/ shows her operator only"),
+        ("support2@demo.local", "support (orders and appeals) in Second Operator; /admin/"),
     ]:
         out(f"  {email:<30} {hint}")

@@ -10,12 +10,30 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db import models
 from django.http import Http404, HttpResponseRedirect
+from django.utils.text import capfirst
 
 from audit.services import field_changes
+from core.money_display import money_html
 from payments.errors import PaymentsError
 from payments.permissions import ANY_PAYMENTS_FLAG, has_any_flag
 from payments.services.audit_trail import record
 from tenancy.scoping import current_tenant_id
+
+
+def money_column(attr: str, currency: str, *, description: str, signed: bool = False, sortable: bool = True):
+    """A list column showing `obj.<attr>` as money in `obj.<currency>` (core.money_display: separators, display
+    precision, the exact value on hover). `currency` may be a dotted path (`balance.fiat_currency`)."""
+
+    def column(self, obj):
+        unit = obj
+        for part in currency.split("."):
+            unit = getattr(unit, part, None)
+        return money_html(getattr(obj, attr), unit, signed=signed)
+
+    column.short_description = description
+    if sortable:
+        column.admin_order_field = attr
+    return column
 
 
 def in_tenant() -> bool:
@@ -115,6 +133,14 @@ class ReadOnlyAdmin(FlagGuardedAdmin):
 
     def get_exclude(self, request, obj=None):
         return self.hidden_fields or super().get_exclude(request, obj)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Nothing on the page is editable, so no Save buttons that would do nothing.
+        context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False,
+                       show_save_as_new=False)
+        if obj is not None:
+            context["title"] = capfirst(self.opts.verbose_name)  # not "Change …": its actions are the buttons
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 class AuditedAdmin(FlagGuardedAdmin):

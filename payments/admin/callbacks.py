@@ -50,7 +50,7 @@ class CallbackAttemptInline(admin.TabularInline):
 
 @admin.register(CallbackEvent)
 class CallbackEventAdmin(ReadOnlyCallbackAdmin):
-    list_display = ("event_id", "event_type", "store", "order_hash_id", "status", "attempts", "last_status_code",
+    list_display = ("event_id", "event_type", "store", "order_hash_id", "delivery", "attempts", "last_status_code",
                     "next_attempt_at", "delivered_at", "created_at")
     list_filter = ("status", "event_type", "store", "last_status_code")
     list_select_related = ("store", "incoming_order")
@@ -64,6 +64,11 @@ class CallbackEventAdmin(ReadOnlyCallbackAdmin):
     @admin.display(description="order", ordering="incoming_order__hash_id")
     def order_hash_id(self, obj):
         return obj.incoming_order.hash_id if obj.incoming_order_id else "—"
+
+    @admin.display(description="status", ordering="status")
+    def delivery(self, obj):
+        """A store with no callback URL reads "Not configured", not a failure after 0 tries."""
+        return obj.delivery_label
 
     @admin.display(description="body")
     def payload_pretty(self, obj):

@@ -24,12 +24,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from audit.models import AuditLog
+from core.money_display import money_html
 from payments.errors import PaymentsError
 from payments.models import (
     Appeal,
     BalanceStoreHistory,
     BalanceTraderCryptoHistory,
     BalanceTraderFiatHistory,
+    CallbackEvent,
     IncomingOrder,
     OrderHistory,
     OrderType,
@@ -37,7 +39,7 @@ from payments.models import (
 )
 from payments.models.orders import store_status_condition
 from payments.permissions import HANDLE_APPEALS, MANAGE_ORDERS, VIEW_ORDERS, VIEW_SENSITIVE
-from payments.services import execution
+from payments.services import execution, staff_orders
 from payments.services.execution import REASON_MAX
 from payments.services.orders import cancel_incoming_order
 
@@ -82,8 +84,8 @@ class IntakeStatusFilter(admin.ChoicesFieldListFilter):
 
 @admin.register(IncomingOrder)
 class IncomingOrderAdmin(ReadOnlyOrderAdmin):
-    list_display = ("hash_id", "order_type", "lifecycle_status", "intake_status", "store", "total_fiat",
-                    "fiat_currency", "amount_currency", "crypto_currency", "retry_count", "created_at")
+    list_display = ("hash_id", "order_type", "lifecycle_status", "intake_status", "store", "fiat_amount",
+                    "crypto_amount", "retry_count", "created_at")
     list_filter = (StoreStatusFilter, ("status", IntakeStatusFilter), "order_type", "fiat_currency", "crypto_currency")
     list_select_related = ("store", "fiat_currency", "crypto_currency", "assigned_order")
     search_fields = ("=hash_id", "=client_id", "=customer_id", "store__store_name")
@@ -95,6 +97,14 @@ class IncomingOrderAdmin(ReadOnlyOrderAdmin):
     def lifecycle_status(self, obj):
         """What the store sees (a completed order reads Completed); the intake row's own status is beside it."""
         return obj.store_status.label
+
+    @admin.display(description="fiat amount", ordering="total_fiat")
+    def fiat_amount(self, obj):
+        return money_html(obj.total_fiat, obj.fiat_currency)
+
+    @admin.display(description="crypto amount", ordering="amount_currency")
+    def crypto_amount(self, obj):
+        return money_html(obj.amount_currency, obj.crypto_currency)
 
     @admin.display(description="intake status", ordering="status")
     def intake_status(self, obj):
@@ -108,14 +118,23 @@ class IncomingOrderAdmin(ReadOnlyOrderAdmin):
         return format_html('<a href="{}">{} ({})</a>', reverse("admin:payments_orderhistory_change", args=[order.pk]),
                            order.hash_id, order.get_status_display())
 
-    @admin.action(description="Cancel (only orders not yet assigned)")
+    @admin.action(description="Cancel… (only orders not yet assigned; asks for a reason)")
     def cancel_orders(self, request, queryset):
         if not self.has_flags(request, MANAGE_ORDERS):
             raise PermissionDenied
+        form = ReasonForm(request.POST if request.POST.get("confirm") else None)
+        if not form.is_valid():
+            return confirmation_page(self, request, queryset, form, action_name="cancel_orders",
+                                     label="Cancel orders not yet assigned",
+                                     explanation="These orders are cancelled before any trader gets them; the "
+                                                 "store gets a callback. Orders already assigned are left as "
+                                                 "they are (change those from their own page).",
+                                     submit="Cancel these orders")
+        reason = form.cleaned_data["reason"]
         done, refused = 0, 0
         for order in queryset:
             try:
-                cancel_incoming_order(order=order, actor=request.user, reason="Cancelled by staff.")
+                cancel_incoming_order(order=order, actor=request.user, reason=reason)
                 done += 1
             except PaymentsError:
                 refused += 1
@@ -124,6 +143,45 @@ class IncomingOrderAdmin(ReadOnlyOrderAdmin):
         if refused:
             self.message_user(request, f"{refused} order(s) were already assigned or closed and were left as they "
                                        "are.", messages.WARNING)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=REASON_MAX, widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text="Recorded in the audit trail with your name.")
+
+
+def confirmation_page(model_admin, request, queryset, form, *, action_name: str, label: str, explanation: str,
+                      submit: str, status: int | None = None):
+    """The intermediate page of a list action: the selected rows, a reason, confirm or go back."""
+    rows = list(queryset[:100])
+    context = model_admin.page_context(
+        request, title=label, action_label=label, explanation=explanation, items=[str(row) for row in rows],
+        selected=[row.pk for row in rows], action_name=action_name, form=form, submit_label=submit,
+        back_url=request.get_full_path())
+    return TemplateResponse(request, "admin/payments/orderhistory/action.html", context,
+                            status=status or (400 if form.is_bound else 200))
+
+
+class ExtendExpiryForm(forms.Form):
+    minutes = forms.IntegerField(min_value=1, max_value=staff_orders.EXTEND_MAX_MINUTES, initial=30,
+                                 help_text="Counted from the current deadline, or from now if it has passed.")
+    reason = ReasonForm.base_fields["reason"]
+
+
+class ReassignForm(forms.Form):
+    requisite = forms.ModelChoiceField(queryset=None, label="Move to requisite")
+    reason = ReasonForm.base_fields["reason"]
+
+    def __init__(self, *args, order: OrderHistory, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["requisite"]
+        field.queryset = staff_orders.reassign_candidates(order)
+        field.label_from_instance = lambda r: f"{r} — {r.trader.user.email} · {r.method} · {r.bank}"
+
+
+class ResendForm(forms.Form):
+    only_undelivered = forms.BooleanField(required=False, initial=True, label="Only those not delivered yet")
+    reason = ReasonForm.base_fields["reason"]
 
 
 class StatusChangeForm(forms.Form):
@@ -163,14 +221,35 @@ def _apply_service_errors(form: forms.Form, exc: PaymentsError) -> None:
 
 @admin.register(OrderHistory)
 class OrderHistoryAdmin(ReadOnlyOrderAdmin):
-    list_display = ("hash_id", "order_type", "status", "store", "trader", "requisite", "total_fiat", "fiat",
-                    "amount_currency", "crypto_currency", "amount_mismatch", "expires_at", "created_at")
+    list_display = ("hash_id", "order_type", "status", "store", "trader", "requisite", "fiat_amount",
+                    "crypto_amount", "amount_mismatch", "expires_at", "created_at")
     list_filter = ("status", "order_type", "amount_mismatch", "fiat", "crypto_currency", "method", "bank")
     list_select_related = ("store", "trader", "requisite", "fiat", "crypto_currency")
     search_fields = ("=hash_id", "=client_id", "=requisite__req_number_last4", "trader__user__email",
                      "store__store_name")
     hidden_fields = ("customer_receipt", "trader_receipt")
-    readonly_fields = ("receipts", "appeals_list", "ledger_movements", "audit_trail")
+    readonly_fields = ("amounts", "receipts", "appeals_list", "ledger_movements", "audit_trail")
+    actions = ("cancel_selected",)
+
+    @admin.display(description="fiat amount", ordering="total_fiat")
+    def fiat_amount(self, obj):
+        return money_html(obj.total_fiat, obj.fiat)
+
+    @admin.display(description="crypto amount", ordering="amount_currency")
+    def crypto_amount(self, obj):
+        return money_html(obj.amount_currency, obj.crypto_currency)
+
+    @admin.display(description="amounts")
+    def amounts(self, obj):
+        """The order's money for a person (the exact stored values are on hover and in the fields below)."""
+        rows = [("Fiat", money_html(obj.total_fiat, obj.fiat)),
+                ("Crypto", money_html(obj.amount_currency, obj.crypto_currency)),
+                ("Store commission", money_html(obj.store_commission, obj.crypto_currency)),
+                ("Trader commission", money_html(obj.trader_commission, obj.crypto_currency)),
+                ("Held", money_html(obj.hold_amount, obj.crypto_currency))]
+        if obj.confirmed_fiat is not None:
+            rows.append(("Confirmed", money_html(obj.confirmed_fiat, obj.fiat)))
+        return format_html_join(mark_safe("<br>"), "{}: {}", rows)
 
     # --- beside the order: receipts, appeals, movements, audit trail ---
 
@@ -197,8 +276,12 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
                              ("trader fiat", BalanceTraderFiatHistory)):
             for row in model.objects.filter(order=obj).order_by("id"):
                 hold = getattr(row, "hold_change", None)
+                crypto = label != "trader fiat"
+                currency = obj.crypto_currency if crypto else obj.fiat
                 rows.append((row.created_at.strftime("%Y-%m-%d %H:%M:%S"), label, row.get_kind_display(),
-                             f"{row.amount:+}", f"{hold:+}" if hold else "", row.balance_after))
+                             money_html(row.amount, currency, signed=True) if row.amount else "",
+                             money_html(hold, currency, signed=True) if hold else "",
+                             money_html(row.balance_after, currency)))
         if not rows:
             return "—"
         return format_html(
@@ -230,6 +313,9 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
         view = self.admin_site.admin_view
         return [
             path("<path:object_id>/status/", view(self.change_status_view), name="payments_orderhistory_status"),
+            path("<path:object_id>/reassign/", view(self.reassign_view), name="payments_orderhistory_reassign"),
+            path("<path:object_id>/extend/", view(self.extend_view), name="payments_orderhistory_extend"),
+            path("<path:object_id>/callbacks/", view(self.resend_view), name="payments_orderhistory_resend"),
             path("<path:object_id>/receipt/<str:which>/", view(self.receipt_view),
                  name="payments_orderhistory_receipt"),
             path("<path:object_id>/customer-requisite/", view(self.customer_requisite_view),
@@ -241,8 +327,12 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
         return self.object_or_404(request, object_id, "No such order.")
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        context["can_change_status"] = (obj is not None and self.has_flags(request, MANAGE_ORDERS)
-                                        and bool(execution.allowed_targets(obj.status)))
+        manager = obj is not None and self.has_flags(request, MANAGE_ORDERS)
+        context["can_change_status"] = manager and bool(execution.allowed_targets(obj.status))
+        context["can_reassign"] = manager and obj.status in staff_orders.REASSIGNABLE_STATUSES
+        context["can_extend"] = manager and obj.status in execution.EXPIRING_STATUSES
+        context["can_resend"] = manager and CallbackEvent.objects.filter(
+            incoming_order_id=obj.incoming_order_id).exists()
         context["can_reveal_customer_requisite"] = (obj is not None and obj.order_type == OrderType.PAY_OUT
                                                     and self.has_flags(request, VIEW_SENSITIVE))
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -268,6 +358,102 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
                                     title=f"Change the status of {order}")
         return TemplateResponse(request, "admin/payments/orderhistory/change_status.html", context,
                                 status=400 if form.errors else 200)
+
+    def _managed_order(self, request, object_id) -> OrderHistory:
+        if not self.has_flags(request, MANAGE_ORDERS):
+            raise PermissionDenied
+        return self._order_or_404(request, object_id)
+
+    def _action_page(self, request, order, form, *, label: str, explanation: str, submit: str, items=()):
+        change_url = reverse("admin:payments_orderhistory_change", args=[order.pk])
+        context = self.page_context(request, order=order, form=form, change_url=change_url, back_url=change_url,
+                                    title=f"{label}: {order}", action_label=label, explanation=explanation,
+                                    submit_label=submit, items=list(items))
+        return TemplateResponse(request, "admin/payments/orderhistory/action.html", context,
+                                status=400 if form.errors else 200)
+
+    def _done(self, request, order, text: str):
+        self.message_user(request, text, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:payments_orderhistory_change", args=[order.pk]))
+
+    def reassign_view(self, request, object_id):
+        order = self._managed_order(request, object_id)
+        form = ReassignForm(request.POST or None, order=order)
+        if request.method == "POST" and form.is_valid():
+            try:
+                staff_orders.reassign_order(order=order, requisite=form.cleaned_data["requisite"],
+                                            actor=request.user, reason=form.cleaned_data["reason"])
+            except PaymentsError as exc:
+                _apply_service_errors(form, exc)
+            else:
+                return self._done(request, order, f"{order} moved to requisite {form.cleaned_data['requisite']}.")
+        return self._action_page(
+            request, order, form, label="Reassign", submit="Move the order",
+            explanation="The order moves to another approved requisite in its currency; the customer's pay page "
+                        "shows the new one. A PayIn's hold moves to the new trader's crypto (refused if it does "
+                        "not cover it). Only an order nobody has paid yet can move.")
+
+    def extend_view(self, request, object_id):
+        order = self._managed_order(request, object_id)
+        form = ExtendExpiryForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                order = staff_orders.extend_order_expiry(order=order, minutes=form.cleaned_data["minutes"],
+                                                         actor=request.user, reason=form.cleaned_data["reason"])
+            except PaymentsError as exc:
+                _apply_service_errors(form, exc)
+            else:
+                return self._done(request, order, f"{order} now expires {order.expires_at:%Y-%m-%d %H:%M} UTC.")
+        return self._action_page(request, order, form, label="Extend expiry", submit="Give more time",
+                                 explanation="The order stays open longer before the expiry sweeper closes it.")
+
+    def resend_view(self, request, object_id):
+        order = self._managed_order(request, object_id)
+        form = ResendForm(request.POST or None, initial={"only_undelivered": True})
+        events = list(staff_orders.order_callback_events(order)[:staff_orders.MAX_RESEND + 1])
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = staff_orders.resend_order_callbacks(
+                    order=order, actor=request.user, reason=form.cleaned_data["reason"],
+                    only_undelivered=form.cleaned_data["only_undelivered"])
+            except PaymentsError as exc:
+                _apply_service_errors(form, exc)
+            else:
+                for line in result.failed:
+                    self.message_user(request, f"Not delivered — {line}", messages.WARNING)
+                return self._done(request, order, f"{result.delivered} callback(s) delivered, "
+                                                  f"{len(result.failed)} not.")
+        items = [f"{e.event_type} · {e.get_status_display()} · {e.attempts} tries" for e in events]
+        if not order.store.callback_url:
+            items = ["The store has no callback URL: not configured, nothing to send."]
+        return self._action_page(request, order, form, label="Resend callbacks", submit="Resend now", items=items,
+                                 explanation="Each event is posted to the store again now, as a manual attempt "
+                                             "(the page waits for the store's answers).")
+
+    @admin.action(description="Cancel… (asks for a reason; releases the holds)")
+    def cancel_selected(self, request, queryset):
+        if not self.has_flags(request, MANAGE_ORDERS):
+            raise PermissionDenied
+        form = ReasonForm(request.POST if request.POST.get("confirm") else None)
+        if not form.is_valid():
+            return confirmation_page(self, request, queryset, form, action_name="cancel_selected",
+                                     label="Cancel orders",
+                                     explanation="Each order is cancelled within the transition table and its hold "
+                                                 "released; the store gets a callback. Closed orders are left as "
+                                                 "they are.", submit="Cancel these orders")
+        done, refused = 0, []
+        for order in queryset:
+            try:
+                execution.set_order_status_by_staff(order=order, status=OrderHistory.Status.CANCELLED,
+                                                    actor=request.user, reason=form.cleaned_data["reason"])
+                done += 1
+            except PaymentsError as exc:
+                refused.append(f"{order}: {exc.message}")
+        if done:
+            self.message_user(request, f"{done} order(s) cancelled.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, f"Left as it is — {line}", messages.WARNING)
+        return None
 
     def receipt_view(self, request, object_id, which):
         if not self.has_view_permission(request) or which not in RECEIPT_FIELDS:

@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.money_display import exact
 from tenancy.scoping import TenantScopedModel
 
 from .fields import ZERO, CryptoAmountField, FiatAmountField
@@ -144,7 +145,7 @@ class BalanceStoreHistory(_Movement):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount:+} → {self.balance_after}"
+        return f"{exact(self.amount, signed=True)} → {exact(self.balance_after)}"
 
 
 class BalanceTraderFiatHistory(_Movement):
@@ -169,7 +170,7 @@ class BalanceTraderFiatHistory(_Movement):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount:+} → {self.balance_after}"
+        return f"{exact(self.amount, signed=True)} → {exact(self.balance_after)}"
 
 
 class BalanceTraderCryptoHistory(_Movement):
@@ -200,4 +201,4 @@ class BalanceTraderCryptoHistory(_Movement):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount:+} → {self.balance_after}"
+        return f"{exact(self.amount, signed=True)} → {exact(self.balance_after)}"

@@ -103,6 +103,26 @@ class CallbackEvent(TenantScopedModel):
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
 
+    @property
+    def never_sent(self) -> bool:
+        """Written as failed without a try: the store's callback URL was missing or unusable
+        (payments.callbacks.events writes `Not sent: <why>.`)."""
+        return self.status == self.Status.FAILED and self.attempts == 0 and self.last_error.startswith("Not sent:")
+
+    @property
+    def not_configured(self) -> bool:
+        """Never sent because the store has no callback URL: nothing went wrong, there is nowhere to send."""
+        return self.never_sent and "no callback URL" in self.last_error
+
+    @property
+    def delivery_label(self) -> str:
+        """What a person reads: "Not configured" / "Not sent" rather than a red "Gave up" after 0 tries."""
+        if self.not_configured:
+            return "Not configured"
+        if self.never_sent:
+            return "Not sent"
+        return self.get_status_display()
+
 
 class CallbackAttempt(TenantScopedModel):
     """One HTTP try of a callback event: what came back and how long it took."""

@@ -122,7 +122,7 @@ class IncomingOrder(TenantScopedModel):
     amount_fiat = FiatAmountField(null=True, blank=True, help_text="Requested fiat amount (PayIn).")
     amount_crypto = CryptoAmountField(null=True, blank=True, help_text="Requested crypto amount (PayOut).")
     total_fiat = FiatAmountField(help_text="Fiat amount of the order, fixed at intake.")
-    amount_currency = CryptoAmountField(help_text="Crypto amount of the order, fixed at intake.")
+    amount_currency = CryptoAmountField("crypto amount", help_text="Crypto amount of the order, fixed at intake.")
     exchange_rate = CryptoAmountField(help_text="Fiat per one crypto unit, fixed at intake.")
     store_commission = CryptoAmountField(help_text="Store commission in crypto, fixed at intake.")
     order_type = models.CharField(max_length=8, choices=OrderType.choices)
@@ -213,7 +213,7 @@ class OrderHistory(TenantScopedModel):
     fiat = models.ForeignKey(FiatCurrency, on_delete=models.PROTECT, related_name="order_history")
     order_type = models.CharField(max_length=8, choices=OrderType.choices)
     exchange_rate = CryptoAmountField()
-    amount_currency = CryptoAmountField()
+    amount_currency = CryptoAmountField("crypto amount")
     total_fiat = FiatAmountField()
     store_commission = CryptoAmountField()
     trader_commission = CryptoAmountField()
@@ -235,8 +235,8 @@ class OrderHistory(TenantScopedModel):
     class Meta:
         db_table = "order_history"
         ordering = ["-created_at", "-id"]
-        verbose_name = "order"
-        verbose_name_plural = "order history"
+        verbose_name = "assigned order"
+        verbose_name_plural = "assigned orders"
         indexes = [
             models.Index(fields=["client_id"], name="ix_order_history_client_id"),
             models.Index(fields=["requisite", "created_at"], name="ix_order_history_requisite"),

@@ -36,7 +36,8 @@ class Trader(TenantScopedModel):
     pay_out = models.BooleanField(default=False)
     in_work = models.BooleanField(default=False, db_index=True)
     trafic_priority = models.PositiveSmallIntegerField(
-        default=5, help_text="Lower is served first; copied to every requisite's distribution weight.")
+        "traffic priority", default=5,
+        help_text="Lower is served first; copied to every requisite's distribution weight.")
     time_zone = models.ForeignKey(TimeZone, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     base_pay_in_limit = FiatAmountField(null=True, blank=True)
     base_pay_out_limit = FiatAmountField(null=True, blank=True)

@@ -32,6 +32,7 @@ from payments.callbacks.events import enqueue_order_event
 from payments.errors import ConflictError, PaymentsError
 from payments.models import Appeal, BalanceTrader, IncomingOrder, Merchant, OrderHistory, OrderType
 from payments.permissions import HANDLE_APPEALS, MANAGE_ORDERS, VIEW_ORDERS, VIEW_SENSITIVE, has_any_flag
+from tenancy import authz
 from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
@@ -499,8 +500,8 @@ def set_order_status_by_staff(*, order: OrderHistory, status: str, actor, reason
     Completing settles it (for `confirmed_fiat` if given), cancelling/expiring/
     failing releases its hold — the same ledger paths as everywhere else.
     """
-    if not has_any_flag(actor, MANAGE_ORDERS):
-        raise PermissionDenied("Changing an order's status needs can_manage_orders.")
+    if not has_any_flag(actor, MANAGE_ORDERS) or not authz.can(actor, "orders.manage", obj=order):
+        raise PermissionDenied("Changing an order's status needs can_manage_orders in its operator.")
     reason = _clean_reason(reason)
     if status not in Status.values:
         raise PaymentsError("Unknown status.", code="invalid_status", fields={"status": ["Unknown status."]})

@@ -133,9 +133,11 @@ def test_order_support_cancels_only_unassigned_orders(client, staff, refs):
     assigned = make_assigned_order(store, make_requisite(refs)).incoming_order
     client.force_login(staff("can_manage_orders", "can_view_orders"))
 
-    response = client.post(url(IncomingOrder), {"action": "cancel_orders",
-                                                "_selected_action": [open_order.pk, assigned.pk]})
+    selected = {"action": "cancel_orders", "_selected_action": [open_order.pk, assigned.pk]}
+    confirm = client.post(url(IncomingOrder), {**selected, "index": "0"})
+    response = client.post(url(IncomingOrder), {**selected, "confirm": "yes", "reason": "customer left"})
 
+    assert confirm.status_code == 200 and "reason" in confirm.context["form"].fields  # asks first
     assert response.status_code == 302
     open_order.refresh_from_db()
     assigned.refresh_from_db()

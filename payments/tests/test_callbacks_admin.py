@@ -87,3 +87,15 @@ def test_the_event_list_costs_the_same_queries_for_one_or_many_events(client, st
         assert client.get(url(CallbackEvent)).status_code == 200
 
     assert len(many) == len(one)
+
+
+def test_a_store_without_a_callback_url_reads_not_configured(client, staff, refs):
+    bare, _ = make_store(refs, callback_url="")
+    event = new_event(bare)
+    client.force_login(staff("can_view_orders"))
+
+    listing = client.get(url(CallbackEvent)).content.decode()
+
+    assert event.status == "failed" and event.not_configured and event.delivery_label == "Not configured"
+    assert '<td class="field-delivery">Not configured</td>' in listing
+    assert '<td class="field-delivery">Gave up</td>' not in listing
