@@ -8,6 +8,7 @@ one INSERT, at a lower priority): the search walks the same index past them, and
 """
 
 import queue
+import random
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -22,12 +23,13 @@ from audit.models import AuditLog
 from payments.errors import ConflictError
 from payments.models import BalanceTrader, CallbackEvent, IncomingOrder, OrderHistory
 from payments.services.assignment import Outcome, assign_incoming_order
+from payments.services import execution
 from payments.services import turnover as turnover_service
 from payments.services.orders import cancel_incoming_order
 from tenancy.scoping import tenant_context
 
 from .assignment_support import add_requisites_in_bulk, make_funded_requisite, make_open_order
-from .factories import make_reference_data, make_store
+from .factories import make_reference_data, make_staff, make_store
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -205,3 +207,69 @@ def test_a_cancel_racing_the_assignment_leaves_one_consistent_outcome(tenant, no
             assert order.status in ("assigned", "cancelled")
             assert (order.status == "assigned") == (order.pk in assigned) == (order.pk in refused)
     assert_assigned_once(tenant)
+
+
+def test_the_kept_turnover_is_exact_after_a_mixed_run(tenant, no_delay, background):
+    # Workers assign while another thread cancels, confirms (at the amount or another), expires and
+    # completes late the orders they assign: every change of what counts races the assignments.
+    with tenant_context(tenant):
+        refs = make_reference_data()
+        store = make_store(refs)[0]
+        for limits in ({"turnover_day_max": Decimal("6000.00")}, {"total_limit": Decimal("7000.00")},
+                       {"turnover_day_max": Decimal("5000.00"), "turnover_limit_minutes": 30}, {}, {}):
+            make_funded_requisite(refs, limits=limits)
+        add_background(refs, background)
+        staff = make_staff(tenant, {"can_manage_orders"})
+        rng = random.Random(21)
+        orders = [make_open_order(store, fiat=Decimal(rng.randrange(200, 1500))).pk for _ in range(60)]
+    done = threading.Event()
+    churned: Counter = Counter()
+    errors: list[BaseException] = []
+
+    def churn():
+        step = 0
+        try:
+            with tenant_context(tenant):
+                while not done.is_set() or OrderHistory.objects.filter(status="pending").exists():
+                    order = OrderHistory.objects.filter(status__in=["pending", "expired"]).order_by("?").first()
+                    if order is None:
+                        done.wait(0.01)  # the workers have not assigned the next one yet
+                        continue
+                    step += 1
+                    try:
+                        if order.status == "expired":
+                            execution.set_order_status_by_staff(order=order, status="completed", actor=staff,
+                                                                reason="paid late", confirmed_fiat=order.total_fiat)
+                            churned["late"] += 1
+                        elif step % 4 == 0:
+                            execution.cancel_order(order=order)
+                            churned["cancelled"] += 1
+                        elif step % 4 == 1:
+                            execution.confirm_order(order=order, actor=order.trader.user,
+                                                    confirmed_fiat=order.total_fiat - Decimal("50.00"))
+                            churned["confirmed"] += 1
+                        elif step % 4 == 2:
+                            OrderHistory.objects.filter(pk=order.pk).update(
+                                expires_at=timezone.now() - timedelta(seconds=1))
+                            churned["expired"] += execution.expire_due_orders()
+                        else:
+                            continue  # left pending
+                    except ConflictError:
+                        pass
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    churner = threading.Thread(target=churn)
+    churner.start()
+    try:
+        work_off(orders, tenant.pk, copies=1)
+    finally:
+        done.set()
+        churner.join()
+    assert not errors, errors
+
+    assert churned["cancelled"] and churned["confirmed"] and churned["expired"] and churned["late"], churned
+    with tenant_context(tenant):
+        assert_kept_turnover_is_exact()
