@@ -22,9 +22,9 @@ from django.utils import timezone
 from audit.models import AuditLog
 from payments.errors import ConflictError
 from payments.models import BalanceTrader, CallbackEvent, IncomingOrder, OrderHistory
-from payments.services.assignment import Outcome, assign_incoming_order
 from payments.services import execution
 from payments.services import turnover as turnover_service
+from payments.services.assignment import Outcome, assign_incoming_order
 from payments.services.orders import cancel_incoming_order
 from tenancy.scoping import tenant_context
 
