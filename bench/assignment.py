@@ -456,16 +456,16 @@ WITH o AS (
     JOIN traders t ON t.id = r.trader_id
     JOIN users u ON u.id = t.user_id
     JOIN full_requisites_settings s ON s.requisite_id = r.id
+    LEFT JOIN balance_traders b ON b.trader_id = r.trader_id AND b.tenant_id = r.tenant_id
+      AND b.fiat_currency_id = (SELECT fiat_currency_id FROM o)
+      AND b.crypto_currency_id = (SELECT crypto_currency_id FROM o)
     WHERE r.tenant_id = (SELECT tenant_id FROM o) AND r.fiat_id = (SELECT fiat_currency_id FROM o)
       AND r.status = 'approve' AND NOT r.is_excluded_from_distribution AND t.in_work AND u.status <> 'blocked'
       AND CASE WHEN (SELECT order_type FROM o) = 'pay_in' THEN t.pay_in AND s.pay_in ELSE t.pay_out AND s.pay_out END
       AND (s.lower_limit IS NULL OR s.lower_limit <= (SELECT total_fiat FROM o))
       AND (s.upper_limit IS NULL OR s.upper_limit >= (SELECT total_fiat FROM o))
-      AND ((SELECT order_type FROM o) <> 'pay_in' OR EXISTS (
-            SELECT 1 FROM balance_traders b WHERE b.trader_id = r.trader_id AND b.tenant_id = r.tenant_id
-              AND b.fiat_currency_id = (SELECT fiat_currency_id FROM o)
-              AND b.crypto_currency_id = (SELECT crypto_currency_id FROM o)
-              AND b.crypto_balance - b.crypto_hold >= (SELECT amount_currency FROM o)))
+      AND ((SELECT order_type FROM o) <> 'pay_in'
+           OR b.crypto_balance - b.crypto_hold >= (SELECT amount_currency FROM o))
     ORDER BY r.trader_priority, r.last_used_at NULLS FIRST, r.id
     LIMIT 1 FOR NO KEY UPDATE OF r SKIP LOCKED
 ), ins AS (

@@ -49,3 +49,25 @@ def test_the_search_walks_the_rotation_index_and_reads_a_few_rows_of_100k(refs, 
     assert not any(node["Node Type"] == "Sort" for node in nodes)
     # The walk stops at the first free requisite that fits: a handful of rows, not 100 000.
     assert scans[0]["Actual Rows"] * scans[0]["Actual Loops"] <= 5, scans[0]
+
+
+def test_a_prepared_search_is_still_planned_for_each_order(refs):
+    # psycopg prepares a statement run often; PostgreSQL's generic plan for the search joins and sorts
+    # every requisite. The assignment has it planned for each order's values instead.
+    add_requisites_in_bulk(refs, 100_000, priority=5)
+    store = make_store(refs)[0]
+    connection.ensure_connection()
+    raw = connection.connection
+    threshold, raw.prepare_threshold = raw.prepare_threshold, 0  # prepare at once
+    try:
+        for _ in range(8):
+            order = make_open_order(store)
+            assert assignment.assign_incoming_order(order_id=order.pk, tenant_id=order.tenant_id).assigned
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sum(generic_plans), sum(custom_plans) FROM pg_prepared_statements "
+                           "WHERE statement LIKE '%%JOIN banks bk ON bk.id = c.bank_id%%' "
+                           "AND statement NOT LIKE '%%pg_prepared_statements%%'")
+            (generic, custom), = cursor.fetchall()
+    finally:
+        raw.prepare_threshold = threshold
+    assert (generic, custom) == (0, 8)
