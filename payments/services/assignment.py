@@ -9,12 +9,20 @@ One short transaction per order, all or nothing:
 2. Find and lock the best requisite (`_CANDIDATE_SQL`): an approved requisite of
    a trader in work, in the order's currency, method and bank, whose switches
    allow the order type and whose static limits take the amount, ordered by
-   the trader's `trafic_priority`, then `last_used_at` (NULLS FIRST: round-robin),
+   the trader's `trafic_priority` (kept on the requisite as `trader_priority`),
+   then `last_used_at` (NULLS FIRST: round-robin),
    `LIMIT 1 FOR UPDATE OF r SKIP LOCKED` (the NO KEY UPDATE strength, as for the
    order: we change no key, so rows that merely reference the requisite or the
-   order are never blocked by our locks).
-3. Check the dynamic limits against `order_history` *after* the lock, in a new
-   statement: holding the requisite's row lock serialises every assignment to
+   order are never blocked by our locks). PostgreSQL walks the index
+   `ix_req_traders_rotation` in that order and stops at the first requisite that
+   fits and is free, so the rows it reads do not grow with the number of
+   requisites (issue 21; planned for each order's values, see
+   `_plan_the_search_for_its_values`).
+3. Check the dynamic limits *after* the lock, in a new statement, from the
+   requisite's kept turnover (`requisite_turnover`, payments.services.turnover:
+   lifetime and today's sums, exact because every change of what counts writes
+   it in its own transaction) and, for a rolling window, the window's orders in
+   `order_history`: holding the requisite's row lock serialises every assignment to
    it, and in READ COMMITTED each statement sees what the previous holder
    committed. (REPEATABLE READ or SERIALIZABLE would be the textbook answer; the
    row lock gives the same guarantee here without serialization failures to retry, and
@@ -23,10 +31,13 @@ One short transaction per order, all or nothing:
    most ASSIGNMENT_MAX_CANDIDATES in one attempt, and goes to the back of its
    round (`last_used_at` = now, as if it had taken its turn): requisites that hit
    their limits stop being used and so sort first, and would otherwise be
-   locked and checked by every order before any other.
+   locked and checked by every order before any other (a full requisite costs
+   one check per round, which is why the limits are not a filter of the walk).
 4. Write `order_history` (with its hold amount), mark the incoming order
    `assigned` (compare-and-swap), bump `last_used_at`, place the hold on the
-   balance row the search locked (payments.services.ledger), audit, and write
+   balance row the search locked (payments.services.ledger), add the amount to
+   the requisite's kept turnover (after the balance rows, the order execution
+   takes them in too), audit, and write
    the store's callback event — or, when nothing fits, count a failed attempt:
    `retrying` with a growing, jittered delay in `next_attempt_at`, or `failed`
    after ASSIGNMENT_MAX_ATTEMPTS. The first claim of an order also writes its
