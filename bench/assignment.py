@@ -457,7 +457,8 @@ def paced_intake(market: Market, count: int, rate: float) -> list[int]:
 # --- the floor ---------------------------------------------------------------------------------------------
 
 # The candidate CTE is the workers' search (payments.services.assignment._CANDIDATE_SQL): the order's values
-# come in as scalar subqueries (parameters to the planner), so it walks ix_req_traders_rotation in its order.
+# come in as scalar subqueries (parameters to the planner), so it walks ix_req_traders_rotation in its order,
+# with the workers' planner setting (enable_sort off, in PGOPTIONS).
 FLOOR_SQL = """
 WITH o AS (
     SELECT id, tenant_id, hash_id, client_id, merchant_id, store_id, fiat_currency_id, crypto_currency_id,
@@ -520,7 +521,7 @@ def floor(market: Market, order_ids: list[int], clients: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(" ".join(FLOOR_SQL.split()) + "\n")
     env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or "",
-           "PGOPTIONS": f"-c app.tenant_id={market.tenant.pk} -c app.bypass_rls=off"}
+           "PGOPTIONS": f"-c app.tenant_id={market.tenant.pk} -c app.bypass_rls=off -c enable_sort=off"}
     started = time.monotonic()
     result = subprocess.run(
         ["pgbench", "-n", "-h", db.get("HOST") or "127.0.0.1", "-p", str(db.get("PORT") or 5432),
