@@ -20,9 +20,9 @@ The rolling window (`turnover_limit_minutes`) is not kept: a stored window sum g
 The search lets every window through (safe: it only over-includes), and the re-check under the
 requisite's lock sums the window's few orders exactly (index on requisite, created_at).
 
-`mismatches` recomputes everything from `order_history` and lists the rows that differ (tests, bench,
-the `check_requisite_turnover` command); `recount` rewrites rows from the recomputation (repair, tests
-that write orders directly).
+`mismatches` recomputes everything from `order_history` and lists the rows that differ (the tests and
+bench/assignment.py check it is empty); `recount` rewrites rows from the recomputation (repair, tests that
+write orders directly).
 """
 
 from dataclasses import dataclass
