@@ -1,14 +1,15 @@
 #!/usr/bin/env python
-"""Benchmark of assignment (issue 5, not a test): Celery workers against a one-statement floor.
+"""Benchmark of assignment (issues 5 and 21, not a test): Celery workers against a one-statement floor.
 
     DATABASE_URL=postgres://p2p_app:p2p_app@127.0.0.1:5432/p2p_bench \\
-        .venv/bin/python bench/assignment.py [--orders 20000] [--requisites 1000] [--workers 1,2,4]
+        .venv/bin/python bench/assignment.py [--orders 20000] [--requisites 1000,10000,100000] [--workers 1,2,4]
 
 PostgreSQL only, on a scratch database (it migrates it and adds tenants named
 "bench …"). It starts its own redis-server on a free port unless --redis-url is
 given, and its own `celery worker --concurrency W` processes.
 
-For each worker count W, on a fresh tenant (REQUISITES requisites of
+For each number of requisites R (sizes run back to back, in one run) and each worker count W, on a
+fresh tenant (R requisites of
 REQUISITES/4 funded traders, one priority, limits mixed: 30 % with a tight day
 cap that fills during the run, 10 % with a lifetime cap, 10 % with a 60-minute
 window, the rest loose; 20 % of the orders are PayOuts):
@@ -19,18 +20,22 @@ window, the rest loose; 20 % of the orders are PayOuts):
    assigned latency p50/p99 is order_history.created_at − incoming_orders.created_at;
 3. limit violations (must be 0), recomputed from order_history in SQL: day,
    lifetime and window turnover over their caps, trader holds that differ
-   from the open PayIns they back.
+   from the open PayIns they back; and requisites whose kept turnover
+   (payments.services.turnover) differs from order_history's (must be 0).
 The sweeper runs in this process every second (as beat would), so an order
 whose attempt found nothing free is retried.
 
 The floor: the same claim + insert — lock the next `new` order, pick and lock
-the best requisite with the same filters and order (SKIP LOCKED), insert
-order_history, mark the order assigned, bump last_used_at — as ONE SQL
-statement per order, run by pgbench with W clients on a fresh tenant of the
-same shape. It does none of the rest of the service's work (dynamic limit
-check, hold and its ledger row, audit entry, callback event, Celery). The ratio
-printed is assignments/s ÷ floor at the same concurrency; the target is ≥ 0.5
-with 2 workers.
+the best requisite with the same filters and order by the same index walk
+(SKIP LOCKED), insert order_history, mark the order assigned, bump
+last_used_at, add to the requisite's kept turnover — as ONE SQL statement per
+order, run by pgbench with W clients on a fresh tenant of the same shape. It
+does none of the rest of the service's work (dynamic limit check, hold and its
+ledger row, audit entry, callback event, Celery). The ratio printed is
+assignments/s ÷ floor at the same concurrency; the target is ≥ 0.5 with 2
+workers. With several sizes, the summary also gives each size's assigned/s
+and floor/s as a share of the first size's (issue 21: ≥ 0.7 at 100 000
+against 1 000).
 """
 
 import argparse
@@ -60,7 +65,8 @@ CUSTOMER_CARD = "4111111111111111"  # where PayOut traders pay
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=20000)
-    parser.add_argument("--requisites", type=int, default=1000)
+    parser.add_argument("--requisites", default="1000", help="requisite counts, comma-separated")
+    parser.add_argument("--skip-latency", action="store_true", help="throughput, violations and floor only")
     parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated")
     parser.add_argument("--latency-orders", type=int, default=1000)
     parser.add_argument("--redis-url", default="", help="an existing broker (default: start a redis-server)")
@@ -114,8 +120,34 @@ class Market:
         self.tenant, self.store, self.fiat, self.crypto, self.requisites = tenant, store, fiat, crypto, requisites
 
 
+# Requisite i (0 … count − 1, i = 0 the template) belongs to trader i mod traders; its settings take
+# the limits of kind i mod 10 (see the module doc).
+CLONE_REQUISITES_SQL = """
+INSERT INTO req_traders (tenant_id, trader_id, owner_of_requisites_id, fiat_id, method_id, bank_id, req_number,
+                         req_number_last4, req_number_digest, status, last_used_at, distribution_weight,
+                         trader_priority, is_excluded_from_distribution, created_at, updated_at)
+SELECT r.tenant_id, (%(traders)s::bigint[])[1 + g %% cardinality(%(traders)s::bigint[])], NULL, r.fiat_id,
+       r.method_id, r.bank_id, r.req_number, lpad((g %% 10000)::text, 4, '0'), 'bench-' || g, 'approve', NULL,
+       5, 5, false, r.created_at, r.updated_at
+FROM req_traders r, generate_series(1, %(count)s - 1) g WHERE r.id = %(template)s
+"""
+SETTINGS_SQL = """
+INSERT INTO full_requisites_settings (tenant_id, requisite_id, pay_in, pay_out, lower_limit, upper_limit,
+                                      total_limit, turnover_day_max, turnover_limit_minutes, updated_at)
+SELECT tenant_id, id, true, true, 100, 50000,
+       CASE WHEN %(limits)s AND kind = 3 THEN 12000 END,
+       CASE WHEN NOT %(limits)s OR kind = 3 THEN NULL WHEN kind < 3 THEN 8000 WHEN kind = 4 THEN 30000
+            ELSE 1000000 END,
+       CASE WHEN %(limits)s AND kind = 4 THEN 60 END,
+       now()
+FROM (SELECT id, tenant_id, CASE WHEN id = %(template)s THEN 0
+                                 ELSE split_part(req_number_digest, '-', 2)::int %% 10 END AS kind
+      FROM req_traders WHERE tenant_id = %(tenant)s) numbered
+"""
+
+
 def build_market(label: str, requisite_count: int, *, limits: bool = True) -> "Market":
-    from django.db import transaction
+    from django.db import connection, transaction
     from django.utils import timezone
 
     from accounts.models import User
@@ -128,7 +160,6 @@ def build_market(label: str, requisite_count: int, *, limits: bool = True) -> "M
         CryptoCurrency,
         ExchangeRate,
         FiatCurrency,
-        FullRequisitesSettings,
         Merchant,
         MovementKind,
         PaymentMethod,
@@ -177,28 +208,18 @@ def build_market(label: str, requisite_count: int, *, limits: bool = True) -> "M
             BalanceTraderCryptoHistory(tenant=tenant, balance=balance, trader=balance.trader,
                                        kind=MovementKind.DEPOSIT, amount=funds, balance_after=funds,
                                        description="bench deposit") for balance in balances)
-        requisites = []
-        for i in range(requisite_count):
-            requisite = ReqTrader(tenant=tenant, trader=traders[i % trader_count], fiat=fiat, method=method,
-                                  bank=bank, status="approve", distribution_weight=5)
-            requisite.set_number(f"4{rng.randrange(10**14, 10**15)}{i:05d}")
-            requisites.append(requisite)
-        requisites = ReqTrader.objects.bulk_create(requisites)
-        settings_rows = []
-        for i, requisite in enumerate(requisites):
-            row = FullRequisitesSettings(tenant=tenant, requisite=requisite, pay_in=True, pay_out=True,
-                                         lower_limit=Decimal("100"), upper_limit=Decimal("50000"))
-            kind = i % 10
-            if limits and kind < 3:
-                row.turnover_day_max = Decimal("8000")        # fills after ~8 orders
-            elif limits and kind == 3:
-                row.total_limit = Decimal("12000")
-            elif limits and kind == 4:
-                row.turnover_day_max, row.turnover_limit_minutes = Decimal("30000"), 60
-            elif limits:
-                row.turnover_day_max = Decimal("1000000")
-            settings_rows.append(row)
-        FullRequisitesSettings.objects.bulk_create(settings_rows)
+        # One requisite through the ORM (its number encrypted), the rest copied from it in one statement
+        # (the number does not matter to assignment; its digest, unique per method, is made up): 100 000
+        # requisites take seconds instead of minutes.
+        template = ReqTrader(tenant=tenant, trader=traders[0], fiat=fiat, method=method, bank=bank,
+                             status="approve", distribution_weight=5, trader_priority=5)
+        template.set_number(f"4{rng.randrange(10**14, 10**15)}00000")
+        template.save()
+        with connection.cursor() as cursor:
+            cursor.execute(CLONE_REQUISITES_SQL, {"template": template.pk, "count": requisite_count,
+                                                  "traders": [trader.pk for trader in traders]})
+            cursor.execute(SETTINGS_SQL, {"template": template.pk, "tenant": tenant.pk, "limits": limits})
+        requisites = list(ReqTrader.objects.order_by("pk").values_list("pk", flat=True))
     return Market(tenant, store, fiat, crypto, requisites)
 
 
@@ -258,7 +279,7 @@ def analyze() -> None:
 
     with connection.cursor() as cursor:
         for table in ("incoming_orders", "order_history", "req_traders", "traders", "full_requisites_settings",
-                      "balance_traders", "users"):
+                      "balance_traders", "users", "requisite_turnover"):
             cursor.execute(f"ANALYZE {table}")
 
 
@@ -400,8 +421,15 @@ SELECT
 
 
 def violations(market: Market) -> dict:
+    from django.utils import timezone
+
+    from payments.services import turnover
+    from tenancy.scoping import tenant_context
+
     (day, total, window, holds), = sql_rows(market, VIOLATIONS_SQL)
-    return {"day": day, "total": total, "window": window, "holds": holds}
+    with tenant_context(market.tenant):
+        kept = len(turnover.mismatches(today=turnover.utc_day(timezone.now())))
+    return {"day": day, "total": total, "window": window, "holds": holds, "kept_turnover": kept}
 
 
 def paced_intake(market: Market, count: int, rate: float) -> list[int]:
@@ -428,6 +456,9 @@ def paced_intake(market: Market, count: int, rate: float) -> list[int]:
 
 # --- the floor ---------------------------------------------------------------------------------------------
 
+# The candidate CTE is the workers' search (payments.services.assignment._CANDIDATE_SQL): the order's values
+# come in as scalar subqueries (parameters to the planner), so it walks ix_req_traders_rotation in its order,
+# with the workers' planner setting (enable_sort off, in PGOPTIONS).
 FLOOR_SQL = """
 WITH o AS (
     SELECT id, tenant_id, hash_id, client_id, merchant_id, store_id, fiat_currency_id, crypto_currency_id,
@@ -435,22 +466,23 @@ WITH o AS (
     FROM incoming_orders WHERE status = 'new' ORDER BY created_at LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED
 ), c AS (
     SELECT r.id, r.trader_id, r.method_id, r.bank_id,
-           CASE WHEN o.order_type = 'pay_in' THEN t.pay_in_commission_percent
+           CASE WHEN (SELECT order_type FROM o) = 'pay_in' THEN t.pay_in_commission_percent
                 ELSE t.pay_out_commission_percent END AS percent
-    FROM o, req_traders r
+    FROM req_traders r
     JOIN traders t ON t.id = r.trader_id
     JOIN users u ON u.id = t.user_id
     JOIN full_requisites_settings s ON s.requisite_id = r.id
-    WHERE r.tenant_id = o.tenant_id AND r.fiat_id = o.fiat_currency_id AND r.status = 'approve'
-      AND NOT r.is_excluded_from_distribution AND t.in_work AND u.status <> 'blocked'
-      AND CASE WHEN o.order_type = 'pay_in' THEN t.pay_in AND s.pay_in ELSE t.pay_out AND s.pay_out END
-      AND (s.lower_limit IS NULL OR s.lower_limit <= o.total_fiat)
-      AND (s.upper_limit IS NULL OR s.upper_limit >= o.total_fiat)
-      AND (o.order_type <> 'pay_in' OR EXISTS (
-            SELECT 1 FROM balance_traders b WHERE b.trader_id = r.trader_id AND b.tenant_id = r.tenant_id
-              AND b.fiat_currency_id = o.fiat_currency_id AND b.crypto_currency_id = o.crypto_currency_id
-              AND b.crypto_balance - b.crypto_hold >= o.amount_currency))
-    ORDER BY t.trafic_priority, r.last_used_at NULLS FIRST, r.id
+    LEFT JOIN balance_traders b ON b.trader_id = r.trader_id AND b.tenant_id = r.tenant_id
+      AND b.fiat_currency_id = (SELECT fiat_currency_id FROM o)
+      AND b.crypto_currency_id = (SELECT crypto_currency_id FROM o)
+    WHERE r.tenant_id = (SELECT tenant_id FROM o) AND r.fiat_id = (SELECT fiat_currency_id FROM o)
+      AND r.status = 'approve' AND NOT r.is_excluded_from_distribution AND t.in_work AND u.status <> 'blocked'
+      AND CASE WHEN (SELECT order_type FROM o) = 'pay_in' THEN t.pay_in AND s.pay_in ELSE t.pay_out AND s.pay_out END
+      AND (s.lower_limit IS NULL OR s.lower_limit <= (SELECT total_fiat FROM o))
+      AND (s.upper_limit IS NULL OR s.upper_limit >= (SELECT total_fiat FROM o))
+      AND ((SELECT order_type FROM o) <> 'pay_in'
+           OR b.crypto_balance - b.crypto_hold >= (SELECT amount_currency FROM o))
+    ORDER BY r.trader_priority, r.last_used_at NULLS FIRST, r.id
     LIMIT 1 FOR NO KEY UPDATE OF r SKIP LOCKED
 ), ins AS (
     INSERT INTO order_history (tenant_id, client_id, incoming_order_id, hash_id, trader_id, requisite_id,
@@ -462,13 +494,20 @@ WITH o AS (
         o.total_fiat, o.store_commission, round(o.amount_currency * c.percent / 100, 8), 'pending',
         now() + interval '30 minutes', '', 0, '', now(), now()
     FROM o, c
-    RETURNING incoming_order_id, requisite_id, method_id, bank_id
+    RETURNING incoming_order_id, requisite_id, method_id, bank_id, tenant_id, total_fiat
 ), claimed AS (
     UPDATE incoming_orders SET status = 'assigned', payment_method_id = ins.method_id, bank_id = ins.bank_id,
         last_attempt_at = now(), updated_at = now()
     FROM ins WHERE incoming_orders.id = ins.incoming_order_id RETURNING incoming_orders.id
 ), used AS (
     UPDATE req_traders SET last_used_at = now() FROM ins WHERE req_traders.id = ins.requisite_id RETURNING 1
+), counted AS (
+    INSERT INTO requisite_turnover AS v (requisite_id, tenant_id, total, day, day_total)
+    SELECT requisite_id, tenant_id, total_fiat, (now() AT TIME ZONE 'UTC')::date, total_fiat FROM ins
+    ON CONFLICT (requisite_id) DO UPDATE SET total = v.total + EXCLUDED.total,
+        day_total = CASE WHEN v.day = EXCLUDED.day THEN v.day_total + EXCLUDED.day_total ELSE EXCLUDED.day_total END,
+        day = EXCLUDED.day
+    RETURNING 1
 )
 SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM used);
 """
@@ -482,7 +521,7 @@ def floor(market: Market, order_ids: list[int], clients: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(" ".join(FLOOR_SQL.split()) + "\n")
     env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or "",
-           "PGOPTIONS": f"-c app.tenant_id={market.tenant.pk} -c app.bypass_rls=off"}
+           "PGOPTIONS": f"-c app.tenant_id={market.tenant.pk} -c app.bypass_rls=off -c enable_sort=off"}
     started = time.monotonic()
     result = subprocess.run(
         ["pgbench", "-n", "-h", db.get("HOST") or "127.0.0.1", "-p", str(db.get("PORT") or 5432),
@@ -502,9 +541,50 @@ def floor(market: Market, order_ids: list[int], clients: int) -> dict:
 
 # --- the run -------------------------------------------------------------------------------------------------
 
+def run_one(size: int, workers: int, args, env: dict) -> tuple:
+    """One size and worker count: throughput, latency, violations on a fresh market, then the floor on another."""
+    label = f"[{size} requisites, {workers} worker(s)]"
+    started = time.monotonic()
+    market = build_market(f"r{size}w{workers}", size)
+    order_ids = write_orders(market, args.orders, seed=workers)
+    analyze()
+    queue_messages(market, order_ids)
+    print(f"{label} market built, {len(order_ids)} orders written and queued in "
+          f"{time.monotonic() - started:.1f}s; starting the workers", flush=True)
+    sweeper = Sweeper()
+    sweeper.start()
+    proc = start_workers(workers, env)
+    try:
+        finished = wait_until_worked_off(market, args.timeout, label)
+        done = throughput(market, order_ids)
+        print(f"{label} throughput: {done['assigned']} assigned in {done['seconds']:.1f}s "
+              f"= {done['rate']:.1f}/s ({done['failed']} failed, {done['retried']} retried)", flush=True)
+        lat = []
+        if finished and not args.skip_latency:
+            rate = max(1.0, done["rate"] / 4)
+            latency_ids = paced_intake(market, min(args.latency_orders, int(rate * 20)), rate)
+            wait_until_worked_off(market, args.timeout, label)
+            lat = latencies(market, latency_ids)
+            print(f"{label} latency at {rate:.1f}/s: p50 {percentile(lat, .5):.1f} ms, "
+                  f"p99 {percentile(lat, .99):.1f} ms over {len(lat)} orders", flush=True)
+    finally:
+        sweeper.stopped.set()
+        stop_workers(proc)
+    broken = violations(market)
+    print(f"{label} limit violations: {broken}", flush=True)
+    floor_market = build_market(f"floor{size}w{workers}", size, limits=False)
+    floor_ids = write_orders(floor_market, args.orders, seed=workers)
+    analyze()
+    base = floor(floor_market, floor_ids, workers)
+    print(f"{label} floor (pgbench, {workers} clients): {base['assigned']} assigned, "
+          f"{base['rate']:.1f}/s\n", flush=True)
+    return size, workers, done, lat, broken, base
+
+
 def main() -> None:
     args = parse_args()
     worker_counts = [int(w) for w in args.workers.split(",")]
+    sizes = [int(n) for n in args.requisites.split(",")]
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         sys.exit("Set DATABASE_URL to a scratch PostgreSQL database.")
     if not shutil.which("pgbench"):
@@ -520,54 +600,25 @@ def main() -> None:
     refuse_foreign_open_orders()
     db = urlsplit(os.environ["DATABASE_URL"])
     print(f"database {unquote(db.path[1:])} on {db.hostname}, broker {broker}, {os.cpu_count()} CPUs", flush=True)
-    print(f"{args.orders} orders, {args.requisites} requisites, workers {worker_counts}\n")
+    print(f"{args.orders} orders, requisites {sizes}, workers {worker_counts}\n")
     results = []
     try:
-        for workers in worker_counts:
-            market = build_market(f"w{workers}", args.requisites)
-            started = time.monotonic()
-            order_ids = write_orders(market, args.orders, seed=workers)
-            analyze()
-            queue_messages(market, order_ids)
-            print(f"[{workers} worker(s)] {len(order_ids)} orders written and queued in "
-                  f"{time.monotonic() - started:.1f}s; starting the workers", flush=True)
-            sweeper = Sweeper()
-            sweeper.start()
-            proc = start_workers(workers, env)
-            label = f"[{workers} worker(s)]"
-            try:
-                finished = wait_until_worked_off(market, args.timeout, label)
-                done = throughput(market, order_ids)
-                print(f"{label} throughput: {done['assigned']} assigned in {done['seconds']:.1f}s "
-                      f"= {done['rate']:.1f}/s ({done['failed']} failed, {done['retried']} retried)", flush=True)
-                lat = []
-                if finished:
-                    rate = max(1.0, done["rate"] / 4)
-                    latency_ids = paced_intake(market, min(args.latency_orders, int(rate * 20)), rate)
-                    wait_until_worked_off(market, args.timeout, label)
-                    lat = latencies(market, latency_ids)
-                    print(f"{label} latency at {rate:.1f}/s: p50 {percentile(lat, .5):.1f} ms, "
-                          f"p99 {percentile(lat, .99):.1f} ms over {len(lat)} orders", flush=True)
-            finally:
-                sweeper.stopped.set()
-                stop_workers(proc)
-            broken = violations(market)
-            print(f"{label} limit violations: {broken}", flush=True)
-            floor_market = build_market(f"floor{workers}", args.requisites, limits=False)
-            floor_ids = write_orders(floor_market, args.orders, seed=workers)
-            analyze()
-            base = floor(floor_market, floor_ids, workers)
-            print(f"{label} floor (pgbench, {workers} clients): {base['assigned']} assigned, "
-                  f"{base['rate']:.1f}/s\n", flush=True)
-            results.append((workers, done, lat, broken, base))
+        for size in sizes:
+            for workers in worker_counts:
+                results.append(run_one(size, workers, args, env))
     finally:
         if redis_proc:
             redis_proc.terminate()
             redis_proc.wait()
-    print("workers  assigned/s  p50 ms  p99 ms  violations  floor/s  ratio")
-    for workers, done, lat, broken, base in results:
-        print(f"{workers:>7}  {done['rate']:>10.1f}  {percentile(lat, .5):>6.1f}  {percentile(lat, .99):>6.1f}  "
-              f"{sum(broken.values()):>10}  {base['rate']:>7.1f}  {done['rate'] / base['rate']:>5.2f}")
+    print("requisites  workers  assigned/s  p50 ms  p99 ms  violations  floor/s  ratio  assigned/s ×first  "
+          "floor/s ×first")
+    first = {}
+    for size, workers, done, lat, broken, base in results:
+        ref_done, ref_base = first.setdefault(workers, (done["rate"], base["rate"]))
+        print(f"{size:>10}  {workers:>7}  {done['rate']:>10.1f}  {percentile(lat, .5):>6.1f}  "
+              f"{percentile(lat, .99):>6.1f}  {sum(broken.values()):>10}  {base['rate']:>7.1f}  "
+              f"{done['rate'] / base['rate']:>5.2f}  {done['rate'] / ref_done:>17.2f}  "
+              f"{base['rate'] / ref_base:>14.2f}")
 
 
 if __name__ == "__main__":

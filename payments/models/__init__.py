@@ -22,7 +22,14 @@ from .reference import (
     PaymentMethod,
     TimeZone,
 )
-from .traders import FullRequisitesSettings, OwnerOfRequisites, ReqTrader, RequisiteStatus, Trader
+from .traders import (
+    FullRequisitesSettings,
+    OwnerOfRequisites,
+    ReqTrader,
+    RequisiteStatus,
+    RequisiteTurnover,
+    Trader,
+)
 
 __all__ = [
     "AmountMismatch",
@@ -52,6 +59,7 @@ __all__ = [
     "PaymentMethod",
     "ReqTrader",
     "RequisiteStatus",
+    "RequisiteTurnover",
     "StoreStatus",
     "Trader",
     "TimeZone",

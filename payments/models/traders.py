@@ -120,6 +120,9 @@ class ReqTrader(TenantScopedModel):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     distribution_weight = models.PositiveSmallIntegerField(
         help_text="Copied from the trader's traffic priority; staff may override it.")
+    # The trader's `trafic_priority`, kept here (never overridden) so that assignment walks one index of this
+    # table in its order: priority, then least recently used (services.traders.set_trafic_priority syncs it).
+    trader_priority = models.PositiveSmallIntegerField(default=5, editable=False)
     is_excluded_from_distribution = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -133,6 +136,11 @@ class ReqTrader(TenantScopedModel):
             # Assignment's candidate search: currency, method, bank, status, then round-robin by last_used_at.
             models.Index(fields=["tenant", "fiat", "method", "bank", "status", "last_used_at"],
                          name="ix_req_traders_lookup"),
+            # Assignment walks this in the seed's order and stops at the first free requisite that fits
+            # (payments.services.assignment): the cost of a search does not grow with the requisites.
+            models.Index(F("tenant"), F("fiat"), F("trader_priority"), F("last_used_at").asc(nulls_first=True),
+                         F("id"), name="ix_req_traders_rotation",
+                         condition=Q(status="approve", is_excluded_from_distribution=False)),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=RequisiteStatus.values), name="req_traders_status_valid"),
@@ -143,6 +151,11 @@ class ReqTrader(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.masked_number} ({self.pk})" if self.pk else self.masked_number
+
+    def save(self, *args, **kwargs):
+        if self._state.adding and self.trader_id is not None:
+            self.trader_priority = self.trader.trafic_priority
+        super().save(*args, **kwargs)
 
     @property
     def masked_number(self) -> str:
@@ -201,3 +214,29 @@ class FullRequisitesSettings(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"settings of requisite {self.requisite_id}"
+
+
+class RequisiteTurnover(TenantScopedModel):
+    """What the dynamic limits of a requisite need, kept up to date: its turnover over its lifetime and on
+    its latest day (UTC), counted as the limits count it (orders not cancelled, failed or expired; a
+    confirmed amount instead of the requested one).
+
+    Written with the order changes that move it, in their transaction (payments.services.turnover): the
+    assignment that adds an order, and every status change of an order (cancel, expiry, failure,
+    completion at another amount). `day_total` is the turnover of `day`; on a later day it counts as zero.
+    A narrow row of its own, so the hot requisite row and the settings staff edit are not rewritten.
+    """
+
+    requisite = models.OneToOneField(ReqTrader, on_delete=models.CASCADE, primary_key=True,
+                                     related_name="turnover")
+    total = FiatAmountField(default=0)
+    day = models.DateField(null=True, blank=True)
+    day_total = FiatAmountField(default=0)
+
+    class Meta:
+        db_table = "requisite_turnover"
+        verbose_name = "requisite turnover"
+        verbose_name_plural = "requisite turnovers"
+
+    def __str__(self) -> str:
+        return f"turnover of requisite {self.requisite_id}"

@@ -9,12 +9,20 @@ One short transaction per order, all or nothing:
 2. Find and lock the best requisite (`_CANDIDATE_SQL`): an approved requisite of
    a trader in work, in the order's currency, method and bank, whose switches
    allow the order type and whose static limits take the amount, ordered by
-   the trader's `trafic_priority`, then `last_used_at` (NULLS FIRST: round-robin),
+   the trader's `trafic_priority` (kept on the requisite as `trader_priority`),
+   then `last_used_at` (NULLS FIRST: round-robin),
    `LIMIT 1 FOR UPDATE OF r SKIP LOCKED` (the NO KEY UPDATE strength, as for the
    order: we change no key, so rows that merely reference the requisite or the
-   order are never blocked by our locks).
-3. Check the dynamic limits against `order_history` *after* the lock, in a new
-   statement: holding the requisite's row lock serialises every assignment to
+   order are never blocked by our locks). PostgreSQL walks the index
+   `ix_req_traders_rotation` in that order and stops at the first requisite that
+   fits and is free, so the rows it reads do not grow with the number of
+   requisites (issue 21; planned for each order's values, see
+   `_plan_the_search_for_its_values`).
+3. Check the dynamic limits *after* the lock, in a new statement, from the
+   requisite's kept turnover (`requisite_turnover`, payments.services.turnover:
+   lifetime and today's sums, exact because every change of what counts writes
+   it in its own transaction) and, for a rolling window, the window's orders in
+   `order_history`: holding the requisite's row lock serialises every assignment to
    it, and in READ COMMITTED each statement sees what the previous holder
    committed. (REPEATABLE READ or SERIALIZABLE would be the textbook answer; the
    row lock gives the same guarantee here without serialization failures to retry, and
@@ -23,10 +31,13 @@ One short transaction per order, all or nothing:
    most ASSIGNMENT_MAX_CANDIDATES in one attempt, and goes to the back of its
    round (`last_used_at` = now, as if it had taken its turn): requisites that hit
    their limits stop being used and so sort first, and would otherwise be
-   locked and checked by every order before any other.
+   locked and checked by every order before any other (a full requisite costs
+   one check per round, which is why the limits are not a filter of the walk).
 4. Write `order_history` (with its hold amount), mark the incoming order
    `assigned` (compare-and-swap), bump `last_used_at`, place the hold on the
-   balance row the search locked (payments.services.ledger), audit, and write
+   balance row the search locked (payments.services.ledger), add the amount to
+   the requisite's kept turnover (after the balance rows, the order execution
+   takes them in too), audit, and write
    the store's callback event — or, when nothing fits, count a failed attempt:
    `retrying` with a growing, jittered delay in `next_attempt_at`, or `failed`
    after ASSIGNMENT_MAX_ATTEMPTS. The first claim of an order also writes its
@@ -59,7 +70,7 @@ import logging
 import random
 import time as time_module
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
 from functools import partial
@@ -78,7 +89,7 @@ from payments.models.fields import CRYPTO_PLACES, FIAT_PLACES
 from tenancy.models import Tenant
 from tenancy.scoping import current_tenant_id, tenant_context
 
-from . import dispatch, ledger
+from . import dispatch, ledger, turnover
 from .audit_trail import entry, record, record_all
 
 logger = logging.getLogger(__name__)
@@ -190,6 +201,7 @@ def _assign_locked(order_id: int, now: datetime, claim: datetime | None = None) 
                                 next_attempt_at=order.next_attempt_at)
     tried: list[int] = []
     reason = NO_CANDIDATE
+    _plan_the_search_for_its_values()
     for _ in range(max(1, settings.ASSIGNMENT_MAX_CANDIDATES)):
         candidate = _lock_best_candidate(order, exclude=tried)
         if candidate is None:
@@ -261,6 +273,13 @@ def _touch_requisite(requisite_id: int, now: datetime) -> None:
 
 
 # The candidate search (step 2 above). {placeholders} are filled from fixed fragments only; values are parameters.
+# PostgreSQL walks ix_req_traders_rotation (tenant, currency, priority, last_used_at NULLS FIRST, id, over the
+# approved requisites not excluded) in this ORDER BY and joins each requisite's trader, user, settings (and
+# PayIn: balance) by key, stopping at the first that passes every filter and is not locked: the rows read do
+# not grow with the number of requisites. The turnover limits are not filtered here but checked on the
+# locked candidate from its turnover row (`_dynamic_limit_exceeded`): a requisite that is full then goes to
+# the back of its round, so it costs one check per round, where a filter would leave it at the front of the
+# index (it is never used) for every later search to walk past.
 _CANDIDATE_SQL = """
 SELECT c.*, pm.code, bk.name FROM (
 SELECT r.id, r.trader_id, r.method_id, r.bank_id, t.{commission_column},
@@ -280,7 +299,7 @@ WHERE r.tenant_id = %(tenant)s
   AND (s.lower_limit IS NULL OR s.lower_limit <= CAST(%(amount)s AS NUMERIC))
   AND (s.upper_limit IS NULL OR s.upper_limit >= CAST(%(amount)s AS NUMERIC))
   {extra_filters}
-ORDER BY t.trafic_priority ASC, r.last_used_at ASC NULLS FIRST, r.id ASC
+ORDER BY r.trader_priority ASC, r.last_used_at ASC NULLS FIRST, r.id ASC
 LIMIT 1
 {locking}
 ) c
@@ -299,6 +318,23 @@ _NO_BALANCE_COLUMNS = ", ".join(f"NULL AS b_{name}" for name in _BALANCE_FIELDS)
 _BALANCE_JOIN = """JOIN balance_traders b ON b.trader_id = r.trader_id AND b.tenant_id = r.tenant_id
   AND b.fiat_currency_id = %(fiat)s AND b.crypto_currency_id = %(crypto)s
   AND b.crypto_balance - b.crypto_hold >= CAST(%(crypto_amount)s AS NUMERIC)"""
+
+
+def _plan_the_search_for_its_values() -> None:
+    """Have PostgreSQL walk the index for the candidate search (settings of this transaction only).
+
+    The walk reads a few rows, but the planner cannot know it: it estimates how many requisites pass
+    every filter (trader, user, settings, balance) from independent column statistics, often a handful
+    out of 100 000, and then finds joining them all and sorting the few cheaper than walking the index
+    in order — seconds at 100 000 requisites, where the walk takes a millisecond. `enable_sort = off`
+    leaves it the walk (a sort is still made where nothing else can give the order; nothing later in
+    the assignment sorts). `plan_cache_mode = force_custom_plan`: psycopg prepares a statement run often
+    (DATABASE_PREPARE_THRESHOLD), and a generic plan would not know the tenant and currency either.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+                           "set_config('enable_sort', 'off', true)")
 
 
 def _lock_best_candidate(order: IncomingOrder, *, exclude: list[int]) -> Candidate | None:
@@ -372,18 +408,25 @@ def _day_start(now: datetime) -> datetime:
     return datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
 
 
-# The requisite's turnover: all time, since 00:00 UTC, and over the rolling window (the orders that count).
-_TURNOVER_SQL = f"""
-SELECT SUM(amount),
-       SUM(CASE WHEN created_at >= %(day_start)s THEN amount END),
-       SUM(CASE WHEN created_at >= %(window_start)s THEN amount END)
-FROM (SELECT COALESCE(confirmed_fiat, total_fiat) AS amount, created_at FROM order_history
-      WHERE requisite_id = %(requisite)s AND status NOT IN ({_sql_list(NOT_COUNTED)}) {{since}}) counted
+# The locked requisite's turnover (payments.services.turnover), and when needed the rolling window's and
+# the day's from order_history (the window's few orders; the day's only when another worker's clock has
+# already moved the row to a later day).
+_TURNOVER_SQL = """
+SELECT v.total, v.day, v.day_total, {window}, {day}
+FROM (SELECT 1 AS one) k LEFT JOIN requisite_turnover v ON v.requisite_id = %(requisite)s
+"""
+_COUNTED_SINCE_SQL = f"""(SELECT SUM(COALESCE(confirmed_fiat, total_fiat)) FROM order_history
+   WHERE requisite_id = %(requisite)s AND status NOT IN ({_sql_list(NOT_COUNTED)}) AND created_at >= %({{since}})s)
 """  # noqa: S608 (status constants from the enums, no input)
 
 
 def _dynamic_limit_exceeded(candidate: Candidate, order: IncomingOrder, now: datetime) -> str:
-    """Why the locked candidate cannot take `order` (empty: it can), from what is committed now."""
+    """Why the locked candidate cannot take `order` (empty: it can), from what is committed now.
+
+    Its turnover row changes only in transactions that hold the requisite's lock (assignment) or that
+    lower it or settle an order (payments.services.turnover): read after the lock, in a new statement,
+    it is exact, as the sums over order_history were.
+    """
     if not candidate.has_dynamic_limits:
         return ""
     day_start = _day_start(now)
@@ -391,14 +434,19 @@ def _dynamic_limit_exceeded(candidate: Candidate, order: IncomingOrder, now: dat
     if candidate.turnover_limit_minutes and candidate.turnover_day_max is not None:
         window_start = now - timedelta(minutes=candidate.turnover_limit_minutes)
     adapt = connection.ops.adapt_datetimefield_value
-    params = {"day_start": adapt(day_start), "window_start": adapt(window_start or now),
-              "requisite": candidate.requisite_id}
-    since = ""
-    if candidate.total_limit is None:  # only the day and the window count: the index skips older orders
-        since, params["since"] = "AND created_at >= %(since)s", adapt(min(day_start, window_start or day_start))
+    params = {"requisite": candidate.requisite_id, "day_start": adapt(day_start),
+              "window_start": adapt(window_start or now)}
+    window_sql = _COUNTED_SINCE_SQL.format(since="window_start") if window_start else "NULL"
+    day_sql = _COUNTED_SINCE_SQL.format(since="day_start")
     with connection.cursor() as cursor:
-        cursor.execute(_TURNOVER_SQL.format(since=since), params)
-        total, day, window = (_fiat(value) for value in cursor.fetchone())
+        cursor.execute(_TURNOVER_SQL.format(window=window_sql, day="NULL"), params)
+        total, stored_day, stored_day_total, window, _ = cursor.fetchone()
+        kept = turnover.Turnover(_fiat(total), _date(stored_day), _fiat(stored_day_total))
+        day = kept.on(turnover.utc_day(now))
+        if day is None and candidate.turnover_day_max is not None:  # the row is on a later day than our clock
+            cursor.execute(_TURNOVER_SQL.format(window="NULL", day=day_sql), params)
+            day = cursor.fetchone()[4]
+    total, day, window = kept.total, _fiat(day), _fiat(window)
     requested = order.total_fiat
     checks = (
         ("daily turnover", candidate.turnover_day_max, day),
@@ -411,6 +459,13 @@ def _dynamic_limit_exceeded(candidate: Candidate, order: IncomingOrder, now: dat
             return (f"Requisite {candidate.requisite_id}: {label} {used} + {requested} "
                     f"would exceed its limit {cap}.")
     return ""
+
+
+def _date(value):
+    """A date read by raw SQL (SQLite hands back text)."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
 
 
 def trader_commission(amount_currency: Decimal, percent: Decimal) -> Decimal:
@@ -447,6 +502,9 @@ def _record_assignment(claimed: _ClaimedOrder, candidate: Candidate, now: dateti
         # PayIn: cannot happen, the trader's balance is locked and checked by the search. PayOut: the
         # store's balance does not cover the payout, which no other requisite changes.
         raise _StopAttempt(f"The hold could not be placed: {exc}") from exc
+    # After the hold (balance rows before the turnover row, as in execution's status changes).
+    turnover.add(tenant_id=order.tenant_id, requisite_id=candidate.requisite_id, created_at=now,
+                 amount=order.total_fiat)
     record_all([
         entry(action="order.hold_placed", target=assigned, description=f"Hold of {assigned.hold_amount} for {assigned}",
               details={"hold_amount": assigned.hold_amount, "order_type": assigned.order_type}),

@@ -36,7 +36,7 @@ from tenancy import authz
 from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
-from . import ledger
+from . import ledger, turnover
 from .audit_trail import record
 from .locks import default_fiat_credit_limit, lock_appeal, lock_order
 from .receipts import CheckedFile, check_upload
@@ -138,6 +138,7 @@ def _change_status(order: OrderHistory, new: str, *, actor, action: str, descrip
     old = order.status
     if not can_transition(old, new):
         raise _refuse(order, new)
+    old_confirmed = order.confirmed_fiat
     updates = {**(updates or {}), "status": new, "updated_at": timezone.now()}
     changed = OrderHistory.objects.unscoped().filter(pk=order.pk, tenant_id=order.tenant_id, status=old).update(
         **updates)
@@ -145,6 +146,8 @@ def _change_status(order: OrderHistory, new: str, *, actor, action: str, descrip
         raise ConflictError("The order changed meanwhile; reload it and try again.", code="order_changed")
     for name, value in updates.items():
         setattr(order, name, value)
+    # What the requisite's limits count moves with the order, in this transaction, after the ledger's locks.
+    turnover.record_change(order, old_status=old, old_confirmed=old_confirmed)
     record(action=action, target=order, actor=actor, description=description,
            details={"changes": {"status": {"old": old, "new": new}}, **(details or {})})
     enqueue_order_event(incoming_order=order.incoming_order, event_type=EVENT_FOR_STATUS[new])

@@ -98,7 +98,7 @@ def set_trafic_priority(*, trader: Trader, trafic_priority: int, actor=None) -> 
     locked.save(update_fields=["trafic_priority", "updated_at"])
     requisites = ReqTrader.objects.unscoped().filter(tenant_id=trader.tenant_id, trader_id=trader.pk)
     requisite_ids = list(requisites.order_by("pk").values_list("pk", flat=True))
-    synced = requisites.update(distribution_weight=trafic_priority)
+    synced = requisites.update(distribution_weight=trafic_priority, trader_priority=trafic_priority)
     trader.trafic_priority = trafic_priority
     record(action="trader.priority_changed", target=locked, actor=actor,
            description=f"Traffic priority {old} → {trafic_priority}; {synced} requisite weight(s) re-synced",

@@ -24,6 +24,7 @@ from payments.models import (
 )
 from payments.services import merchants as merchant_services
 from payments.services import requisites as requisite_services
+from payments.services import turnover
 from tenancy.authz.permissions import ADMIN_FLAGS, SUPPORT_FLAGS
 from tenancy.models import AdminProfile, Membership, Role, SupportProfile
 
@@ -120,7 +121,10 @@ def make_assigned_order(store, requisite, *, status=OrderHistory.Status.PENDING,
               "amount_currency": incoming.amount_currency, "total_fiat": incoming.total_fiat,
               "store_commission": incoming.store_commission, "trader_commission": Decimal("0.1"),
               "status": status, "expires_at": timezone.now() + timedelta(minutes=30), **overrides}
-    return OrderHistory.objects.create(**values)
+    order = OrderHistory.objects.create(**values)
+    # Written directly (not by assignment): the requisite's kept turnover is recounted from order_history.
+    turnover.recount([requisite.pk], today=turnover.utc_day(timezone.now()))
+    return order
 
 
 def make_staff(tenant, flags, *, kind: str | None = None, password: str | None = None):

@@ -4,7 +4,7 @@ These run on SQLite and PostgreSQL; the races are in test_assignment_concurrency
 and the crashed worker and the Redis outage in test_assignment_faults.py.
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,12 +21,13 @@ from payments.models import (
     OrderHistory,
     OrderType,
     ReqTrader,
+    RequisiteTurnover,
 )
-from payments.services import assignment, ledger
+from payments.services import assignment, execution, ledger, traders, turnover
 from payments.services.assignment import Outcome, assign_incoming_order, sweep_due_orders
 
 from .assignment_support import make_funded_requisite, make_open_order, set_limits
-from .factories import make_assigned_order, make_store
+from .factories import make_assigned_order, make_staff, make_store
 
 pytestmark = pytest.mark.usefixtures("in_tenant")
 
@@ -397,3 +398,77 @@ def test_the_batch_task_assigns_each_order_and_an_unknown_id_does_not_stop_the_r
 
     assert set(IncomingOrder.objects.filter(pk__in=[o.pk for o in orders]).values_list("status", flat=True)) == {
         IncomingOrder.Status.ASSIGNED}
+
+
+# --- the kept turnover (payments.services.turnover) and the priority on the requisite -------------------
+
+def kept(requisite) -> RequisiteTurnover:
+    return RequisiteTurnover.objects.get(requisite=requisite)
+
+
+def test_the_kept_turnover_follows_assignment_cancel_expiry_and_a_confirmed_amount(refs, store, tenant):
+    requisite = make_funded_requisite(refs)
+    orders = [assign(make_open_order(store, fiat=Decimal(fiat))).order for fiat in ("1000.00", "700.00", "300.00")]
+    assert (kept(requisite).total, kept(requisite).day_total) == (Decimal("2000.00"), Decimal("2000.00"))
+    assert kept(requisite).day == timezone.now().astimezone(UTC).date()
+
+    execution.cancel_order(order=orders[0])
+    execution.confirm_order(order=orders[1], actor=requisite.trader.user, confirmed_fiat=Decimal("650.00"))
+    OrderHistory.objects.filter(pk=orders[2].pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert execution.expire_due_orders() == 1
+
+    assert (kept(requisite).total, kept(requisite).day_total) == (Decimal("650.00"), Decimal("650.00"))
+    staff = make_staff(tenant, {"can_manage_orders"})
+    execution.set_order_status_by_staff(order=orders[2], status=OrderHistory.Status.COMPLETED, actor=staff,
+                                        reason="paid late", confirmed_fiat=Decimal("310.00"))
+    assert (kept(requisite).total, kept(requisite).day_total) == (Decimal("960.00"), Decimal("960.00"))
+    assert turnover.mismatches(today=turnover.utc_day(timezone.now())) == []
+
+
+def test_the_day_rolls_over_at_midnight_utc_and_a_change_to_yesterdays_order_moves_only_the_total(
+        refs, store, monkeypatch):
+    requisite = make_funded_requisite(refs, priority=1, limits={"turnover_day_max": Decimal("1500.00")})
+    spare = make_funded_requisite(refs, priority=5)
+    today = timezone.now().astimezone(UTC).date()
+    late_yesterday = datetime.combine(today, time.min, tzinfo=UTC) - timedelta(seconds=30)
+    monkeypatch.setattr(assignment.timezone, "now", lambda: late_yesterday)
+    yesterdays = assign(make_open_order(store, fiat=Decimal("1000.00"))).order
+    over = assign(make_open_order(store, fiat=Decimal("1000.00"))).order
+    monkeypatch.undo()
+    assert (yesterdays.requisite_id, over.requisite_id) == (requisite.pk, spare.pk)
+    assert (kept(requisite).day, kept(requisite).day_total) == (today - timedelta(days=1), Decimal("1000.00"))
+
+    after_midnight = assign(make_open_order(store, fiat=Decimal("1000.00"))).order  # a new day: 0 so far
+
+    assert after_midnight.requisite_id == requisite.pk
+    assert (kept(requisite).day, kept(requisite).day_total, kept(requisite).total) == (
+        today, Decimal("1000.00"), Decimal("2000.00"))
+    execution.cancel_order(order=yesterdays)
+    assert (kept(requisite).day, kept(requisite).day_total, kept(requisite).total) == (
+        today, Decimal("1000.00"), Decimal("1000.00"))
+    assert turnover.mismatches(today=today) == []
+
+
+def test_a_row_already_on_a_later_day_than_this_workers_clock_is_checked_from_order_history(refs, store):
+    # Another worker whose clock is past midnight moved the row to tomorrow: today's turnover is then
+    # summed from order_history (1000), not taken as zero.
+    requisite = make_funded_requisite(refs, priority=1, limits={"turnover_day_max": Decimal("1500.00")})
+    spare = make_funded_requisite(refs, priority=5)
+    make_assigned_order(store, requisite, total_fiat=Decimal("1000.00"))
+    tomorrow = timezone.now().astimezone(UTC).date() + timedelta(days=1)
+    RequisiteTurnover.objects.filter(requisite=requisite).update(day=tomorrow, day_total=Decimal("0.00"))
+
+    result = assign(make_open_order(store, fiat=Decimal("1000.00")))
+
+    assert result.order.requisite_id == spare.pk
+
+
+def test_a_new_priority_is_copied_to_the_requisites_and_orders_the_search(refs, store):
+    first = make_funded_requisite(refs, priority=1)
+    second = make_funded_requisite(refs, priority=2)
+    assert ReqTrader.objects.get(pk=first.pk).trader_priority == 1
+
+    traders.update_trader(trader=first.trader, changes={"trafic_priority": 3})
+
+    assert ReqTrader.objects.get(pk=first.pk).trader_priority == 3
+    assert assign(make_open_order(store)).order.requisite_id == second.pk

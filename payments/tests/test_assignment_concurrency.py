@@ -2,9 +2,13 @@
 
 Every order is handed to the workers more than once (duplicate deliveries), and
 orders that find no room are retried at once (no delay) until they fail.
+
+Each runs twice: alone, and beside 100 000 other requisites of the currency (`background`, written in
+one INSERT, at a lower priority): the search walks the same index past them, and the rules must hold.
 """
 
 import queue
+import random
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -13,20 +17,37 @@ from decimal import Decimal
 import pytest
 from django.db import connections
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from audit.models import AuditLog
 from payments.errors import ConflictError
 from payments.models import BalanceTrader, CallbackEvent, IncomingOrder, OrderHistory
+from payments.services import execution
+from payments.services import turnover as turnover_service
 from payments.services.assignment import Outcome, assign_incoming_order
 from payments.services.orders import cancel_incoming_order
 from tenancy.scoping import tenant_context
 
-from .assignment_support import make_funded_requisite, make_open_order
-from .factories import make_reference_data, make_store
+from .assignment_support import add_requisites_in_bulk, make_funded_requisite, make_open_order
+from .factories import make_reference_data, make_staff, make_store
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 WORKERS = 4
+BACKGROUND_PRIORITY = 9
+
+
+@pytest.fixture(params=[0, 100_000], ids=["alone", "beside-100k"])
+def background(request):
+    """How many requisites of priority BACKGROUND_PRIORITY to add beside a test's own (call it in the tenant)."""
+    return request.param
+
+
+def add_background(refs, count: int) -> set[int]:
+    """The background's trader ids (none when `count` is 0)."""
+    if not count:
+        return set()
+    return {trader.pk for trader in add_requisites_in_bulk(refs, count, priority=BACKGROUND_PRIORITY)}
 
 
 @pytest.fixture
@@ -89,13 +110,20 @@ def assert_assigned_once(tenant) -> None:
     assert len(audited) == assigned_count
 
 
-def test_tight_limits_are_never_exceeded_and_are_filled_exactly(tenant, settings, no_delay):
+def assert_kept_turnover_is_exact() -> None:
+    """Every requisite's kept turnover (payments.services.turnover) equals order_history's recomputation."""
+    assert turnover_service.mismatches(today=turnover_service.utc_day(timezone.now())) == []
+
+
+def test_tight_limits_are_never_exceeded_and_are_filled_exactly(tenant, settings, no_delay, background):
     # Orders of 1 000 THB against: two requisites of 3 000 a day (3 orders each), one of 2 000 over its
-    # lifetime (2), one of 1 000 in any 30 minutes (1) — 9 fit, the other 7 of the 16 must fail.
+    # lifetime (2), one of 1 000 in any 30 minutes (1) — 9 fit, the other 7 of the 16 must fail (alone),
+    # or go to the background's requisites, which come after these four (beside 100 000).
     settings.ASSIGNMENT_MAX_ATTEMPTS = 15
     with tenant_context(tenant):
         refs = make_reference_data()
         store = make_store(refs)[0]
+        background_traders = add_background(refs, background)
         caps = {}
         for limits, cap in (({"turnover_day_max": Decimal("3000.00")}, "3000.00"),
                             ({"turnover_day_max": Decimal("3000.00")}, "3000.00"),
@@ -107,22 +135,31 @@ def test_tight_limits_are_never_exceeded_and_are_filled_exactly(tenant, settings
     work_off(orders, tenant.pk, copies=2)
 
     with tenant_context(tenant):
-        turnover = dict(OrderHistory.objects.values("requisite").annotate(s=Sum("total_fiat"))
-                        .values_list("requisite", "s"))
-        assert turnover == caps  # never above a cap, and every cap used up
+        turnover = dict(OrderHistory.objects.exclude(trader_id__in=background_traders).values("requisite")
+                        .annotate(s=Sum("total_fiat")).values_list("requisite", "s"))
         statuses = Counter(IncomingOrder.objects.values_list("status", flat=True))
-        assert statuses == {"assigned": 9, "failed": 7}
-        failed = IncomingOrder.objects.filter(status=IncomingOrder.Status.FAILED)
-        assert all(order.failure_reason.startswith("Not assigned after 15 attempts.") for order in failed)
+        if background:
+            # Never above a cap; an order finding the four full or busy went to the background.
+            assert all(turnover.get(pk, 0) <= cap for pk, cap in caps.items()), (turnover, caps)
+            assert statuses == {"assigned": 16}
+            assert OrderHistory.objects.filter(trader_id__in=background_traders).count() == 16 - sum(
+                cap for cap in turnover.values()) / 1000
+        else:
+            assert turnover == caps  # never above a cap, and every cap used up
+            assert statuses == {"assigned": 9, "failed": 7}
+            failed = IncomingOrder.objects.filter(status=IncomingOrder.Status.FAILED)
+            assert all(order.failure_reason.startswith("Not assigned after 15 attempts.") for order in failed)
+        assert_kept_turnover_is_exact()
     assert_assigned_once(tenant)
 
 
-def test_round_robin_spreads_orders_evenly_within_a_priority(tenant):
+def test_round_robin_spreads_orders_evenly_within_a_priority(tenant, background):
     with tenant_context(tenant):
         refs = make_reference_data()
         store = make_store(refs)[0]
         first = [make_funded_requisite(refs, priority=5) for _ in range(WORKERS)]
         backup = [make_funded_requisite(refs, priority=9) for _ in range(2)]
+        background_traders = add_background(refs, background)
         orders = [make_open_order(store, fiat=Decimal("200.00")).pk for _ in range(40)]
 
     outcomes = work_off(orders, tenant.pk, copies=2)
@@ -133,17 +170,20 @@ def test_round_robin_spreads_orders_evenly_within_a_priority(tenant):
     # A worker holds at most one requisite at a time, so one of the WORKERS priority-5 requisites is
     # always free for the others: priority 9 is never reached.
     assert not any(per_requisite[r.pk] for r in backup)
+    with tenant_context(tenant):
+        assert not OrderHistory.objects.filter(trader_id__in=background_traders).exists()
     shares = [per_requisite[r.pk] for r in first]
     assert sum(shares) == 40 and max(shares) - min(shares) <= 3, shares  # 10 each, give or take a lock
     assert_assigned_once(tenant)
 
 
-def test_a_cancel_racing_the_assignment_leaves_one_consistent_outcome(tenant, no_delay):
+def test_a_cancel_racing_the_assignment_leaves_one_consistent_outcome(tenant, no_delay, background):
     with tenant_context(tenant):
         refs = make_reference_data()
         store = make_store(refs)[0]
         for _ in range(3):
             make_funded_requisite(refs)
+        add_background(refs, background)
         orders = [make_open_order(store, fiat=Decimal("300.00")) for _ in range(30)]
     refused: list[int] = []
 
@@ -167,3 +207,69 @@ def test_a_cancel_racing_the_assignment_leaves_one_consistent_outcome(tenant, no
             assert order.status in ("assigned", "cancelled")
             assert (order.status == "assigned") == (order.pk in assigned) == (order.pk in refused)
     assert_assigned_once(tenant)
+
+
+def test_the_kept_turnover_is_exact_after_a_mixed_run(tenant, no_delay, background):
+    # Workers assign while another thread cancels, confirms (at the amount or another), expires and
+    # completes late the orders they assign: every change of what counts races the assignments.
+    with tenant_context(tenant):
+        refs = make_reference_data()
+        store = make_store(refs)[0]
+        for limits in ({"turnover_day_max": Decimal("6000.00")}, {"total_limit": Decimal("7000.00")},
+                       {"turnover_day_max": Decimal("5000.00"), "turnover_limit_minutes": 30}, {}, {}):
+            make_funded_requisite(refs, limits=limits)
+        add_background(refs, background)
+        staff = make_staff(tenant, {"can_manage_orders"})
+        rng = random.Random(21)
+        orders = [make_open_order(store, fiat=Decimal(rng.randrange(200, 1500))).pk for _ in range(60)]
+    done = threading.Event()
+    churned: Counter = Counter()
+    errors: list[BaseException] = []
+
+    def churn():
+        step = 0
+        try:
+            with tenant_context(tenant):
+                while not done.is_set() or OrderHistory.objects.filter(status="pending").exists():
+                    order = OrderHistory.objects.filter(status__in=["pending", "expired"]).order_by("?").first()
+                    if order is None:
+                        done.wait(0.01)  # the workers have not assigned the next one yet
+                        continue
+                    step += 1
+                    try:
+                        if order.status == "expired":
+                            execution.set_order_status_by_staff(order=order, status="completed", actor=staff,
+                                                                reason="paid late", confirmed_fiat=order.total_fiat)
+                            churned["late"] += 1
+                        elif step % 4 == 0:
+                            execution.cancel_order(order=order)
+                            churned["cancelled"] += 1
+                        elif step % 4 == 1:
+                            execution.confirm_order(order=order, actor=order.trader.user,
+                                                    confirmed_fiat=order.total_fiat - Decimal("50.00"))
+                            churned["confirmed"] += 1
+                        elif step % 4 == 2:
+                            OrderHistory.objects.filter(pk=order.pk).update(
+                                expires_at=timezone.now() - timedelta(seconds=1))
+                            churned["expired"] += execution.expire_due_orders()
+                        else:
+                            continue  # left pending
+                    except ConflictError:
+                        pass
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    churner = threading.Thread(target=churn)
+    churner.start()
+    try:
+        work_off(orders, tenant.pk, copies=1)
+    finally:
+        done.set()
+        churner.join()
+    assert not errors, errors
+
+    assert churned["cancelled"] and churned["confirmed"] and churned["expired"] and churned["late"], churned
+    with tenant_context(tenant):
+        assert_kept_turnover_is_exact()
