@@ -53,7 +53,7 @@ def fill(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0005_store_status_client_id_replay_bytes'),
+        ('payments', '0006_admin_labels'),
         ('tenancy', '0003_catalog'),
     ]
 
