@@ -22,6 +22,7 @@ from .reference import (
     PaymentMethod,
     TimeZone,
 )
+from .transfers import CryptoTransfer, TransferNetwork
 from .traders import FullRequisitesSettings, OwnerOfRequisites, ReqTrader, RequisiteStatus, Trader
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Bank",
     "Country",
     "CryptoCurrency",
+    "CryptoTransfer",
     "ExchangeRate",
     "FiatCurrency",
     "FullRequisitesSettings",
@@ -54,6 +56,7 @@ __all__ = [
     "RequisiteStatus",
     "StoreStatus",
     "Trader",
+    "TransferNetwork",
     "TimeZone",
     "VerificationLevel",
     "store_status",
