@@ -15,8 +15,10 @@ from payments.models import (
     OrderHistory,
     OrderType,
     PaymentMethod,
+    TransferNetwork,
 )
 from payments.models.fields import FIAT_PLACES
+from payments.templatetags.money import crypto_display
 
 from .selectors import ORDER_STATES, OrderFilters
 
@@ -206,3 +208,34 @@ class StoreSettingsForm(forms.Form):
     pay_in_enabled = forms.BooleanField(label="Send PayIns", required=False)
     pay_out_enabled = forms.BooleanField(label="Send PayOuts", required=False)
 
+
+
+class TransferForm(forms.Form):
+    """A withdrawal (merchant, trader) or a top-up (trader) of one crypto balance."""
+
+    balance = forms.TypedChoiceField(label="Balance", coerce=int)
+    direction = forms.ChoiceField(label="Kind", choices=[("withdrawal", "Withdraw"), ("top_up", "Top up")],
+                                  initial="withdrawal")
+    amount = forms.DecimalField(label="Amount", min_value=Decimal("0.00000001"), max_digits=20, decimal_places=8)
+    network = forms.ChoiceField(label="Network", choices=TransferNetwork.choices)
+    address = forms.CharField(label="Address", max_length=128,
+                              help_text="Your wallet's address on that network; checked against its format.")
+
+    def __init__(self, *args, balances, top_ups: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.balances = {balance.pk: balance for balance in balances}
+        self.fields["balance"].choices = [(pk, str(label)) for pk, label in
+                                          ((b.pk, _balance_label(b)) for b in self.balances.values())]
+        if not top_ups:
+            del self.fields["direction"]
+
+    def clean_balance(self):
+        return self.balances[self.cleaned_data["balance"]]
+
+
+def _balance_label(balance) -> str:
+    if hasattr(balance, "store"):
+        return (f"{balance.store.store_name}: {crypto_display(balance.available)} {balance.crypto_currency.code} "
+                "available")
+    return (f"{balance.fiat_currency.code}/{balance.crypto_currency.code}: "
+            f"{crypto_display(balance.crypto_available)} {balance.crypto_currency.code} available")

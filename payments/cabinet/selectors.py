@@ -21,6 +21,7 @@ from payments.models import (
     BalanceTraderFiatHistory,
     CallbackAttempt,
     CallbackEvent,
+    CryptoTransfer,
     IncomingOrder,
     Merchant,
     MerchantStore,
@@ -278,4 +279,17 @@ def flagged_stores(merchant: Merchant) -> QuerySet:
 def merchant_appeals(merchant: Merchant) -> QuerySet:
     return (Appeal.objects.filter(order__merchant=merchant).select_related("order", "order__store")
             .defer("order__store__secret_key", "order__store__previous_secret_key")
+            .order_by("-created_at", "-id"))
+
+
+def store_transfers(merchant: Merchant) -> QuerySet:
+    return (CryptoTransfer.objects.filter(store_balance__store__merchant=merchant)
+            .select_related("store_balance__store", "store_balance__crypto_currency")
+            .defer("store_balance__store__secret_key", "store_balance__store__previous_secret_key")
+            .order_by("-created_at", "-id"))
+
+
+def trader_transfers(trader: Trader) -> QuerySet:
+    return (CryptoTransfer.objects.filter(trader_balance__trader=trader)
+            .select_related("trader_balance__fiat_currency", "trader_balance__crypto_currency")
             .order_by("-created_at", "-id"))

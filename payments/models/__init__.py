@@ -22,8 +22,8 @@ from .reference import (
     PaymentMethod,
     TimeZone,
 )
-from .transfers import CryptoTransfer, TransferNetwork
 from .traders import FullRequisitesSettings, OwnerOfRequisites, ReqTrader, RequisiteStatus, Trader
+from .transfers import CryptoTransfer, TransferNetwork
 
 __all__ = [
     "AmountMismatch",

@@ -170,7 +170,8 @@ def _holds_backed_by_orders(tenant_id, out: list) -> None:
     for row in BalanceStore.objects.unscoped().filter(tenant_id=tenant_id).values(
             "pk", "store_id", "crypto_currency_id", "hold"):
         key = (row["store_id"], row["crypto_currency_id"])
-        _check(out, tenant_id, f"balance_stores#{row['pk']}", "hold = holds of its open PayOuts and pending withdrawals",
+        _check(out, tenant_id, f"balance_stores#{row['pk']}",
+               "hold = holds of its open PayOuts and pending withdrawals",
                store_held.pop(key, ZERO) + store_withdrawing.get(row["pk"], ZERO), row["hold"])
     for key, amount in list(trader_held.items()) + list(store_held.items()):
         out.append(LedgerDifference(tenant_id, f"holds {key}", "orders hold funds on a missing balance", ZERO,

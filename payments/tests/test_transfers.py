@@ -49,8 +49,8 @@ def test_a_merchant_withdrawal_is_held_then_settled(world, staff, in_tenant):
     row = BalanceStoreHistory.objects.filter(balance=balance).order_by("-id").first()
     assert (row.kind, row.amount, row.hold_change, row.created_by) == (
         MovementKind.WITHDRAWAL, Decimal("-20"), Decimal("-20"), approver)
-    assert list(AuditLog.objects.filter(target_id=str(transfer.pk), action__startswith="transfer.").values_list("action", flat=True)
-                .order_by("id")) == ["transfer.requested", "transfer.approved"]
+    actions = AuditLog.objects.filter(target_id=str(transfer.pk), action__startswith="transfer.")
+    assert list(actions.values_list("action", flat=True).order_by("id")) == ["transfer.requested", "transfer.approved"]
     no_differences(in_tenant)
 
 

@@ -14,7 +14,7 @@ from core.errors import DomainError
 from core.forms import add_domain_errors
 from payments.callbacks.delivery import resend_callback
 from payments.models import Appeal, CallbackEvent, IncomingOrder, Merchant, MerchantStore, OrderHistory
-from payments.services import execution
+from payments.services import execution, transfers
 
 from .. import forms, selectors, services
 from ..exports import order_csv_rows
@@ -251,3 +251,31 @@ def callback_resend(request: HttpRequest, merchant: Merchant, event_id) -> HttpR
     else:
         messages.success(request, "Sent again; the attempt appears below once it has run.")
     return redirect("cabinet:merchant_callback", event_id=event.event_id)
+
+
+# --- withdrawals ---------------------------------------------------------------------------------
+
+@require_http_methods(["GET", "POST"])
+@merchant_view("stores.view")
+def withdrawals(request: HttpRequest, merchant: Merchant) -> HttpResponse:
+    """Ask to withdraw a store's balance (held at once, sent when staff approve) and see every request."""
+    balances = list(selectors.store_balances(merchant))
+    form = forms.TransferForm(request.POST or None, balances=balances, top_ups=False)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                transfer = transfers.request_store_withdrawal(
+                    store_balance=data["balance"], amount=data["amount"], network=data["network"],
+                    address=data["address"], actor=request.user)
+            except DomainError as exc:
+                add_domain_errors(form, exc)
+            else:
+                messages.success(request, f"Withdrawal #{transfer.pk} asked for; the amount is on hold until "
+                                          "staff approve it.")
+                return redirect("cabinet:merchant_withdrawals")
+        status = 400
+    page = paginate(request, selectors.store_transfers(merchant))
+    return render(request, "cabinet/merchant/withdrawals.html", {
+        "merchant": merchant, "form": form, "balances": balances, "page": page}, status=status)

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.errors import DomainError
 from core.forms import add_domain_errors
 from payments.models import Appeal, OrderHistory, ReqTrader, Trader
-from payments.services import execution
+from payments.services import execution, transfers
 
 from .. import forms, selectors, services
 from .access import trader_view
@@ -254,3 +254,31 @@ def requisite_pause(request: HttpRequest, trader: Trader, pk: int) -> HttpRespon
                          else "Requisite paused: no new orders go to it.")
     return redirect("cabinet:trader_requisite", pk=requisite.pk)
 
+
+
+# --- withdrawals and top-ups ---------------------------------------------------------------------
+
+@require_http_methods(["GET", "POST"])
+@trader_view("traders.view")
+def transfers_page(request: HttpRequest, trader: Trader) -> HttpResponse:
+    """Ask to withdraw crypto (held at once) or top it up (credited when staff approve); every request."""
+    balances = list(selectors.trader_balances(trader))
+    form = forms.TransferForm(request.POST or None, balances=balances, top_ups=True)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                transfer = transfers.request_trader_transfer(
+                    trader_balance=data["balance"], direction=data["direction"], amount=data["amount"],
+                    network=data["network"], address=data["address"], actor=request.user)
+            except DomainError as exc:
+                add_domain_errors(form, exc)
+            else:
+                messages.success(request, f"{transfer.get_direction_display()} #{transfer.pk} asked for; "
+                                          "staff will approve it.")
+                return redirect("cabinet:trader_transfers")
+        status = 400
+    page = paginate(request, selectors.trader_transfers(trader))
+    return render(request, "cabinet/trader/transfers.html", {
+        "trader": trader, "form": form, "balances": balances, "page": page}, status=status)
