@@ -102,7 +102,7 @@ class CryptoTransferAdmin(ReadOnlyAdmin):
         if not transfers.may_decide(request.user, transfer):
             raise PermissionDenied
         change_url = reverse("admin:payments_cryptotransfer_change", args=[transfer.pk])
-        form = DecisionForm(request.POST or None, approving=approving)
+        form = DecisionForm(request.POST if request.method == "POST" else None, approving=approving)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:

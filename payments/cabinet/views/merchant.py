@@ -260,7 +260,7 @@ def callback_resend(request: HttpRequest, merchant: Merchant, event_id) -> HttpR
 def withdrawals(request: HttpRequest, merchant: Merchant) -> HttpResponse:
     """Ask to withdraw a store's balance (held at once, sent when staff approve) and see every request."""
     balances = list(selectors.store_balances(merchant))
-    form = forms.TransferForm(request.POST or None, balances=balances, top_ups=False)
+    form = forms.TransferForm(request.POST if request.method == "POST" else None, balances=balances, top_ups=False)
     status = 200
     if request.method == "POST":
         if form.is_valid():

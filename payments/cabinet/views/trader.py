@@ -263,7 +263,7 @@ def requisite_pause(request: HttpRequest, trader: Trader, pk: int) -> HttpRespon
 def transfers_page(request: HttpRequest, trader: Trader) -> HttpResponse:
     """Ask to withdraw crypto (held at once) or top it up (credited when staff approve); every request."""
     balances = list(selectors.trader_balances(trader))
-    form = forms.TransferForm(request.POST or None, balances=balances, top_ups=True)
+    form = forms.TransferForm(request.POST if request.method == "POST" else None, balances=balances, top_ups=True)
     status = 200
     if request.method == "POST":
         if form.is_valid():
