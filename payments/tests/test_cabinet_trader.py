@@ -369,7 +369,7 @@ def test_the_live_list_shows_orders_waiting_and_drops_finished_ones(client, worl
     execution.confirm_order(order=order, actor=me.user)
     assert order.hash_id[:9] not in text(client.get(url, headers={"HX-Request": "true"}))
     dashboard = text(client.get(reverse("cabinet:trader_dashboard")))
-    assert f'hx-get="{url}"' in dashboard and 'hx-trigger="every 10s"' in dashboard
+    assert f'hx-get="{url}"' in dashboard and 'hx-trigger="every 5s"' in dashboard
 
 
 def test_history_filters_by_status_type_and_dates(client, world, me):

@@ -16,7 +16,7 @@ from payments.callbacks.delivery import resend_callback
 from payments.models import Appeal, CallbackEvent, IncomingOrder, Merchant, MerchantStore, OrderHistory
 from payments.services import execution, transfers
 
-from .. import forms, selectors, services
+from .. import dashboards, forms, selectors, services
 from ..exports import order_csv_rows
 from .access import merchant_view
 from .files import receipt_response
@@ -47,8 +47,15 @@ def _once(request: HttpRequest, store: MerchantStore, *, private_key: str = "", 
 @require_GET
 @merchant_view("stores.view")
 def dashboard(request: HttpRequest, merchant: Merchant) -> HttpResponse:
+    days = dashboards.days_param(request.GET.get("days"))
+    stats = dashboards.merchant_stats(merchant, days)
     return render(request, "cabinet/merchant/dashboard.html", {
         "merchant": merchant,
+        "days": days,
+        "ranges": dashboards.RANGES,
+        "stats": stats,
+        "chart_data": stats.chart_data(),
+        "last_orders": list(selectors.merchant_orders(merchant, selectors.OrderFilters())[:8]),
         "stores": list(selectors.merchant_stores(merchant)),
         "balances": list(selectors.store_balances(merchant)),
         "open_appeals": selectors.merchant_appeals(merchant).filter(status=Appeal.Status.OPEN).count(),

@@ -13,7 +13,7 @@ from core.forms import add_domain_errors
 from payments.models import Appeal, OrderHistory, ReqTrader, Trader
 from payments.services import execution, transfers
 
-from .. import forms, selectors, services
+from .. import dashboards, forms, selectors, services
 from .access import trader_view
 from .files import receipt_response
 from .pages import found_or_404, paginate, submit_appeal, submit_order_form
@@ -36,8 +36,19 @@ def _requisite_or_404(trader: Trader, pk: int) -> ReqTrader:
 @require_GET
 @trader_view("orders.view")
 def dashboard(request: HttpRequest, trader: Trader) -> HttpResponse:
+    return _dashboard_page(request, trader)
+
+
+def _dashboard_page(request: HttpRequest, trader: Trader) -> HttpResponse:
+    days = dashboards.days_param(request.GET.get("days"))
+    stats = dashboards.trader_stats(trader, days)
     return render(request, "cabinet/trader/dashboard.html", {
         "trader": trader,
+        "days": days,
+        "ranges": dashboards.RANGES,
+        "stats": stats,
+        "chart_data": stats.chart_data(),
+        "usage": dashboards.requisite_usage(trader),
         "balances": list(selectors.trader_balances(trader)),
         "orders": list(selectors.trader_active_orders(trader)),
         "open_appeals": selectors.trader_appeals(trader).filter(status=Appeal.Status.OPEN).count(),
@@ -48,7 +59,9 @@ def dashboard(request: HttpRequest, trader: Trader) -> HttpResponse:
 @require_GET
 @trader_view("orders.view")
 def active_orders(request: HttpRequest, trader: Trader) -> HttpResponse:
-    """The live part of the dashboard, fetched by htmx every few seconds."""
+    """The live part of the dashboard, fetched by htmx every few seconds; opened directly, the whole page."""
+    if request.headers.get("HX-Request") != "true":
+        return _dashboard_page(request, trader)
     return render(request, "cabinet/trader/_active_orders.html", {
         "orders": list(selectors.trader_active_orders(trader)), "now": timezone.now(), "trader": trader,
     })
