@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import DomainError
 from core.forms import add_domain_errors
@@ -20,7 +20,7 @@ from .. import dashboards, forms, selectors, services
 from ..exports import order_csv_rows
 from .access import merchant_view
 from .files import receipt_response
-from .pages import found_or_404, paginate, submit_appeal
+from .pages import found_or_404, paginate, post_or_go_to, submit_appeal
 
 
 def _store_or_404(merchant: Merchant, pk: int) -> MerchantStore:
@@ -100,7 +100,7 @@ def store_detail(request: HttpRequest, merchant: Merchant, pk: int) -> HttpRespo
     return _store_page(request, merchant, _store_or_404(merchant, pk))
 
 
-@require_POST
+@post_or_go_to("cabinet:merchant_store", "pk")
 @merchant_view("stores.manage")
 def store_settings(request: HttpRequest, merchant: Merchant, pk: int) -> HttpResponse:
     store = _store_or_404(merchant, pk)
@@ -117,7 +117,7 @@ def store_settings(request: HttpRequest, merchant: Merchant, pk: int) -> HttpRes
 
 
 @never_cache
-@require_POST
+@post_or_go_to("cabinet:merchant_store", "pk")
 @merchant_view("stores.manage")
 def store_rotate_keys(request: HttpRequest, merchant: Merchant, pk: int) -> HttpResponse:
     store = _store_or_404(merchant, pk)
@@ -126,7 +126,7 @@ def store_rotate_keys(request: HttpRequest, merchant: Merchant, pk: int) -> Http
 
 
 @never_cache
-@require_POST
+@post_or_go_to("cabinet:merchant_store", "pk")
 @merchant_view("stores.manage")
 def store_rotate_secret(request: HttpRequest, merchant: Merchant, pk: int) -> HttpResponse:
     store = _store_or_404(merchant, pk)
@@ -185,7 +185,7 @@ def order_detail(request: HttpRequest, merchant: Merchant, hash_id: str) -> Http
     return _order_page(request, merchant, _order_or_404(merchant, hash_id))
 
 
-@require_POST
+@post_or_go_to("cabinet:merchant_order", "hash_id")
 @merchant_view("orders.view")
 def order_appeal(request: HttpRequest, merchant: Merchant, hash_id: str) -> HttpResponse:
     order = _order_or_404(merchant, hash_id)
@@ -247,7 +247,7 @@ def callback_detail(request: HttpRequest, merchant: Merchant, event_id) -> HttpR
     })
 
 
-@require_POST
+@post_or_go_to("cabinet:merchant_callback", "event_id")
 @merchant_view("stores.manage")
 def callback_resend(request: HttpRequest, merchant: Merchant, event_id) -> HttpResponse:
     event = _event_or_404(merchant, event_id)

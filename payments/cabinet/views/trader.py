@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import DomainError
 from core.forms import add_domain_errors
@@ -16,7 +16,7 @@ from payments.services import execution, transfers
 from .. import dashboards, forms, selectors, services
 from .access import trader_view
 from .files import receipt_response
-from .pages import found_or_404, paginate, submit_appeal, submit_order_form
+from .pages import found_or_404, paginate, post_or_go_to, submit_appeal, submit_order_form
 
 
 def _order_or_404(trader: Trader, hash_id: str) -> OrderHistory:
@@ -67,7 +67,7 @@ def active_orders(request: HttpRequest, trader: Trader) -> HttpResponse:
     })
 
 
-@require_POST
+@post_or_go_to("cabinet:trader_dashboard")
 @trader_view("traders.view")
 def set_in_work(request: HttpRequest, trader: Trader) -> HttpResponse:
     in_work = request.POST.get("in_work") == "1"
@@ -103,7 +103,7 @@ def order_detail(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResp
 
 
 @never_cache
-@require_POST
+@post_or_go_to("cabinet:trader_order", "hash_id")
 @trader_view("orders.manage")
 def order_reveal(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResponse:
     """A PayOut's destination account, whole, for the trader who has to pay it (audited by the service)."""
@@ -116,7 +116,7 @@ def order_reveal(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResp
     return _order_page(request, trader, order, payout_destination=number)
 
 
-@require_POST
+@post_or_go_to("cabinet:trader_order", "hash_id")
 @trader_view("orders.manage")
 def order_confirm(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResponse:
     order = _order_or_404(trader, hash_id)
@@ -128,7 +128,7 @@ def order_confirm(request: HttpRequest, trader: Trader, hash_id: str) -> HttpRes
         page=lambda form: _order_page(request, trader, order, confirm_form=form, status=400))
 
 
-@require_POST
+@post_or_go_to("cabinet:trader_order", "hash_id")
 @trader_view("orders.manage")
 def order_dispute(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResponse:
     order = _order_or_404(trader, hash_id)
@@ -139,7 +139,7 @@ def order_dispute(request: HttpRequest, trader: Trader, hash_id: str) -> HttpRes
         page=lambda form: _order_page(request, trader, order, dispute_form=form, status=400))
 
 
-@require_POST
+@post_or_go_to("cabinet:trader_order", "hash_id")
 @trader_view("orders.view")
 def order_appeal(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResponse:
     order = _order_or_404(trader, hash_id)
@@ -237,7 +237,7 @@ def requisite_detail(request: HttpRequest, trader: Trader, pk: int) -> HttpRespo
     return _requisite_page(request, trader, _requisite_or_404(trader, pk))
 
 
-@require_POST
+@post_or_go_to("cabinet:trader_requisite", "pk")
 @trader_view("requisites.manage")
 def requisite_switches(request: HttpRequest, trader: Trader, pk: int) -> HttpResponse:
     requisite = _requisite_or_404(trader, pk)
@@ -250,7 +250,7 @@ def requisite_switches(request: HttpRequest, trader: Trader, pk: int) -> HttpRes
     return redirect("cabinet:trader_requisite", pk=requisite.pk)
 
 
-@require_POST
+@post_or_go_to("cabinet:trader_requisite", "pk")
 @trader_view("requisites.manage")
 def requisite_pause(request: HttpRequest, trader: Trader, pk: int) -> HttpResponse:
     requisite = _requisite_or_404(trader, pk)
