@@ -77,3 +77,13 @@ def money(value, code: str = ""):
     if code and code.upper() in {"USDT", "USDC", "BTC", "ETH", "TRX", "TON", "BNB"}:
         return crypto(value, code)
     return fiat(value, code)
+
+
+@register.filter
+def in_fours(value) -> str:
+    """A card number (13–19 digits) in groups of four, as printed on the card; anything else as it is."""
+    text = str(value or "")
+    digits = text.replace(" ", "")
+    if digits.isdigit() and 13 <= len(digits) <= 19:
+        return " ".join(digits[i:i + 4] for i in range(0, len(digits), 4))
+    return text
