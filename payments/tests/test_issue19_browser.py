@@ -164,6 +164,7 @@ def test_each_dashboard_draws_its_charts_and_a_new_order_raises_the_alert(page, 
     log_in(page, merchant.user.email)
     page.goto("/cabinet/merchant/?days=7")
     charts_drawn(page, 4)
+    assert page.locator("label.site-menu-button").is_hidden()  # wide: the header shows its links, no Menu
     assert page.locator(".kpi").first.inner_text().endswith("USDT")
     shot(page, "merchant-dashboard")
     log_out(page)
