@@ -39,6 +39,7 @@ def parse_args():
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--traders", type=int, default=20)
+    parser.add_argument("--only", default="", help="measure only the pages whose label contains this text")
     return parser.parse_args()
 
 
@@ -287,13 +288,15 @@ def pages(world: dict) -> list[tuple[str, str, object]]:
     return out
 
 
-def measure(world: dict, requests: int) -> list[dict]:
+def measure(world: dict, requests: int, only: str = "") -> list[dict]:
     from django.db import connection
     from django.test import Client
 
     clients: dict = {}
     results = []
     for label, path, user in pages(world):
+        if only and only not in label:
+            continue
         client = clients.get(getattr(user, "pk", None))
         if client is None:
             client = Client()
@@ -358,7 +361,7 @@ def main() -> None:
     analyze()
     print(f"\n{args.requests} GETs per page after 3 warm-ups (Django test client, in process), target p95 ≤ "
           f"{TARGET_MS:.0f} ms; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs:")
-    results = measure(world, args.requests)
+    results = measure(world, args.requests, args.only)
     over = [row for row in results if row["p95"] > TARGET_MS]
     print(f"load average now {os.getloadavg()[0]:.1f}")
     print(f"\n{len(results)} pages measured; {len(over)} over the target"

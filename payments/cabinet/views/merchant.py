@@ -55,7 +55,7 @@ def dashboard(request: HttpRequest, merchant: Merchant) -> HttpResponse:
         "ranges": dashboards.RANGES,
         "stats": stats,
         "chart_data": stats.chart_data(),
-        "last_orders": list(selectors.merchant_orders(merchant, selectors.OrderFilters())[:8]),
+        "last_orders": selectors.merchant_last_orders(merchant),
         "stores": list(selectors.merchant_stores(merchant)),
         "balances": list(selectors.store_balances(merchant)),
         "open_appeals": selectors.merchant_appeals(merchant).filter(status=Appeal.Status.OPEN).count(),
