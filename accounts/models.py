@@ -252,3 +252,57 @@ class FailedAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} failure"
+
+
+class OperatorApplication(models.Model):
+    """A registered user asks an operator (tenant) that accepts applications to make them a merchant or trader.
+
+    Staff of that operator review it in the admin (can_manage_merchants / can_manage_traders): approving makes
+    the profile and its role through the payments services, declining keeps the reason; the applicant sees the
+    state on their page and gets an email either way.
+    """
+
+    class Kind(models.TextChoices):
+        MERCHANT = "merchant", "Merchant"
+        TRADER = "trader", "Trader"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for review"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+
+    applicant = models.ForeignKey(User, on_delete=models.CASCADE, related_name="operator_applications")
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="applications")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # merchant
+    company = models.CharField(max_length=200, blank=True, default="")
+    site = models.URLField(max_length=300, blank=True, default="")
+    expected_monthly_volume = models.CharField(max_length=100, blank=True, default="",
+                                               help_text="As the applicant put it, e.g. '50,000 USDT a month'.")
+    # trader
+    banks = models.CharField(max_length=300, blank=True, default="")
+    methods = models.CharField(max_length=300, blank=True, default="")
+    currency = models.CharField(max_length=3, blank=True, default="", help_text="Fiat currency code, e.g. THB.")
+    note = models.TextField(blank=True, default="", max_length=2000)
+    decided_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        db_table = "operator_applications"
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "status", "created_at"], name="ix_operator_applications_queue")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kind__in=["merchant", "trader"]),
+                                   name="operator_applications_kind_valid"),
+            models.CheckConstraint(condition=models.Q(status__in=["pending", "approved", "declined"]),
+                                   name="operator_applications_status_valid"),
+            # One open application per person, operator and kind.
+            models.UniqueConstraint(fields=["applicant", "tenant", "kind"], condition=models.Q(status="pending"),
+                                    name="operator_applications_one_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} application #{self.pk}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.views import login, mfa, passwords, phone, profile, registration, sessions
+from accounts.views import login, mfa, onboarding, passwords, phone, profile, registration, sessions
 
 app_name = "accounts"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("password/reset/<str:token>/", passwords.password_reset_confirm, name="password_reset_confirm"),
     path("password/change/", passwords.password_change, name="password_change"),
     path("profile/", profile.profile, name="profile"),
+    path("apply/", onboarding.apply, name="apply"),
     path("profile/phone/", phone.phone_add, name="phone"),
     path("profile/phone/verify/", phone.phone_verify, name="phone_verify"),
     path("security/", mfa.security, name="security"),

@@ -142,7 +142,7 @@ def _orders(out) -> None:
     """Three PayIns through the real intake and assignment: one completed, one the customer says is paid
     (for trader1 to confirm in the cabinet), one waiting for the customer on its hosted page."""
     store = MerchantStore.objects.get(store_name="Demo Shop")
-    if IncomingOrder.objects.filter(store=store, client_id__startswith="demo-").exists():
+    if IncomingOrder.objects.filter(store=store, client_id__in=[spec[0] for spec in DEMO_ORDERS]).exists():
         return
     for client_id, fiat, stage in DEMO_ORDERS:
         incoming = intake.create_incoming_order(store=store, order_type=OrderType.PAY_IN, amount_fiat=Decimal(fiat),
@@ -199,6 +199,100 @@ def _second_operator_order(out) -> None:
     out(f"  {'order second-awaiting-payment':<30} 1200.00 THB in the Second Operator: " + payment_url(incoming.hash_id))
 
 
+# A week of history, so every dashboard has something to draw: orders per day (day 0 is today).
+HISTORY_DAYS = 7
+HISTORY_AMOUNTS = ("350.00", "1200.00", "780.00", "2400.00", "560.00", "1900.00", "990.00", "4100.00", "640.00")
+
+
+def _history(out) -> None:
+    """Through the real intake, assignment and execution (so every balance is the sum of its movements), then
+    moved back in time: most orders completed a few minutes after the customer paid, some cancelled, a few
+    never paid (expired). Run once (the orders' client ids say they exist)."""
+    import random
+    from datetime import UTC, datetime, time, timedelta
+
+    from django.utils import timezone
+
+    from payments.models import BalanceStoreHistory, BalanceTraderCryptoHistory, BalanceTraderFiatHistory
+
+    store = MerchantStore.objects.get(store_name="Demo Shop")
+    if IncomingOrder.objects.filter(store=store, client_id__startswith="demo-week-").exists():
+        return
+    rng = random.Random(19)
+    today = timezone.now().astimezone(UTC).date()
+    made = 0
+    for days_ago in range(HISTORY_DAYS, 0, -1):
+        day = today - timedelta(days=days_ago)
+        for index in range(6 + rng.randrange(7)):
+            fiat = Decimal(rng.choice(HISTORY_AMOUNTS))
+            incoming = intake.create_incoming_order(store=store, order_type=OrderType.PAY_IN, amount_fiat=fiat,
+                                                    client_id=f"demo-week-{day:%m%d}-{index}",
+                                                    customer_id=f"demo-customer-{rng.randrange(40)}")
+            assignment.assign_incoming_order(order_id=incoming.pk, tenant_id=store.tenant_id)
+            order = OrderHistory.objects.select_related("trader__user").filter(incoming_order=incoming).first()
+            created = datetime.combine(day, time(8 + rng.randrange(13), rng.randrange(60)), tzinfo=UTC)
+            stamps = {"created_at": created}
+            if order is not None:
+                roll = rng.random()
+                if roll < 0.8:
+                    order = execution.mark_paid(order=order)
+                    order = execution.confirm_order(order=order, actor=order.trader.user)
+                    paid = created + timedelta(minutes=2 + rng.randrange(9), seconds=rng.randrange(60))
+                    done = paid + timedelta(minutes=1 + rng.randrange(5))
+                    OrderHistory.objects.filter(pk=order.pk).update(created_at=created, paid_at=paid,
+                                                                    completed_at=done, updated_at=done)
+                    for model in (BalanceStoreHistory, BalanceTraderCryptoHistory, BalanceTraderFiatHistory):
+                        model.objects.filter(order=order).update(created_at=done)
+                else:
+                    execution.cancel_order(order=order, actor=order.trader.user, reason="Demo: customer left")
+                    OrderHistory.objects.filter(pk=order.pk).update(created_at=created)
+            IncomingOrder.objects.filter(pk=incoming.pk).update(**stamps)
+            made += 1
+    out(f"  {'a week of history':<30} {made} PayIns over the last {HISTORY_DAYS} days (dashboards: "
+        "/cabinet/merchant/, /cabinet/trader/)")
+
+
+def _transfers(out) -> None:
+    """A settled and a pending withdrawal of the demo store, a pending top-up of trader1 (admin: Withdrawals)."""
+    from accounts.models import User
+    from payments.models import BalanceStore, CryptoTransfer
+    from payments.services import transfers
+
+    if CryptoTransfer.objects.exists():
+        return
+    superadmin = User.objects.filter(email__iexact="superadmin@demo.local").first()
+    store = MerchantStore.objects.select_related("merchant__user").get(store_name="Demo Shop")
+    balance = BalanceStore.objects.get(store=store)
+    address = "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"
+    settled = transfers.request_store_withdrawal(store_balance=balance, amount=Decimal("150"), network="TRC20",
+                                                 address=address, actor=store.merchant.user)
+    if superadmin is not None:
+        transfers.approve_transfer(transfer=settled, actor=superadmin, tx_reference="demo-tx-0001")
+    transfers.request_store_withdrawal(store_balance=BalanceStore.objects.get(store=store), amount=Decimal("75.5"),
+                                       network="TRC20", address=address, actor=store.merchant.user)
+    trader = Trader.objects.select_related("user").get(user__email="trader1@demo.local")
+    trader_balance = BalanceTrader.objects.filter(trader=trader).order_by("id").first()
+    transfers.request_trader_transfer(trader_balance=trader_balance, direction="top_up", amount=Decimal("500"),
+                                      network="TRC20", address=address, actor=trader.user)
+    out(f"  {'withdrawals and top-ups':<30} 1 settled, 2 waiting for approval (admin: Withdrawals and top-ups)")
+
+
+def _applications(tenant: Tenant, out) -> None:
+    """Demo Operator takes applications; a freshly registered user has one waiting for review."""
+    from accounts.models import OperatorApplication
+    from accounts.services import onboarding
+
+    if not tenant.accepts_applications:
+        Tenant.objects.filter(pk=tenant.pk).update(accepts_applications=True)
+        tenant.refresh_from_db()
+    user = ensure_user("newcomer@demo.local", "Nina Newcomer")
+    if not OperatorApplication.objects.filter(applicant=user).exists():
+        onboarding.submit_application(applicant=user, tenant=tenant, kind="merchant", company="Nina's Noodles Co.",
+                                      site="https://noodles.example", expected_monthly_volume="30,000 USDT a month")
+    out(f"  {user.email:<30} registered, merchant application waiting: /accounts/apply/ (admin: "
+        "Operator applications)")
+
+
 def seed(out) -> None:
     tenant, _ = Tenant.objects.get_or_create(name=DEMO_TENANT)
     with tenant_context(tenant):
@@ -212,7 +306,12 @@ def seed(out) -> None:
     result = load_exchange_rates(tenants=[tenant] + ([second] if second else []))
     out(f"  {'exchange rates':<30} {result.created} loaded from the fixture (manage.py load_exchange_rates)")
     with tenant_context(tenant):
+        _history(out)
         _orders(out)
     if second is not None:
         with tenant_context(second):
             _second_operator_order(out)
+
+
+        _transfers(out)
+    _applications(tenant, out)

@@ -63,10 +63,10 @@ def _as_form_error(call) -> None:
 
 @admin.register(Tenant)
 class TenantAdmin(ObjectPermissionAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "plan", "status", "created_at")
+    list_display = ("name", "plan", "status", "accepts_applications", "created_at")
     list_filter = ("status", "plan")
     search_fields = ("name",)
-    fields = ("name", "plan", "status")
+    fields = ("name", "plan", "status", "accepts_applications")
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)

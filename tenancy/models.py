@@ -31,6 +31,8 @@ class Tenant(models.Model):
     name = models.CharField(max_length=150, unique=True)
     plan = models.CharField(max_length=32, default="standard")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    accepts_applications = models.BooleanField(
+        default=False, help_text="Registered users may apply to become a merchant or trader of this operator.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -49,3 +49,10 @@ def phone_page(base_url: str | None = None) -> Iterator:
 def fits_the_phone(page) -> bool:
     """No horizontal scroll at the phone's width."""
     return page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def open_site_menu(page) -> None:
+    """At a phone's width the site header's links sit behind its "Menu" button: open it (a no-op when wide)."""
+    button = page.locator("label.site-menu-button")
+    if button.count() and button.first.is_visible() and not page.locator("#site-menu-toggle").is_checked():
+        button.first.click()

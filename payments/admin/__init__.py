@@ -1,3 +1,3 @@
 """Django admin of payments; each module registers its models."""
 
-from . import balances, callbacks, dashboard, merchants, orders, reference, traders  # noqa: F401
+from . import balances, callbacks, dashboard, merchants, onboarding, orders, reference, traders, transfers  # noqa: F401

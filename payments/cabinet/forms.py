@@ -1,13 +1,16 @@
 """Forms of the cabinet pages. They check input; payments.cabinet.services and the execution
 services decide and write, and their domain errors come back onto the form (add_domain_errors)."""
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from core.errors import DomainError
 from payments.models import (
+    AvailableBankMethod,
+    BalanceTrader,
     Bank,
     CallbackEvent,
     CryptoCurrency,
@@ -15,13 +18,23 @@ from payments.models import (
     OrderHistory,
     OrderType,
     PaymentMethod,
+    TransferNetwork,
 )
 from payments.models.fields import FIAT_PLACES
+from payments.services import requisites as requisite_rules
+from payments.templatetags.money import crypto_display, fiat_display
 
 from .selectors import ORDER_STATES, OrderFilters
 
 HTTP_URL = URLValidator(schemes=["http", "https"])
 MAX_FIAT = Decimal("999999999999999999.99")
+
+
+class HttpUrlField(forms.URLField):
+    """An http(s) URL, with one "Enter a valid URL." when it is not (URLField's own validator replaced, not
+    doubled)."""
+
+    default_validators = [HTTP_URL]
 
 
 
@@ -128,8 +141,39 @@ class RequisiteForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["owner_of_requisites"].queryset = owners
 
+    def choice_map(self) -> dict:
+        """For the page's script: which banks serve each currency and which methods each bank offers, so the
+        lists show only what fits (the service checks again)."""
+        banks = list(self.fields["bank"].queryset.values("pk", "country_id"))
+        currencies = {str(fiat["pk"]): [bank["pk"] for bank in banks
+                                        if not bank["country_id"] or not fiat["country_id"]
+                                        or bank["country_id"] == fiat["country_id"]]
+                      for fiat in self.fields["fiat"].queryset.values("pk", "country_id")}
+        methods: dict[str, list[int]] = {}
+        for bank_id, method_id in AvailableBankMethod.objects.filter(is_active=True).values_list("bank_id",
+                                                                                                  "method_id"):
+            methods.setdefault(str(bank_id), []).append(method_id)
+        return {"banks_of_currency": currencies, "methods_of_bank": methods}
+
     def clean(self):
+        """Every problem at once: the number's shape, the bank's currency and its methods, the holder, the
+        switches (the service would stop at the first)."""
         data = super().clean()
+        number, bank, fiat, method = (data.get(name) for name in ("req_number", "bank", "fiat", "method"))
+        checks = []
+        if number:
+            checks.append(lambda: requisite_rules.check_requisite_number(number))
+        if bank and fiat:
+            checks.append(lambda: requisite_rules.ensure_bank_serves_currency(bank, fiat))
+        if bank and method:
+            checks.append(lambda: requisite_rules.ensure_bank_offers_method(bank, method))
+        for check in checks:
+            try:
+                check()
+            except DomainError as exc:
+                for name, messages in (exc.fields or {None: [exc.message]}).items():
+                    for message in messages:
+                        self.add_error(name if name in self.fields else None, message)
         if not data.get("owner_of_requisites") and not (data.get("new_owner_name") or "").strip():
             self.add_error("new_owner_name", "Pick a holder or type the new holder's full name.")
         if not data.get("pay_in") and not data.get("pay_out"):
@@ -160,7 +204,33 @@ class ConfirmOrderForm(forms.Form):
 
     def clean_confirmed_fiat(self):
         amount = self.cleaned_data.get("confirmed_fiat")
-        return None if amount is None or amount == self.order.total_fiat else amount
+        if amount is None or amount == self.order.total_fiat:
+            return None
+        most = self.most_confirmable()
+        if most is not None and amount > most:
+            code = self.order.fiat.code
+            if self.order.order_type == OrderType.PAY_IN:
+                why = (f"your crypto balance covers at most {fiat_display(most, code)} {code} at this order's rate "
+                       f"({self.order.exchange_rate.normalize():f} {code} per {self.order.crypto_currency.code})")
+            else:
+                why = f"your fiat balance and credit limit allow at most {fiat_display(most, code)} {code}"
+            raise ValidationError(
+                f"The amount must be between 0.01 and {fiat_display(most, code)} {code}: {why}. "
+                f"The order asked for {fiat_display(self.order.total_fiat, code)} {code}.")
+        return amount
+
+    def most_confirmable(self) -> Decimal | None:
+        """The largest amount the trader's balance lets them confirm (the ledger refuses more)."""
+        order = self.order
+        balance = BalanceTrader.objects.filter(trader_id=order.trader_id, fiat_currency_id=order.fiat_id,
+                                               crypto_currency_id=order.crypto_currency_id).first()
+        if balance is None:
+            return None
+        if order.order_type == OrderType.PAY_IN:
+            # The order's own hold comes back in the same movement; its commission is credited first.
+            crypto = balance.crypto_balance - (balance.crypto_hold - order.hold_amount) + order.trader_commission
+            return max(Decimal("0"), (crypto * order.exchange_rate).quantize(Decimal("0.01"), rounding=ROUND_DOWN))
+        return max(Decimal("0"), balance.fiat_balance + balance.fiat_credit_limit)
 
 
 class DisputeForm(forms.Form):
@@ -183,8 +253,8 @@ class StoreCreateForm(forms.Form):
                                      min_value=Decimal("0"), max_value=MAX_FIAT)
     upper_limit = forms.DecimalField(label="Largest order", max_digits=20, decimal_places=FIAT_PLACES,
                                      min_value=Decimal("0.01"), max_value=MAX_FIAT)
-    callback_url = forms.URLField(label="Callback URL", required=False, max_length=500, assume_scheme="https",
-                                  validators=[HTTP_URL], help_text="Where we POST every order status change (signed).")
+    callback_url = HttpUrlField(label="Callback URL", required=False, max_length=500, assume_scheme="https",
+                                help_text="Where we POST every order status change (signed).")
 
     def clean_store_name(self):
         name = self.cleaned_data["store_name"].strip()
@@ -201,8 +271,39 @@ class StoreCreateForm(forms.Form):
 
 
 class StoreSettingsForm(forms.Form):
-    callback_url = forms.URLField(label="Callback URL", required=False, max_length=500, assume_scheme="https",
-                                  validators=[HTTP_URL], help_text="Where we POST every order status change (signed).")
+    callback_url = HttpUrlField(label="Callback URL", required=False, max_length=500, assume_scheme="https",
+                                help_text="Where we POST every order status change (signed).")
     pay_in_enabled = forms.BooleanField(label="Send PayIns", required=False)
     pay_out_enabled = forms.BooleanField(label="Send PayOuts", required=False)
 
+
+
+class TransferForm(forms.Form):
+    """A withdrawal (merchant, trader) or a top-up (trader) of one crypto balance."""
+
+    balance = forms.TypedChoiceField(label="Balance", coerce=int)
+    direction = forms.ChoiceField(label="Kind", choices=[("withdrawal", "Withdraw"), ("top_up", "Top up")],
+                                  initial="withdrawal")
+    amount = forms.DecimalField(label="Amount", min_value=Decimal("0.00000001"), max_digits=20, decimal_places=8)
+    network = forms.ChoiceField(label="Network", choices=TransferNetwork.choices)
+    address = forms.CharField(label="Address", max_length=128,
+                              help_text="Your wallet's address on that network; checked against its format.")
+
+    def __init__(self, *args, balances, top_ups: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.balances = {balance.pk: balance for balance in balances}
+        self.fields["balance"].choices = [(pk, str(label)) for pk, label in
+                                          ((b.pk, _balance_label(b)) for b in self.balances.values())]
+        if not top_ups:
+            del self.fields["direction"]
+
+    def clean_balance(self):
+        return self.balances[self.cleaned_data["balance"]]
+
+
+def _balance_label(balance) -> str:
+    if hasattr(balance, "store"):
+        return (f"{balance.store.store_name}: {crypto_display(balance.available)} {balance.crypto_currency.code} "
+                "available")
+    return (f"{balance.fiat_currency.code}/{balance.crypto_currency.code}: "
+            f"{crypto_display(balance.crypto_available)} {balance.crypto_currency.code} available")

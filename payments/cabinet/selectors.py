@@ -21,6 +21,7 @@ from payments.models import (
     BalanceTraderFiatHistory,
     CallbackAttempt,
     CallbackEvent,
+    CryptoTransfer,
     IncomingOrder,
     Merchant,
     MerchantStore,
@@ -222,6 +223,14 @@ ORDER_EXPORT_COLUMNS = (
 )
 
 
+def merchant_last_orders(merchant: Merchant, count: int = 8) -> list:
+    """The newest orders, for the dashboard: their ids first through the (merchant, created_at) index, then
+    the rows as the list shows them (so the database never joins and sorts every order of the merchant)."""
+    ids = list(IncomingOrder.objects.filter(merchant=merchant).order_by("-created_at", "-id")
+               .values_list("id", flat=True)[:count])
+    return list(merchant_orders(merchant, OrderFilters()).filter(pk__in=ids)) if ids else []
+
+
 def merchant_orders_for_export(merchant: Merchant, filters: OrderFilters) -> QuerySet:
     """The same rows as the list, as value tuples in ORDER_EXPORT_COLUMNS order."""
     return merchant_orders(merchant, filters).values_list(*(source for _, source in ORDER_EXPORT_COLUMNS))
@@ -278,4 +287,17 @@ def flagged_stores(merchant: Merchant) -> QuerySet:
 def merchant_appeals(merchant: Merchant) -> QuerySet:
     return (Appeal.objects.filter(order__merchant=merchant).select_related("order", "order__store")
             .defer("order__store__secret_key", "order__store__previous_secret_key")
+            .order_by("-created_at", "-id"))
+
+
+def store_transfers(merchant: Merchant) -> QuerySet:
+    return (CryptoTransfer.objects.filter(store_balance__store__merchant=merchant)
+            .select_related("store_balance__store", "store_balance__crypto_currency")
+            .defer("store_balance__store__secret_key", "store_balance__store__previous_secret_key")
+            .order_by("-created_at", "-id"))
+
+
+def trader_transfers(trader: Trader) -> QuerySet:
+    return (CryptoTransfer.objects.filter(trader_balance__trader=trader)
+            .select_related("trader_balance__fiat_currency", "trader_balance__crypto_currency")
             .order_by("-created_at", "-id"))

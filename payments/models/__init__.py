@@ -30,6 +30,7 @@ from .traders import (
     RequisiteTurnover,
     Trader,
 )
+from .transfers import CryptoTransfer, TransferNetwork
 
 __all__ = [
     "AmountMismatch",
@@ -45,6 +46,7 @@ __all__ = [
     "Bank",
     "Country",
     "CryptoCurrency",
+    "CryptoTransfer",
     "ExchangeRate",
     "FiatCurrency",
     "FullRequisitesSettings",
@@ -62,6 +64,7 @@ __all__ = [
     "RequisiteTurnover",
     "StoreStatus",
     "Trader",
+    "TransferNetwork",
     "TimeZone",
     "VerificationLevel",
     "store_status",

@@ -154,6 +154,8 @@ class IncomingOrder(TenantScopedModel):
             models.Index(fields=["client_id"], name="ix_incoming_orders_client_id"),
             # The sweeper (issue 5): open orders whose retry time has come.
             models.Index(fields=["status", "next_attempt_at"], name="ix_incoming_orders_due"),
+            # The merchant's dashboard and order list (issue 19): one merchant's orders by time.
+            NamedIndex(fields=["merchant", "-created_at"], name="ix_incoming_orders_merchant_created"),
         ]
         constraints = [
             # A store's client_id is its own order number: one order per number (NULLs: no number, any count).
@@ -241,6 +243,8 @@ class OrderHistory(TenantScopedModel):
             models.Index(fields=["client_id"], name="ix_order_history_client_id"),
             models.Index(fields=["requisite", "created_at"], name="ix_order_history_requisite"),
             models.Index(fields=["status", "created_at"], name="ix_order_history_status"),
+            # The trader's dashboard (issue 19): one trader's completions by time.
+            NamedIndex(fields=["trader", "completed_at"], name="ix_order_history_trader_completed"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=["pending", "processing", "completed", "failed",

@@ -64,6 +64,7 @@ class HostedOrder:
     stage: str
     amount: Decimal
     fiat_code: str
+    store_name: str
     return_url: str | None
     expires_at: datetime | None
     paid_at: datetime | None
@@ -116,7 +117,9 @@ def hosted_order(hash_id: str) -> HostedOrder | None:
     """The order behind /pay/<hash_id> as its customer sees it; call inside the order's tenant."""
     if not _valid_hash(hash_id):
         return None
-    incoming = (IncomingOrder.objects.select_related("fiat_currency")
+    incoming = (IncomingOrder.objects.select_related("fiat_currency", "store")
+                .only("hash_id", "tenant_id", "order_type", "status", "total_fiat", "return_url", "fiat_currency__code",
+                      "store__store_name")
                 .filter(hash_id=hash_id).first())
     if incoming is None:
         return None
@@ -128,6 +131,7 @@ def hosted_order(hash_id: str) -> HostedOrder | None:
     return HostedOrder(
         hash_id=incoming.hash_id, tenant_id=incoming.tenant_id, order_type=incoming.order_type, stage=stage,
         amount=order.total_fiat if order else incoming.total_fiat, fiat_code=incoming.fiat_currency.code,
+        store_name=incoming.store.store_name,
         return_url=_safe_return_url(incoming.return_url), expires_at=order.expires_at if order else None,
         paid_at=order.paid_at if order else None, has_receipt=bool(order and order.customer_receipt),
         appeal_open=appeal_open, can_appeal=can_appeal, order=order,

@@ -2,7 +2,7 @@
 
 - every balance (and hold) equals the sum of its history, and its newest history
   row says so too; no balance or hold below its floor;
-- every hold on a balance is backed by the open orders holding it;
+- every hold on a balance is backed by the open orders holding it and its pending withdrawals;
 - per order: its hold rows net to what it still holds; a closed order that did
   not complete holds nothing and moved nothing; a completed order's crypto
   movements net to trader commission − store commission, which is also what its
@@ -30,6 +30,7 @@ from payments.models import (
     BalanceTrader,
     BalanceTraderCryptoHistory,
     BalanceTraderFiatHistory,
+    CryptoTransfer,
     MovementKind,
     OrderHistory,
     OrderType,
@@ -154,16 +155,24 @@ def _holds_backed_by_orders(tenant_id, out: list) -> None:
     for row in (open_orders.filter(order_type=OrderType.PAY_OUT)
                 .values("store_id", "crypto_currency_id").annotate(s=Sum("hold_amount"))):
         store_held[(row["store_id"], row["crypto_currency_id"])] = _q(row["s"])
+    withdrawing = CryptoTransfer.objects.unscoped().filter(
+        tenant_id=tenant_id, status=CryptoTransfer.Status.PENDING, direction=CryptoTransfer.Direction.WITHDRAWAL)
+    store_withdrawing = {row["store_balance"]: _q(row["s"]) for row in withdrawing.filter(
+        store_balance__isnull=False).values("store_balance").annotate(s=Sum("amount"))}
+    trader_withdrawing = {row["trader_balance"]: _q(row["s"]) for row in withdrawing.filter(
+        trader_balance__isnull=False).values("trader_balance").annotate(s=Sum("amount"))}
     for row in BalanceTrader.objects.unscoped().filter(tenant_id=tenant_id).values(
             "pk", "trader_id", "fiat_currency_id", "crypto_currency_id", "crypto_hold"):
         key = (row["trader_id"], row["fiat_currency_id"], row["crypto_currency_id"])
-        _check(out, tenant_id, f"balance_traders#{row['pk']}", "crypto hold = holds of its open PayIns",
-               trader_held.pop(key, ZERO), row["crypto_hold"])
+        _check(out, tenant_id, f"balance_traders#{row['pk']}",
+               "crypto hold = holds of its open PayIns and pending withdrawals",
+               trader_held.pop(key, ZERO) + trader_withdrawing.get(row["pk"], ZERO), row["crypto_hold"])
     for row in BalanceStore.objects.unscoped().filter(tenant_id=tenant_id).values(
             "pk", "store_id", "crypto_currency_id", "hold"):
         key = (row["store_id"], row["crypto_currency_id"])
-        _check(out, tenant_id, f"balance_stores#{row['pk']}", "hold = holds of its open PayOuts",
-               store_held.pop(key, ZERO), row["hold"])
+        _check(out, tenant_id, f"balance_stores#{row['pk']}",
+               "hold = holds of its open PayOuts and pending withdrawals",
+               store_held.pop(key, ZERO) + store_withdrawing.get(row["pk"], ZERO), row["hold"])
     for key, amount in list(trader_held.items()) + list(store_held.items()):
         out.append(LedgerDifference(tenant_id, f"holds {key}", "orders hold funds on a missing balance", ZERO,
                                     amount))

@@ -11,9 +11,11 @@ from django.utils import timezone
 from accounts.tests.factories import UserFactory
 from payments.models import (
     AvailableBankMethod,
+    BalanceTrader,
     Bank,
     Country,
     CryptoCurrency,
+    CryptoTransfer,
     FiatCurrency,
     IncomingOrder,
     Merchant,
@@ -144,3 +146,29 @@ def make_staff(tenant, flags, *, kind: str | None = None, password: str | None =
                                       **{flag: flag in flags for flag in SUPPORT_FLAGS})
     Membership.objects.create(tenant=tenant, user=user, is_default=True)
     return user
+
+
+_transfer_codes = count(1)
+
+
+def _transfer_balance() -> BalanceTrader:
+    """A trader balance in a pair of its own (the RLS test builds one transfer row per tenant)."""
+    n = next(_transfer_codes)
+    letters = "".join(chr(65 + (n // 26 ** i) % 26) for i in (2, 1, 0))
+    fiat = FiatCurrency.objects.create(code=letters, name=f"Fiat {letters}")
+    coin = CryptoCurrency.objects.create(code=f"T{letters}", name=f"Coin {letters}")
+    return BalanceTrader.objects.create(trader=TraderFactory(), fiat_currency=fiat, crypto_currency=coin)
+
+
+class CryptoTransferFactory(factory.django.DjangoModelFactory):
+    """A trader's pending top-up (holds nothing); the services make real ones."""
+
+    class Meta:
+        model = CryptoTransfer
+
+    direction = "top_up"
+    trader_balance = factory.LazyFunction(_transfer_balance)
+    amount = Decimal("12.5")
+    network = "TRC20"
+    address = "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"
+    requested_by = factory.SubFactory(UserFactory)

@@ -408,6 +408,16 @@ def populate(refs, rows: int) -> dict:
 
         event = enqueue_order_event(incoming_order=make_incoming_order(store), event_type="order.created")
         CallbackAttempt.objects.create(event=event, status_code=500, latency_ms=5, error="HTTP 500")
+        from payments.models import BalanceStore, BalanceTrader
+        from payments.services import transfers
+
+        address = "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"
+        transfers.request_trader_transfer(trader_balance=BalanceTrader.objects.get(trader=trader),
+                                          direction="top_up", amount=Decimal("1"), network="TRC20",
+                                          address=address, actor=trader.user)
+        transfers.request_store_withdrawal(store_balance=BalanceStore.objects.get(store=store),
+                                           amount=Decimal("0.5"), network="TRC20", address=address,
+                                           actor=store.merchant.user)
     return created
 
 

@@ -121,7 +121,11 @@ def test_the_trader_switches_themselves_out_of_and_into_work_audited(client, wor
 
 
 def test_the_work_switch_is_post_only(client, world, me):
-    assert client.get(reverse("cabinet:trader_in_work")).status_code == 405
+    before = Trader.objects.get(pk=me.pk).in_work
+    opened = client.get(reverse("cabinet:trader_in_work"))  # the dashboard, not a blank 405
+    assert opened.status_code == 302 and opened["Location"] == reverse("cabinet:trader_dashboard")
+    assert Trader.objects.get(pk=me.pk).in_work is before
+    assert client.put(reverse("cabinet:trader_in_work")).status_code == 405
 
 
 # --- requisites ----------------------------------------------------------------------------------
@@ -369,7 +373,7 @@ def test_the_live_list_shows_orders_waiting_and_drops_finished_ones(client, worl
     execution.confirm_order(order=order, actor=me.user)
     assert order.hash_id[:9] not in text(client.get(url, headers={"HX-Request": "true"}))
     dashboard = text(client.get(reverse("cabinet:trader_dashboard")))
-    assert f'hx-get="{url}"' in dashboard and 'hx-trigger="every 10s"' in dashboard
+    assert f'hx-get="{url}"' in dashboard and 'hx-trigger="every 5s"' in dashboard
 
 
 def test_history_filters_by_status_type_and_dates(client, world, me):

@@ -19,12 +19,13 @@ from payments.models import (
     BalanceTrader,
     BalanceTraderCryptoHistory,
     BalanceTraderFiatHistory,
+    CryptoTransfer,
     MovementKind,
     OrderHistory,
     OrderType,
 )
 from payments.selectors.ledger import verify_tenant_ledger
-from payments.services import execution, ledger
+from payments.services import execution, ledger, transfers
 
 from .execution_support import fund, held_order, make_world, png
 from .factories import TraderFactory
@@ -32,6 +33,7 @@ from .factories import TraderFactory
 pytestmark = pytest.mark.usefixtures("in_tenant")
 
 Status = OrderHistory.Status
+TRON = "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"
 
 
 def total(queryset, field="amount") -> Decimal:
@@ -44,6 +46,7 @@ def run_random_mix(refs, staff, seed: int, steps: int = 60) -> dict:
     rng = random.Random(seed)
     manager = staff("can_manage_orders")
     resolver = staff("can_handle_appeals")
+    deciders = staff("can_manage_merchants", "can_manage_traders")
     worlds = [make_world(refs, trader_crypto="400", trader_fiat="8000", store_crypto="300")]
     worlds.append(make_world(refs, trader_crypto="150", store=worlds[0].store))
     worlds.append(make_world(refs, trader_crypto="60", trader_fiat="500", store_crypto="40"))
@@ -60,7 +63,7 @@ def run_random_mix(refs, staff, seed: int, steps: int = 60) -> dict:
     for _ in range(steps):
         world = rng.choice(worlds)
         move = rng.choice(["assign", "assign", "pay", "confirm", "confirm_other", "cancel", "dispute", "appeal",
-                           "resolve", "expire", "staff", "deposit", "withdraw"])
+                           "resolve", "expire", "staff", "deposit", "withdraw", "ask_transfer", "decide_transfer"])
         open_orders = [o for o in orders if o.status in execution.OPEN_STATUSES + (Status.EXPIRED,)]
         order = rng.choice(open_orders) if open_orders else None
         if order is not None:
@@ -107,6 +110,25 @@ def run_random_mix(refs, staff, seed: int, steps: int = 60) -> dict:
         elif move == "withdraw":
             attempt(ledger.post_trader_crypto_movement, trader=world.trader, fiat_currency=refs.thb,
                     crypto_currency=refs.usdt, amount=Decimal("-30"), kind=MovementKind.WITHDRAWAL)
+        elif move == "ask_transfer":
+            amount = Decimal(rng.choice(["5", "25.5", "500"]))
+            if rng.random() < 0.5:
+                balance = BalanceStore.objects.filter(store=world.store).first()
+                if balance:
+                    attempt(transfers.request_store_withdrawal, store_balance=balance, amount=amount,
+                            network="TRC20", address=TRON, actor=world.store.merchant.user)
+            else:
+                balance = BalanceTrader.objects.filter(trader=world.trader).first()
+                attempt(transfers.request_trader_transfer, trader_balance=balance,
+                        direction=rng.choice(["withdrawal", "top_up"]), amount=amount, network="TRC20",
+                        address=TRON, actor=world.trader.user)
+        elif move == "decide_transfer":
+            pending = CryptoTransfer.objects.filter(status="pending").order_by("?").first()
+            if pending:
+                if rng.random() < 0.6:
+                    attempt(transfers.approve_transfer, transfer=pending, actor=deciders)
+                else:
+                    attempt(transfers.decline_transfer, transfer=pending, actor=deciders, reason="random")
     return outcomes
 
 
@@ -143,6 +165,7 @@ def test_the_invariants_hold_after_a_random_mix_of_operations(refs, staff, in_te
             assert crypto == 0 and fiat == 0
             if order.status in (Status.CANCELLED, Status.EXPIRED, Status.FAILED):
                 assert order.hold_amount == 0
+    assert CryptoTransfer.objects.exclude(status="pending").exists()  # withdrawals and top-ups were decided too
     assert verify_tenant_ledger(in_tenant.pk).differences == []
 
 

@@ -45,15 +45,16 @@ def test_the_customer_sees_amount_whole_number_bank_method_and_a_countdown(clien
 
     text = response.content.decode()
     assert response.status_code == 200
-    assert "1000.00 THB" in text
-    assert world.requisite.req_number in text  # whole, to be paid
+    assert "1,000.00 THB" in text
+    assert world.requisite.req_number in text  # whole, to be paid (copied as it is)
+    assert world.store.store_name in text and "Log in" not in text and "Register" not in text
     assert world.requisite.bank.name in text and world.requisite.method.name in text
     assert f'data-expires-at="{order.expires_at.isoformat()}"' in text
     assert "I have paid" in text
     assert 'name="viewport"' in text  # the base layout's phone viewport
     assert "no-store" in response["Cache-Control"]
     assert response["Referrer-Policy"] == "same-origin"  # the hash does not travel to other sites
-    assert "shop.example" not in text  # the way back is offered once the customer has paid
+    assert text.count('href="https://shop.example/thanks"') == 2  # the way back, always (header and below)
 
 
 def test_i_have_paid_with_a_receipt_then_the_way_back_to_the_store(client, order):

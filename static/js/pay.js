@@ -22,7 +22,8 @@
     button.addEventListener("click", function () {
       var source = document.querySelector(button.getAttribute("data-copy"));
       if (!source) { return; }
-      navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      var value = source.getAttribute("data-value") || source.textContent.trim();
+      navigator.clipboard.writeText(value).then(function () {
         button.textContent = "Copied";
         setTimeout(function () { button.textContent = "Copy"; }, 2000);
       });

@@ -33,6 +33,9 @@ ALLOWLIST = {
     "sessions": "identity rows, one user's devices",
     # The platform-wide audit trail: visibility is by staff flag (can_view_full_logs); append-only by trigger.
     "audit_logs": "platform-wide trail",
+    # Applications to join an operator (accounts): made by people who belong to no tenant yet and read by them
+    # across operators; staff see only their current tenant's (the admin filters by it).
+    "operator_applications": "applicants are not members of the tenant yet",
 }
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import TEST_PASSWORD
 from accounts.tests.test_browser import PASSWORD_LABEL
-from core.tests.browser import fits_the_phone, needs_chromium, phone_page
+from core.tests.browser import fits_the_phone, needs_chromium, open_site_menu, phone_page
 from tenancy.scoping import tenant_context
 from trading.models import CopySettings, MasterTrade, TradingAccount
 
@@ -40,6 +40,8 @@ def test_copytrade_pages_on_a_phone(page, tenant):
     page.get_by_label("Email").fill(person.email)
     page.get_by_label(PASSWORD_LABEL).fill(TEST_PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    open_site_menu(page)  # a phone: the header's links are behind "Menu"
     page.get_by_role("button", name="Log out").wait_for()
 
     page.goto("/accounts")

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import TEST_PASSWORD
 from accounts.tests.test_browser import PASSWORD_LABEL
-from core.tests.browser import fits_the_phone, needs_chromium, phone_page
+from core.tests.browser import fits_the_phone, needs_chromium, open_site_menu, phone_page
 from tenancy.scoping import tenant_context
 from tenancy.services.roles import assign_role
 from trading.models import Order, PositionStatus, Signal, SignalStatus
@@ -36,6 +36,8 @@ def test_the_trading_pages_work_on_a_phone_with_nothing_refused(page, tenant, tr
     page.get_by_label("Email").fill(trader.user.email)
     page.get_by_label(PASSWORD_LABEL).fill(TEST_PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    open_site_menu(page)  # a phone: the header's links are behind "Menu"
     page.get_by_role("button", name="Log out").wait_for()
 
     page.get_by_role("link", name="Trading", exact=True).first.click()

@@ -8,19 +8,19 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import DomainError
 from core.forms import add_domain_errors
 from payments.callbacks.delivery import resend_callback
 from payments.models import Appeal, CallbackEvent, IncomingOrder, Merchant, MerchantStore, OrderHistory
-from payments.services import execution
+from payments.services import execution, transfers
 
-from .. import forms, selectors, services
+from .. import dashboards, forms, selectors, services
 from ..exports import order_csv_rows
 from .access import merchant_view
 from .files import receipt_response
-from .pages import found_or_404, paginate, submit_appeal
+from .pages import found_or_404, paginate, post_or_go_to, submit_appeal
 
 
 def _store_or_404(merchant: Merchant, pk: int) -> MerchantStore:
@@ -47,8 +47,15 @@ def _once(request: HttpRequest, store: MerchantStore, *, private_key: str = "", 
 @require_GET
 @merchant_view("stores.view")
 def dashboard(request: HttpRequest, merchant: Merchant) -> HttpResponse:
+    days = dashboards.days_param(request.GET.get("days"))
+    stats = dashboards.merchant_stats(merchant, days)
     return render(request, "cabinet/merchant/dashboard.html", {
         "merchant": merchant,
+        "days": days,
+        "ranges": dashboards.RANGES,
+        "stats": stats,
+        "chart_data": stats.chart_data(),
+        "last_orders": selectors.merchant_last_orders(merchant),
         "stores": list(selectors.merchant_stores(merchant)),
         "balances": list(selectors.store_balances(merchant)),
         "open_appeals": selectors.merchant_appeals(merchant).filter(status=Appeal.Status.OPEN).count(),
@@ -93,7 +100,7 @@ def store_detail(request: HttpRequest, merchant: Merchant, pk: int) -> HttpRespo
     return _store_page(request, merchant, _store_or_404(merchant, pk))
 
 
-@require_POST
+@post_or_go_to("cabinet:merchant_store", "pk")
 @merchant_view("stores.manage")
 def store_settings(request: HttpRequest, merchant: Merchant, pk: int) -> HttpResponse:
     store = _store_or_404(merchant, pk)
@@ -110,7 +117,7 @@ def store_settings(request: HttpRequest, merchant: Merchant, pk: int) -> HttpRes
 
 
 @never_cache
-@require_POST
+@post_or_go_to("cabinet:merchant_store", "pk")
 @merchant_view("stores.manage")
 def store_rotate_keys(request: HttpRequest, merchant: Merchant, pk: int) -> HttpResponse:
     store = _store_or_404(merchant, pk)
@@ -119,7 +126,7 @@ def store_rotate_keys(request: HttpRequest, merchant: Merchant, pk: int) -> Http
 
 
 @never_cache
-@require_POST
+@post_or_go_to("cabinet:merchant_store", "pk")
 @merchant_view("stores.manage")
 def store_rotate_secret(request: HttpRequest, merchant: Merchant, pk: int) -> HttpResponse:
     store = _store_or_404(merchant, pk)
@@ -178,7 +185,7 @@ def order_detail(request: HttpRequest, merchant: Merchant, hash_id: str) -> Http
     return _order_page(request, merchant, _order_or_404(merchant, hash_id))
 
 
-@require_POST
+@post_or_go_to("cabinet:merchant_order", "hash_id")
 @merchant_view("orders.view")
 def order_appeal(request: HttpRequest, merchant: Merchant, hash_id: str) -> HttpResponse:
     order = _order_or_404(merchant, hash_id)
@@ -240,7 +247,7 @@ def callback_detail(request: HttpRequest, merchant: Merchant, event_id) -> HttpR
     })
 
 
-@require_POST
+@post_or_go_to("cabinet:merchant_callback", "event_id")
 @merchant_view("stores.manage")
 def callback_resend(request: HttpRequest, merchant: Merchant, event_id) -> HttpResponse:
     event = _event_or_404(merchant, event_id)
@@ -251,3 +258,31 @@ def callback_resend(request: HttpRequest, merchant: Merchant, event_id) -> HttpR
     else:
         messages.success(request, "Sent again; the attempt appears below once it has run.")
     return redirect("cabinet:merchant_callback", event_id=event.event_id)
+
+
+# --- withdrawals ---------------------------------------------------------------------------------
+
+@require_http_methods(["GET", "POST"])
+@merchant_view("stores.view")
+def withdrawals(request: HttpRequest, merchant: Merchant) -> HttpResponse:
+    """Ask to withdraw a store's balance (held at once, sent when staff approve) and see every request."""
+    balances = list(selectors.store_balances(merchant))
+    form = forms.TransferForm(request.POST if request.method == "POST" else None, balances=balances, top_ups=False)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                transfer = transfers.request_store_withdrawal(
+                    store_balance=data["balance"], amount=data["amount"], network=data["network"],
+                    address=data["address"], actor=request.user)
+            except DomainError as exc:
+                add_domain_errors(form, exc)
+            else:
+                messages.success(request, f"Withdrawal #{transfer.pk} asked for; the amount is on hold until "
+                                          "staff approve it.")
+                return redirect("cabinet:merchant_withdrawals")
+        status = 400
+    page = paginate(request, selectors.store_transfers(merchant))
+    return render(request, "cabinet/merchant/withdrawals.html", {
+        "merchant": merchant, "form": form, "balances": balances, "page": page}, status=status)

@@ -1,12 +1,13 @@
 """What the merchant's and the trader's pages do alike: a page of a list, one owner's row, a form about an order."""
 
 from collections.abc import Callable
+from functools import wraps
 from typing import Any, TypeVar
 
 from django import forms as django_forms
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 
 from core.errors import DomainError
@@ -63,3 +64,20 @@ def submit_appeal(request: HttpRequest, order: OrderHistory, *, role: str, order
         request, form, order_url=order_url, page=page, done="Appeal opened; support will answer it.",
         act=lambda data: execution.open_appeal(order=order, opened_by_role=role, actor=request.user,
                                                reason=data["reason"], evidence=data["evidence"]))
+
+
+def post_or_go_to(url_name: str, kwarg: str | None = None):
+    """A POST-only action whose URL is opened with GET (a reload, a pasted link) goes to the page the action
+    belongs to instead of a blank 405; other methods are still refused."""
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method in ("GET", "HEAD"):
+                return redirect(url_name, **({kwarg: kwargs[kwarg]} if kwarg else {}))
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["POST"])
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -6,17 +6,17 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import DomainError
 from core.forms import add_domain_errors
 from payments.models import Appeal, OrderHistory, ReqTrader, Trader
-from payments.services import execution
+from payments.services import execution, transfers
 
-from .. import forms, selectors, services
+from .. import dashboards, forms, selectors, services
 from .access import trader_view
 from .files import receipt_response
-from .pages import found_or_404, paginate, submit_appeal, submit_order_form
+from .pages import found_or_404, paginate, post_or_go_to, submit_appeal, submit_order_form
 
 
 def _order_or_404(trader: Trader, hash_id: str) -> OrderHistory:
@@ -36,8 +36,19 @@ def _requisite_or_404(trader: Trader, pk: int) -> ReqTrader:
 @require_GET
 @trader_view("orders.view")
 def dashboard(request: HttpRequest, trader: Trader) -> HttpResponse:
+    return _dashboard_page(request, trader)
+
+
+def _dashboard_page(request: HttpRequest, trader: Trader) -> HttpResponse:
+    days = dashboards.days_param(request.GET.get("days"))
+    stats = dashboards.trader_stats(trader, days)
     return render(request, "cabinet/trader/dashboard.html", {
         "trader": trader,
+        "days": days,
+        "ranges": dashboards.RANGES,
+        "stats": stats,
+        "chart_data": stats.chart_data(),
+        "usage": dashboards.requisite_usage(trader),
         "balances": list(selectors.trader_balances(trader)),
         "orders": list(selectors.trader_active_orders(trader)),
         "open_appeals": selectors.trader_appeals(trader).filter(status=Appeal.Status.OPEN).count(),
@@ -48,13 +59,15 @@ def dashboard(request: HttpRequest, trader: Trader) -> HttpResponse:
 @require_GET
 @trader_view("orders.view")
 def active_orders(request: HttpRequest, trader: Trader) -> HttpResponse:
-    """The live part of the dashboard, fetched by htmx every few seconds."""
+    """The live part of the dashboard, fetched by htmx every few seconds; opened directly, the whole page."""
+    if request.headers.get("HX-Request") != "true":
+        return _dashboard_page(request, trader)
     return render(request, "cabinet/trader/_active_orders.html", {
         "orders": list(selectors.trader_active_orders(trader)), "now": timezone.now(), "trader": trader,
     })
 
 
-@require_POST
+@post_or_go_to("cabinet:trader_dashboard")
 @trader_view("traders.view")
 def set_in_work(request: HttpRequest, trader: Trader) -> HttpResponse:
     in_work = request.POST.get("in_work") == "1"
@@ -90,7 +103,7 @@ def order_detail(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResp
 
 
 @never_cache
-@require_POST
+@post_or_go_to("cabinet:trader_order", "hash_id")
 @trader_view("orders.manage")
 def order_reveal(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResponse:
     """A PayOut's destination account, whole, for the trader who has to pay it (audited by the service)."""
@@ -103,7 +116,7 @@ def order_reveal(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResp
     return _order_page(request, trader, order, payout_destination=number)
 
 
-@require_POST
+@post_or_go_to("cabinet:trader_order", "hash_id")
 @trader_view("orders.manage")
 def order_confirm(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResponse:
     order = _order_or_404(trader, hash_id)
@@ -115,7 +128,7 @@ def order_confirm(request: HttpRequest, trader: Trader, hash_id: str) -> HttpRes
         page=lambda form: _order_page(request, trader, order, confirm_form=form, status=400))
 
 
-@require_POST
+@post_or_go_to("cabinet:trader_order", "hash_id")
 @trader_view("orders.manage")
 def order_dispute(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResponse:
     order = _order_or_404(trader, hash_id)
@@ -126,7 +139,7 @@ def order_dispute(request: HttpRequest, trader: Trader, hash_id: str) -> HttpRes
         page=lambda form: _order_page(request, trader, order, dispute_form=form, status=400))
 
 
-@require_POST
+@post_or_go_to("cabinet:trader_order", "hash_id")
 @trader_view("orders.view")
 def order_appeal(request: HttpRequest, trader: Trader, hash_id: str) -> HttpResponse:
     order = _order_or_404(trader, hash_id)
@@ -224,7 +237,7 @@ def requisite_detail(request: HttpRequest, trader: Trader, pk: int) -> HttpRespo
     return _requisite_page(request, trader, _requisite_or_404(trader, pk))
 
 
-@require_POST
+@post_or_go_to("cabinet:trader_requisite", "pk")
 @trader_view("requisites.manage")
 def requisite_switches(request: HttpRequest, trader: Trader, pk: int) -> HttpResponse:
     requisite = _requisite_or_404(trader, pk)
@@ -237,7 +250,7 @@ def requisite_switches(request: HttpRequest, trader: Trader, pk: int) -> HttpRes
     return redirect("cabinet:trader_requisite", pk=requisite.pk)
 
 
-@require_POST
+@post_or_go_to("cabinet:trader_requisite", "pk")
 @trader_view("requisites.manage")
 def requisite_pause(request: HttpRequest, trader: Trader, pk: int) -> HttpResponse:
     requisite = _requisite_or_404(trader, pk)
@@ -254,3 +267,31 @@ def requisite_pause(request: HttpRequest, trader: Trader, pk: int) -> HttpRespon
                          else "Requisite paused: no new orders go to it.")
     return redirect("cabinet:trader_requisite", pk=requisite.pk)
 
+
+
+# --- withdrawals and top-ups ---------------------------------------------------------------------
+
+@require_http_methods(["GET", "POST"])
+@trader_view("traders.view")
+def transfers_page(request: HttpRequest, trader: Trader) -> HttpResponse:
+    """Ask to withdraw crypto (held at once) or top it up (credited when staff approve); every request."""
+    balances = list(selectors.trader_balances(trader))
+    form = forms.TransferForm(request.POST if request.method == "POST" else None, balances=balances, top_ups=True)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                transfer = transfers.request_trader_transfer(
+                    trader_balance=data["balance"], direction=data["direction"], amount=data["amount"],
+                    network=data["network"], address=data["address"], actor=request.user)
+            except DomainError as exc:
+                add_domain_errors(form, exc)
+            else:
+                messages.success(request, f"{transfer.get_direction_display()} #{transfer.pk} asked for; "
+                                          "staff will approve it.")
+                return redirect("cabinet:trader_transfers")
+        status = 400
+    page = paginate(request, selectors.trader_transfers(trader))
+    return render(request, "cabinet/trader/transfers.html", {
+        "trader": trader, "form": form, "balances": balances, "page": page}, status=status)
