@@ -308,10 +308,8 @@ def seed(out) -> None:
     with tenant_context(tenant):
         _history(out)
         _orders(out)
+        _transfers(out)
     if second is not None:
         with tenant_context(second):
             _second_operator_order(out)
-
-
-        _transfers(out)
     _applications(tenant, out)

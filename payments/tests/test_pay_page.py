@@ -45,7 +45,7 @@ def test_the_customer_sees_amount_whole_number_bank_method_and_a_countdown(clien
 
     text = response.content.decode()
     assert response.status_code == 200
-    assert "1,000.00 THB" in text
+    assert "1,000.00\u00a0THB" in text  # the amount and its currency never wrap apart
     assert world.requisite.req_number in text  # whole, to be paid (copied as it is)
     assert world.store.store_name in text and "Log in" not in text and "Register" not in text
     assert world.requisite.bank.name in text and world.requisite.method.name in text
