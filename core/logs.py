@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.apps import apps
+
 _context: contextvars.ContextVar[dict] = contextvars.ContextVar("log_context", default={})  # noqa: B039 (never mutated)
 
 CONTEXT_FIELDS = ("request_id", "task_id", "task", "tenant_id", "order_id", "account_id")
@@ -49,7 +51,7 @@ class ContextFilter(logging.Filter):
         for name in CONTEXT_FIELDS:
             if not hasattr(record, name):
                 setattr(record, name, context.get(name, ""))
-        if not record.tenant_id:
+        if not record.tenant_id and apps.ready:  # not in gunicorn's master, before Django is set up
             from tenancy.scoping import current_tenant_id
 
             tenant = current_tenant_id()
