@@ -61,7 +61,7 @@ METRICS = {metric.name: metric for metric in (
            ("result", "reason")),
     Metric("p2p_trading_exchange_errors_total", "counter",
            "Exchange calls that failed: network (each try) or refused by the exchange.", ("exchange", "kind")),
-    Metric("p2p_copytrade_connections_total", "counter", "EA connections opened / closed.", ("event",)),
+    Metric("p2p_copytrade_connection_events_total", "counter", "EA connections opened / closed.", ("event",)),
     Metric("p2p_copytrade_fanout_seconds", "histogram",
            "A master's event from its line received to every follower line sent or published.",
            (), LATENCY_BUCKETS),
@@ -139,13 +139,14 @@ class _Store:
     def redis(self):
         from django.conf import settings
 
-        if not settings.REDIS_URL:
+        url = settings.REDIS_URL
+        if not url:
             return None
-        if self.client is None:
+        if self.client is None or self.client[0] != url:
             import redis
 
-            self.client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1.0, socket_connect_timeout=1.0)
-        return self.client
+            self.client = (url, redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0))
+        return self.client[1]
 
     def flush(self) -> bool:
         """Add this process's deltas to the shared totals; kept for the next try if Redis does not answer."""

@@ -73,13 +73,13 @@ class Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else ""
         self.server.all_connections.add(self)
-        metrics.count("p2p_copytrade_connections_total", event="opened")
+        metrics.count("p2p_copytrade_connection_events_total", event="opened")
         self.auth_timer = asyncio.get_running_loop().call_later(self.server.auth_timeout, self._auth_timed_out)
 
     def connection_lost(self, exc):
         self.closed = True
         self.server.all_connections.discard(self)
-        metrics.count("p2p_copytrade_connections_total", event="closed")
+        metrics.count("p2p_copytrade_connection_events_total", event="closed")
         if self.auth_timer:
             self.auth_timer.cancel()
         if self.worker and not self.worker.done():
