@@ -35,7 +35,8 @@ def check_database() -> dict:
     try:
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                cursor.execute("SELECT set_config('statement_timeout', %s, false)", [str(int(settings.HEALTH_DB_TIMEOUT_MS))])
+                timeout = str(int(settings.HEALTH_DB_TIMEOUT_MS))
+                cursor.execute("SELECT set_config('statement_timeout', %s, false)", [timeout])
                 try:
                     cursor.execute("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles "
                                    "WHERE rolname = current_user")

@@ -27,8 +27,8 @@ class PersistentRedis:
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-                                      "--save", "", "--appendonly", "no"],
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--dir", self.dir, "--save", "", "--appendonly", "no"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(self.answers, what="redis-server to answer", timeout=20)
 
@@ -207,7 +207,8 @@ def test_unapplied_migrations_make_ready_503(client, settings, monkeypatch):
     response = client.get("/health/ready")
 
     assert response.status_code == 503
-    assert response.json()["checks"]["database"]["error"] == "1 migration(s) not applied, first payments.9999_not_applied"
+    assert response.json()["checks"]["database"]["error"] == \
+        "1 migration(s) not applied, first payments.9999_not_applied"
     assert response.json()["checks"]["exchange_rates"]["error"] == "database not ready"
 
 
