@@ -63,7 +63,8 @@ def test_the_procfile_runner_stops_gently():
     from honcho import manager
 
     runner = _load_runner()
-    with mock.patch("honcho.command.main") as honcho_main, mock.patch.dict("os.environ", {"STOP_GRACE_SECONDS": "42"}), \
+    grace = mock.patch.dict("os.environ", {"STOP_GRACE_SECONDS": "42"})
+    with mock.patch("honcho.command.main") as honcho_main, grace, \
             mock.patch.object(manager, "KILL_WAIT", manager.KILL_WAIT), \
             mock.patch.object(manager, "ProcessManager", manager.ProcessManager):
         runner.main(["-f", "deploy/Procfile"])
