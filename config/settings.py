@@ -108,6 +108,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5").strip().lower()
     # "off" (PgBouncer in transaction mode: a prepared statement would not survive the pooled connection).
     _options.setdefault("prepare_threshold", None if _threshold in ("off", "none", "") else int(_threshold))
+    # PgBouncer in transaction mode (docs/operations.md): the tenant setting is sent inside every transaction
+    # (tenancy.scoping), no statement is prepared and no server-side cursor is kept across transactions.
+    if env.bool("DATABASE_TRANSACTION_POOLING", default=False):
+        DATABASES["default"]["TRANSACTION_POOLING"] = True
+        _options["prepare_threshold"] = None
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -10,7 +10,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
@@ -33,16 +33,14 @@ def check_database() -> dict:
     global _migrations_applied_at
     result: dict = {"ok": False}
     try:
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
             if connection.vendor == "postgresql":
+                # transaction-local: nothing outlives the check on a pooled server connection
                 timeout = str(int(settings.HEALTH_DB_TIMEOUT_MS))
-                cursor.execute("SELECT set_config('statement_timeout', %s, false)", [timeout])
-                try:
-                    cursor.execute("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles "
-                                   "WHERE rolname = current_user")
-                    role, superuser, bypass = cursor.fetchone()
-                finally:
-                    cursor.execute("SELECT set_config('statement_timeout', '0', false)")
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [timeout])
+                cursor.execute("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles "
+                               "WHERE rolname = current_user")
+                role, superuser, bypass = cursor.fetchone()
                 result["role"] = role
                 if superuser or bypass:
                     result["error"] = f"role {role} bypasses row-level security (superuser or BYPASSRLS)"
