@@ -248,6 +248,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT_SECONDS", default=5.0),
     "socket_keepalive": True,
 }
+# Redis Sentinel (docs/operations.md): CELERY_BROKER_URL=sentinel://s1:26379;sentinel://s2:26379;… and the
+# name of the monitored primary here.
+if env.str("CELERY_BROKER_SENTINEL_MASTER", default=""):
+    CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = env.str("CELERY_BROKER_SENTINEL_MASTER")
 # Workers and beat keep trying to reach the broker, at start and after losing it, for as long as it takes
 # (Celery's default gives up after 100 tries, about 50 minutes), so they come back by themselves with Redis.
 # The background publisher writes Celery's message straight onto the Redis list (core.messaging.redis_wire:
