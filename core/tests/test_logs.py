@@ -190,3 +190,24 @@ def test_a_whole_order_flow_logs_its_context_and_no_secret(settings, restore_log
     intake_lines = [line for line in lines if line.get("request_id") == "flow-req-0001"]
     assert intake_lines and all(line["tenant_id"] == str(tenant.pk) for line in intake_lines if line["tenant_id"])
     assert any(line.get("order_id") == payin.incoming_order_id for line in lines)
+
+
+def test_sentry_reports_errors_only_when_a_dsn_is_set_and_without_personal_data():
+    import subprocess
+    import sys
+
+    pytest.importorskip("sentry_sdk")
+    probe = ("import django; django.setup(); import sentry_sdk; client = sentry_sdk.get_client(); "
+             "print(client.is_active(), client.options['dsn'], client.options['send_default_pii'], "
+             "sorted(i for i in client.integrations if i in ('django', 'celery')))")
+    base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": "sqlite:///:memory:", "PYTHONPATH": str(django_settings.BASE_DIR)}
+
+    with_dsn = subprocess.run([sys.executable, "-c", probe], env={**base, "SENTRY_DSN": "https://key@sentry.invalid/1"},
+                              capture_output=True, text=True, timeout=120, cwd=django_settings.BASE_DIR)
+    without = subprocess.run([sys.executable, "-c", probe], env=base, capture_output=True, text=True, timeout=120,
+                             cwd=django_settings.BASE_DIR)
+
+    assert with_dsn.stdout.split("\n")[-2] == "True https://key@sentry.invalid/1 False ['celery', 'django']", \
+        with_dsn.stderr
+    assert without.stdout.split("\n")[-2].startswith("False"), without.stderr
