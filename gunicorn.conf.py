@@ -4,6 +4,18 @@ Command-line flags still win (the README's `gunicorn config.wsgi -b … -w 4`, b
 """
 
 import gc
+import os
+
+from core.logs import logging_config
+
+
+def _log_format() -> str:
+    debug = os.environ.get("DEBUG", "true").strip().lower() in ("1", "true", "yes", "on")
+    return os.environ.get("LOG_FORMAT", "text" if debug else "json").strip().lower()
+
+
+# gunicorn's own lines (start, worker boots and exits) in the app's format: JSON in production (core/logs.py).
+logconfig_dict = logging_config(log_format=_log_format(), level=os.environ.get("LOG_LEVEL", "INFO"))
 
 
 def post_worker_init(worker) -> None:

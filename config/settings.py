@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.RequestContextMiddleware",  # request id for the logs, latency per view for /metrics
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "audit.middleware.AuditContextMiddleware",
@@ -108,6 +109,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5").strip().lower()
     # "off" (PgBouncer in transaction mode: a prepared statement would not survive the pooled connection).
     _options.setdefault("prepare_threshold", None if _threshold in ("off", "none", "") else int(_threshold))
+    # PgBouncer in transaction mode (docs/operations.md): the tenant setting is sent inside every transaction
+    # (tenancy.scoping), no statement is prepared and no server-side cursor is kept across transactions.
+    if env.bool("DATABASE_TRANSACTION_POOLING", default=False):
+        DATABASES["default"]["TRANSACTION_POOLING"] = True
+        _options["prepare_threshold"] = None
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -149,7 +156,7 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600)
 # promise to browsers' lists, so it is opt-in. Behind a proxy that ends TLS, SECURE_PROXY_SSL_HEADER names the
 # header the proxy sets ("HTTP_X_FORWARDED_PROTO=https"); without it every request looks plain and redirects.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^health"]  # load balancers probe over plain HTTP
+SECURE_REDIRECT_EXEMPT = [r"^health", r"^metrics$"]  # load balancers and Prometheus on the internal network
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
@@ -242,6 +249,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT_SECONDS", default=5.0),
     "socket_keepalive": True,
 }
+# Redis Sentinel (docs/operations.md): CELERY_BROKER_URL=sentinel://s1:26379;sentinel://s2:26379;… and the
+# name of the monitored primary here.
+if env.str("CELERY_BROKER_SENTINEL_MASTER", default=""):
+    CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = env.str("CELERY_BROKER_SENTINEL_MASTER")
 # Workers and beat keep trying to reach the broker, at start and after losing it, for as long as it takes
 # (Celery's default gives up after 100 tries, about 50 minutes), so they come back by themselves with Redis.
 # The background publisher writes Celery's message straight onto the Redis list (core.messaging.redis_wire:
@@ -447,19 +458,48 @@ STORE_API_IDEMPOTENCY_LOCK_SECONDS = env.int("STORE_API_IDEMPOTENCY_LOCK_SECONDS
 # (core.local_cache): a store disabled or a key rotated in another process stops working within it. 0 = off.
 STORE_API_CACHE_SECONDS = env.float("STORE_API_CACHE_SECONDS", default=2.0)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"client_errors_without_traceback": {"()": "core.log_filters.ClientErrorsWithoutTraceback"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["client_errors_without_traceback"]}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # Django's own console handler would print each of its lines a second time beside the root's.
-        "django": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO"), "propagate": False},
-        "django.db.backends": {"level": "WARNING"},
-        # httpx logs every request's full URL at INFO; a store's callback URL may carry its own token.
-        "httpx": {"level": "WARNING"},
-    },
-}
+# Logs (core/logs.py): JSON lines in production, readable lines in development; each with the request id
+# (or Celery task), tenant, order and account where known; secrets redacted on the handler.
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json").strip().lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT is json or text.")
+from core.logs import logging_config  # noqa: E402 (needs LOG_FORMAT)
+
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+
+# Operations (docs/operations.md). /metrics: with METRICS_TOKEN only for `Authorization: Bearer <token>`,
+# without it only to a client on this machine through no proxy. Processes add their counts to Redis every
+# METRICS_FLUSH_SECONDS. Heartbeats: beat sends one to every queue every HEALTH_HEARTBEAT_SECONDS and
+# /health/ready wants each seen within HEALTH_HEARTBEAT_MAX_AGE_SECONDS. The ledger is verified (and the
+# result shown in /metrics) every LEDGER_VERIFY_SECONDS (0: only by `manage.py verify_ledger`).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_FLUSH_SECONDS = env.float("METRICS_FLUSH_SECONDS", default=2.0)
+HEALTH_HEARTBEAT_SECONDS = env.float("HEALTH_HEARTBEAT_SECONDS", default=15)
+HEALTH_HEARTBEAT_MAX_AGE_SECONDS = env.float("HEALTH_HEARTBEAT_MAX_AGE_SECONDS", default=90)
+HEALTH_DB_TIMEOUT_MS = env.int("HEALTH_DB_TIMEOUT_MS", default=2000)
+LEDGER_VERIFY_SECONDS = env.float("LEDGER_VERIFY_SECONDS", default=3600)
+CELERY_BEAT_SCHEDULER = "core.heartbeat:BeatScheduler"  # beat writes its own heartbeat as it ticks
+CELERY_TASK_ROUTES["payments.verify_ledger"] = {"queue": "sweeps"}
+for _queue in CELERY_TASK_QUEUES:
+    CELERY_BEAT_SCHEDULE[f"core.heartbeat.{_queue.name}"] = {
+        "task": "core.heartbeat", "schedule": HEALTH_HEARTBEAT_SECONDS, "args": (_queue.name,),
+        "options": {"queue": _queue.name, "expires": HEALTH_HEARTBEAT_SECONDS * 4}}
+if LEDGER_VERIFY_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["payments.verify_ledger"] = {"task": "payments.verify_ledger",
+                                                      "schedule": LEDGER_VERIFY_SECONDS}
+
+# Error reporting (optional): with SENTRY_DSN set, unhandled errors of web requests, tasks and commands go
+# to Sentry (no personal data: send_default_pii off).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(dsn=SENTRY_DSN, integrations=[DjangoIntegration(), CeleryIntegration()],
+                    environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+                    traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+                    send_default_pii=False)
 
 ANONYMOUS_USER_NAME = None  # django-guardian: no anonymous user row

@@ -7,6 +7,9 @@ from core import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("health", views.health, name="health"),
+    path("health/live", views.health, name="health-live"),
+    path("health/ready", views.health_ready, name="health-ready"),
+    path("metrics", views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("", include("trading.web.copy_urls")),
     path("accounts/", include("accounts.urls")),

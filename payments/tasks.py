@@ -16,6 +16,7 @@ from payments.services.assignment import assign_dispatched_orders, sweep_due_ord
 from payments.services.exchange_rates import load_exchange_rates
 from payments.services.execution import expire_due_orders
 from payments.services.idempotency import purge_expired_idempotency_keys
+from payments.services.ledger_verification import verify_ledgers
 from tenancy.scoping import current_tenant_id
 from tenancy.task_context import TenantTask
 
@@ -32,6 +33,13 @@ def load_exchange_rates_task() -> int:
 def purge_idempotency_keys_task() -> int:
     """Periodic (CELERY_BEAT_SCHEDULE): drop store API idempotency answers past their expiry."""
     return purge_expired_idempotency_keys()
+
+
+@shared_task(name="payments.verify_ledger", ignore_result=True, soft_time_limit=1800, time_limit=1900)
+def verify_ledger_task() -> int:
+    """Periodic (LEDGER_VERIFY_SECONDS): verify every tenant's ledger; the result shows in /metrics."""
+    reports = verify_ledgers(reason="periodic ledger verification (payments.verify_ledger)")
+    return sum(len(report.differences) for _, report in reports)
 
 
 # --- assignment (payments.services.assignment) -----------------------------------------------------------

@@ -82,6 +82,15 @@ def _still_trusted(connection, sent) -> bool:
     return len(blocks) >= depth and blocks[depth - 1] is block
 
 
+_SET_SESSION = "SELECT set_config('app.tenant_id', %s, false), set_config('app.bypass_rls', %s, false)"
+_SET_LOCAL = "SELECT set_config('app.tenant_id', %s, true), set_config('app.bypass_rls', %s, true)"
+
+
+def _transaction_pooling(connection) -> bool:
+    """DATABASE_TRANSACTION_POOLING (PgBouncer in transaction mode): the setting travels in each transaction."""
+    return bool(connection.settings_dict.get("TRANSACTION_POOLING"))
+
+
 def _apply(connection) -> None:
     """Send the context to `connection` unless it already carries it."""
     desired = _desired()
@@ -92,14 +101,25 @@ def _apply(connection) -> None:
         # An aborted transaction runs nothing but its rollback (e.g. ROLLBACK TO SAVEPOINT, which Django
         # sends after it has cleared needs_rollback). The value stays untrusted and is sent after it.
         return
-    connection.connection.execute(
-        "SELECT set_config('app.tenant_id', %s, false), set_config('app.bypass_rls', %s, false)", list(desired))
+    pooled = _transaction_pooling(connection)
+    connection.connection.execute(_SET_LOCAL if pooled else _SET_SESSION, list(desired))
     depth = len(connection.atomic_blocks) if connection.in_atomic_block else 0
     setattr(connection, _SENT_ATTR, (desired, depth, connection.atomic_blocks[-1] if depth else None))
 
 
 def _tenant_setting_wrapper(execute, sql, params, many, context):
-    _apply(context["connection"])
+    connection = context["connection"]
+    if not connection.in_atomic_block and _transaction_pooling(connection):
+        # Behind a transaction pooler two autocommit statements may run on two server connections, and a
+        # session-level value would stay on the server connection for its next client. So the statement
+        # runs in a transaction of its own, with a transaction-local value sent first on the same server
+        # connection; nothing outlives it. (Results are read by Django after the commit: client-side
+        # cursors hold them — DISABLE_SERVER_SIDE_CURSORS is on with pooling.)
+        setattr(connection, _SENT_ATTR, None)
+        with connection.connection.transaction():
+            connection.connection.execute(_SET_LOCAL, list(_desired()))
+            return execute(sql, params, many, context)
+    _apply(connection)
     return execute(sql, params, many, context)
 
 

@@ -15,6 +15,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core import metrics
 from core.api_errors import DomainError, error_body, http_status
 from tenancy.scoping import tenant_context
 from trading import selectors
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 def signal_webhook(request, token: str):
     account = selectors.account_for_webhook_token(token)
     if account is None:
+        metrics.count("p2p_trading_signals_total", result="rejected", reason="unknown_webhook")
         return JsonResponse(error_body("unknown_webhook", "No account has this webhook URL."), status=404)
     with tenant_context(account.tenant_id):
         try:
@@ -36,9 +38,12 @@ def signal_webhook(request, token: str):
             signal_services.check_passphrase(account, fields)
             signal, duplicate = signal_services.receive_signal(account=account, fields=fields)
         except DomainError as exc:
+            metrics.count("p2p_trading_signals_total", result="rejected", reason=exc.code)
             return JsonResponse(error_body(exc.code, exc.message, exc.fields), status=http_status(exc))
     if duplicate:
+        metrics.count("p2p_trading_signals_total", result="duplicate", reason="")
         return JsonResponse({"signal_id": signal.pk, "status": signal.status, "duplicate": True}, status=200)
+    metrics.count("p2p_trading_signals_total", result="accepted", reason="")
     return JsonResponse({"signal_id": signal.pk, "status": signal.status, "duplicate": False}, status=202)
 
 

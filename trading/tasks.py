@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from core import logs
 from tenancy.task_context import TenantTask
 from trading.services.execution import process_signal
 from trading.services.reconciliation import reconcile_account, reconcile_active_accounts
@@ -20,7 +21,8 @@ def process_signal_task(signal_id: int) -> str | None:
 @shared_task(base=TenantTask, name="trading.reconcile_account", ignore_result=True, soft_time_limit=120,
              time_limit=150)
 def reconcile_account_task(account_id: int, trigger: str = "beat", signal_id: int | None = None) -> None:
-    reconcile_account(account_id=account_id, trigger=trigger, signal_id=signal_id)
+    with logs.bind(account_id=account_id):
+        reconcile_account(account_id=account_id, trigger=trigger, signal_id=signal_id)
 
 
 @shared_task(name="trading.reconcile_active_accounts", ignore_result=True, soft_time_limit=60, time_limit=90)

@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from core import logs, metrics
 from payments.models import CallbackAttempt, CallbackEvent, MerchantStore
 from payments.permissions import has_any_flag
 from payments.services import dispatch
@@ -181,9 +182,10 @@ def deliver_callback(*, event_id: int) -> CallbackAttempt | None:
         return None
     event = CallbackEvent.objects.select_related("store").get(pk=event_id)
     claim = _Claim(event_id=event_id, tenant_id=event.tenant_id, until=until)
-    with dispatch.claim_kept(claim.renew, every=claim_lease().total_seconds() / 3):
-        outcome = _post(event, event.store)
-    return _record_attempt(event_id=event_id, outcome=outcome, manual=False)
+    with logs.bind(order_id=event.incoming_order_id):
+        with dispatch.claim_kept(claim.renew, every=claim_lease().total_seconds() / 3):
+            outcome = _post(event, event.store)
+        return _record_attempt(event_id=event_id, outcome=outcome, manual=False)
 
 
 @dataclass
@@ -259,6 +261,9 @@ def _record_attempt(*, event_id: int, outcome: Outcome, manual: bool, actor=None
     if event.status == CallbackEvent.Status.FAILED and not outcome.ok and not manual:
         logger.warning("Callback %s (%s) given up after %s attempts", event.event_id, event.event_type,
                        event.attempts)
+    result = ("delivered" if outcome.ok else
+              "given_up" if event.status == CallbackEvent.Status.FAILED and not manual else "failed")
+    transaction.on_commit(lambda: metrics.count("p2p_callback_deliveries_total", result=result))
     _note_endpoint_health(store_id=event.store_id, tenant_id=event.tenant_id, outcome=outcome, now=now)
     if manual:
         record(action="callback.resent", target=event, actor=actor,

@@ -80,7 +80,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core import messaging, sql
+from core import logs, messaging, metrics, sql
 from payments.callbacks.bodies import OrderNames, order_event_data_in_hand
 from payments.callbacks.events import enqueue_order_created_once, enqueue_order_event, write_order_events
 from payments.errors import PaymentsError
@@ -684,13 +684,29 @@ def assign_dispatched_orders(*, order_ids: list[int], tenant_id) -> list[Assignm
                 if not pending:
                     break
             order_id = pending.pop(0)
-            try:
-                results.append(assign_incoming_order(order_id=order_id, tenant_id=tenant_id, claim=until))
-            except SoftTimeLimitExceeded:
-                raise
-            except Exception:
-                logger.exception("Assigning incoming order %s failed; the sweeper will retry it", order_id)
+            with logs.bind(order_id=order_id):
+                try:
+                    result = assign_incoming_order(order_id=order_id, tenant_id=tenant_id, claim=until)
+                except SoftTimeLimitExceeded:
+                    raise
+                except Exception:
+                    metrics.count("p2p_order_assignment_failures_total", reason="internal_error", final="false")
+                    logger.exception("Assigning incoming order %s failed; the sweeper will retry it", order_id)
+                    continue
+            results.append(result)
+            _count(result)
     return results
+
+
+def _count(result: AssignmentResult) -> None:
+    """The result in /metrics: intake → assigned latency, or a failed attempt by reason class."""
+    if result.outcome == Outcome.ASSIGNED and result.order is not None:
+        created = result.order.incoming_order.created_at
+        metrics.observe("p2p_order_assignment_latency_seconds",
+                        max(0.0, (result.order.created_at - created).total_seconds()))
+    elif result.outcome in (Outcome.RETRYING, Outcome.FAILED):
+        metrics.count("p2p_order_assignment_failures_total", reason=metrics.assignment_failure_reason(result.reason),
+                      final="true" if result.outcome == Outcome.FAILED else "false")
 
 
 # --- the sweeper ----------------------------------------------------------------------------------------

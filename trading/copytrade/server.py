@@ -23,6 +23,8 @@ from django.db import close_old_connections, connection
 from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
 
+from core import metrics
+
 from . import services
 from .bus import Bus
 from .protocol import Ack, Auth, MasterEvent, Nack, Ping, ProtocolError, Quit, error_line, parse_line
@@ -71,11 +73,13 @@ class Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else ""
         self.server.all_connections.add(self)
+        metrics.count("p2p_copytrade_connection_events_total", event="opened")
         self.auth_timer = asyncio.get_running_loop().call_later(self.server.auth_timeout, self._auth_timed_out)
 
     def connection_lost(self, exc):
         self.closed = True
         self.server.all_connections.discard(self)
+        metrics.count("p2p_copytrade_connection_events_total", event="closed")
         if self.auth_timer:
             self.auth_timer.cancel()
         if self.worker and not self.worker.done():
@@ -235,6 +239,7 @@ class Connection(asyncio.Protocol):
         result = await self.server.run_db(services.record_master_event, self.identity, event)
         stored = time.perf_counter()
         await self.server.dispatch(result.deliveries)
+        metrics.observe("p2p_copytrade_fanout_seconds", time.perf_counter() - started)
         self.send(f"OK:{event.kind}:{event.ticket}:{len(result.deliveries)}")
         log.debug("copytrade: %s %s → %d deliveries: stored in %.1f ms, sent/published in %.1f ms",
                   event.kind, event.ticket, len(result.deliveries), (stored - started) * 1000,
@@ -414,6 +419,8 @@ class CopyTradeServer:
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(min(1.0, self.heartbeat_seconds))
+            # Open connections per server for /metrics; gone a minute after the server is.
+            metrics.gauge("p2p_copytrade_connections", len(self.all_connections), ttl=60, server=self.server_id)
             beats, self._beats = self._beats, {}
             if beats:
                 try:

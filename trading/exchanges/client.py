@@ -25,6 +25,7 @@ from decimal import Decimal
 import ccxt
 from django.conf import settings
 
+from core import metrics
 from trading.models import Exchange, ExchangeCredential, ExchangeKind, Order, OrderLeg, TradingAccount
 from trading.services.sizing import MarketRules
 
@@ -211,6 +212,7 @@ class Gateway:
                 with self.lock:
                     return getattr(self.api, method)(*args, **kwargs)
             except ccxt.NetworkError as exc:
+                metrics.count("p2p_trading_exchange_errors_total", exchange=self.exchange.ccxt_id, kind="network")
                 if attempt == attempts:
                     raise ExchangeUnavailable(f"{self.exchange.name} did not answer: {exc}") from exc
                 logger.info("exchange %s %s: network error (attempt %s), retrying", self.exchange.name, method,
@@ -218,6 +220,7 @@ class Gateway:
                 time.sleep(delay * (1 + 0.25 * (attempt % 2)))
                 delay *= 2
             except ccxt.BaseError as exc:
+                metrics.count("p2p_trading_exchange_errors_total", exchange=self.exchange.ccxt_id, kind="refused")
                 raise ExchangeRefused(_short(exc)) from exc
         raise AssertionError("unreachable")
 
@@ -399,6 +402,7 @@ class Gateway:
                                                     self._order_params(order))
                 return PlacedOrder.from_ccxt(created)
             except ccxt.NetworkError as exc:
+                metrics.count("p2p_trading_exchange_errors_total", exchange=self.exchange.ccxt_id, kind="network")
                 last_error = exc
                 logger.info("placing %s: network error (attempt %s)", order.client_order_id, attempt)
                 time.sleep(delay)
@@ -408,8 +412,10 @@ class Gateway:
                     found = self.find_order(order)
                     if found is not None:
                         return found
+                metrics.count("p2p_trading_exchange_errors_total", exchange=self.exchange.ccxt_id, kind="refused")
                 raise ExchangeRefused(_short(exc)) from exc
             except ccxt.BaseError as exc:
+                metrics.count("p2p_trading_exchange_errors_total", exchange=self.exchange.ccxt_id, kind="refused")
                 raise ExchangeRefused(_short(exc)) from exc
         found = self.find_order(order)  # one last look: the answer may have been lost every time
         if found is not None:

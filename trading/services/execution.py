@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import record_event
+from core import logs
 from trading import selectors
 from trading.exchanges.client import (
     ExchangeRefused,
@@ -84,7 +85,7 @@ def process_signal(*, signal_id: int) -> str | None:
     if signal is None:
         return None
     account = signal.account
-    with account_mutex(account.pk):
+    with logs.bind(account_id=account.pk), account_mutex(account.pk):
         account.refresh_from_db()
         try:
             reason = _execute(signal)

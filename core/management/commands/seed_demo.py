@@ -35,4 +35,7 @@ class Command(BaseCommand):
                 if module is not None:
                     self.stdout.write(self.style.MIGRATE_HEADING(dotted.rpartition(".")[0]))
                     module.seed(self.stdout.write)
-        self.stdout.write(f"Open {settings.SITE_URL.rstrip('/')}/ — emails and SMS codes print in this terminal.")
+        site = settings.SITE_URL.rstrip("/")
+        self.stdout.write(f"Open {site}/ — emails and SMS codes print in this terminal.")
+        self.stdout.write(f"Operations: {site}/health/ready (every check by name) and {site}/metrics (Prometheus; "
+                          "from this machine, or with METRICS_TOKEN) — docs/operations.md.")

@@ -4,9 +4,8 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
-from payments.selectors.ledger import verify_tenant_ledger
+from payments.services.ledger_verification import verify_ledgers
 from tenancy.models import Tenant
-from tenancy.services import platform_wide_access
 
 
 class Command(BaseCommand):
@@ -22,25 +21,24 @@ class Command(BaseCommand):
             wanted = [uuid.UUID(value) for value in options["tenant"]]
         except ValueError as exc:
             raise CommandError(f"--tenant takes a tenant id (UUID): {exc}") from exc
-        tenants = Tenant.objects.order_by("name")
+        tenants = None
         if wanted:
-            tenants = tenants.filter(pk__in=wanted)
+            tenants = Tenant.objects.order_by("name").filter(pk__in=wanted)
             missing = set(wanted) - set(tenants.values_list("pk", flat=True))
             if missing:
                 raise CommandError(f"No such tenant: {', '.join(map(str, sorted(missing)))}")
         found = 0
-        with platform_wide_access(reason="manage.py verify_ledger: check every tenant's balances and orders"):
-            for tenant in tenants:
-                report = verify_tenant_ledger(tenant.pk)
-                if report.differences:
-                    found += len(report.differences)
-                    self.stdout.write(self.style.ERROR(
-                        f"{tenant.name} ({tenant.pk}): {len(report.differences)} difference(s)"))
-                    for difference in report.differences:
-                        self.stdout.write(f"  {difference}")
-                else:
-                    self.stdout.write(f"{tenant.name} ({tenant.pk}): OK — {report.balances} balance(s), "
-                                      f"{report.orders} order(s)")
+        for tenant, report in verify_ledgers(
+                tenants=tenants, reason="manage.py verify_ledger: check every tenant's balances and orders"):
+            if report.differences:
+                found += len(report.differences)
+                self.stdout.write(self.style.ERROR(
+                    f"{tenant.name} ({tenant.pk}): {len(report.differences)} difference(s)"))
+                for difference in report.differences:
+                    self.stdout.write(f"  {difference}")
+            else:
+                self.stdout.write(f"{tenant.name} ({tenant.pk}): OK — {report.balances} balance(s), "
+                                  f"{report.orders} order(s)")
         if found:
             raise CommandError(f"The ledger has {found} difference(s).")
         self.stdout.write(self.style.SUCCESS("Ledger verified: no differences."))

@@ -2,6 +2,7 @@
 
 import asyncio
 import resource
+import signal
 import ssl
 
 from django.conf import settings
@@ -52,10 +53,17 @@ class Command(BaseCommand):
                               f"(TLS {'on' if context else 'off'}, {limit} descriptors, "
                               f"Redis {'on' if server.bus else 'off'})", ending="\n")
             self.stdout.flush()
+            # SIGTERM (systemd, honcho, docker stop) and Ctrl+C: close the connections cleanly (each EA's
+            # account marked offline) instead of dying mid-write.
+            stopping = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stopping.set)
             try:
-                await asyncio.Event().wait()
+                await stopping.wait()
             finally:
                 await server.stop()
+            self.stdout.write(f"copytrade server {server.server_id} stopped", ending="\n")
 
         try:
             if uvloop is not None:
