@@ -30,6 +30,7 @@ SEED_TABLES = {
 # Tables added for execution (issue 5: appeals and store callbacks).
 EXECUTION_TABLES = {"order_appeals", "callback_events", "callback_attempts"}
 STORE_API_TABLES = {"store_api_idempotency_keys"}  # payments/models/idempotency.py (store API, issue 4)
+ASSIGNMENT_TABLES = {"requisite_turnover"}  # each requisite's kept turnover (issue 21)
 
 
 def payments_models():
@@ -38,7 +39,7 @@ def payments_models():
 
 def test_every_seed_table_exists_and_is_tenant_scoped():
     models = payments_models()
-    assert {m._meta.db_table for m in models} == SEED_TABLES | EXECUTION_TABLES | STORE_API_TABLES
+    assert {m._meta.db_table for m in models} == SEED_TABLES | EXECUTION_TABLES | STORE_API_TABLES | ASSIGNMENT_TABLES
     assert all(issubclass(m, TenantScopedModel) for m in models)
 
 
