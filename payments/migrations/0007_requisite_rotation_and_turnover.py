@@ -28,6 +28,20 @@ def _bypass_rls(schema_editor) -> None:
         schema_editor.execute("SET LOCAL app.bypass_rls = 'on'")
 
 
+ROTATION_INDEX = ('CREATE INDEX "ix_req_traders_rotation" ON "req_traders" ("tenant_id", "fiat_id", '
+                  '"trader_priority", "last_used_at"{nulls}, "id") '
+                  'WHERE (NOT "is_excluded_from_distribution" AND "status" = \'approve\')')
+
+
+def create_rotation_index(apps, schema_editor) -> None:
+    nulls = " ASC NULLS FIRST" if schema_editor.connection.vendor == "postgresql" else ""
+    schema_editor.execute(ROTATION_INDEX.format(nulls=nulls))
+
+
+def drop_rotation_index(apps, schema_editor) -> None:
+    schema_editor.execute('DROP INDEX "ix_req_traders_rotation"')
+
+
 def fill(apps, schema_editor) -> None:
     _bypass_rls(schema_editor)
     schema_editor.execute("UPDATE req_traders SET trader_priority = "
@@ -77,9 +91,16 @@ class Migration(migrations.Migration):
             name='trader_priority',
             field=models.PositiveSmallIntegerField(default=5, editable=False),
         ),
-        migrations.AddIndex(
-            model_name='reqtrader',
-            index=models.Index(models.F('tenant'), models.F('fiat'), models.F('trader_priority'), models.OrderBy(models.F('last_used_at'), nulls_first=True), models.F('id'), condition=models.Q(('is_excluded_from_distribution', False), ('status', 'approve')), name='ix_req_traders_rotation'),
+        # SQLite takes no NULLS FIRST in an index: there (the demo) the index is on the same columns in
+        # their plain order; PostgreSQL gets the one the search walks.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+            migrations.AddIndex(
+                model_name='reqtrader',
+                index=models.Index(models.F('tenant'), models.F('fiat'), models.F('trader_priority'), models.OrderBy(models.F('last_used_at'), nulls_first=True), models.F('id'), condition=models.Q(('is_excluded_from_distribution', False), ('status', 'approve')), name='ix_req_traders_rotation'),
+            ),
+            ],
+            database_operations=[migrations.RunPython(create_rotation_index, drop_rotation_index)],
         ),
         migrations.AddField(
             model_name='requisiteturnover',

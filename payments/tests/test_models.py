@@ -31,6 +31,7 @@ SEED_TABLES = {
 EXECUTION_TABLES = {"order_appeals", "callback_events", "callback_attempts"}
 STORE_API_TABLES = {"store_api_idempotency_keys"}  # payments/models/idempotency.py (store API, issue 4)
 TRANSFER_TABLES = {"crypto_transfers"}  # payments/models/transfers.py (withdrawals and top-ups, issue 19)
+ASSIGNMENT_TABLES = {"requisite_turnover"}  # each requisite's kept turnover (issue 21)
 
 
 def payments_models():
@@ -39,7 +40,8 @@ def payments_models():
 
 def test_every_seed_table_exists_and_is_tenant_scoped():
     models = payments_models()
-    assert {m._meta.db_table for m in models} == SEED_TABLES | EXECUTION_TABLES | STORE_API_TABLES | TRANSFER_TABLES
+    assert {m._meta.db_table for m in models} == (SEED_TABLES | EXECUTION_TABLES | STORE_API_TABLES | TRANSFER_TABLES
+                                                  | ASSIGNMENT_TABLES)
     assert all(issubclass(m, TenantScopedModel) for m in models)
 
 
