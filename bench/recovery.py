@@ -139,7 +139,8 @@ def start_worker(env: dict, workdir: Path, name: str, *, queues: str = "",
     proc = start_process([sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "prefork",
                           "--concurrency", str(concurrency), "-l", "info", "--without-gossip", "--without-mingle",
                           "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h",
-                          *(["-Q", queues] if queues else [])], env, log_path)
+                          *(["-Q", queues] if queues else [])],
+                         {**env, "LOG_LEVEL": "INFO"}, log_path)  # Celery's "ready." line is INFO
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if " ready." in log_path.read_text():

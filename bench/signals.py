@@ -229,7 +229,8 @@ def start_trading_worker(env: dict, workdir: Path, name: str, pool: str, concurr
     log_path = workdir / f"{name}.log"
     proc = start_process([sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", pool,
                           "--concurrency", str(concurrency), "-l", "info", "--without-gossip", "--without-mingle",
-                          "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h", "-Q", "trading"], env, log_path)
+                          "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h", "-Q", "trading"],
+                         {**env, "LOG_LEVEL": "INFO"}, log_path)  # Celery's "ready." line is INFO
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if " ready." in log_path.read_text():
