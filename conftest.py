@@ -80,3 +80,14 @@ def rls_subject(db):
         cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {probe}")
         cursor.execute(f"SET LOCAL ROLE {probe}")
     return f"a probe role ({probe}); the connection itself is privileged"
+
+
+@pytest.fixture
+def local_metrics(settings):
+    """/metrics totals kept in this process (no Redis), starting from nothing (core.metrics)."""
+    from core import metrics
+
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = ""
+    metrics.reset_for_tests()
+    yield
+    metrics.reset_for_tests()

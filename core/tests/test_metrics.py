@@ -17,13 +17,6 @@ from payments.tests.broker_support import RedisServer
 ROOT = Path(django_settings.BASE_DIR)
 
 
-@pytest.fixture
-def local_metrics(settings):
-    """Totals kept in this process (no Redis), starting from nothing."""
-    settings.REDIS_URL = settings.CELERY_BROKER_URL = ""
-    metrics.reset_for_tests()
-    yield
-    metrics.reset_for_tests()
 
 
 def scrape(client, **headers) -> dict:

@@ -8,31 +8,13 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
-from core import metrics
+from core.tests.metrics_support import counted
 from payments.services.assignment import Outcome, assign_dispatched_orders
 
 from .assignment_support import make_funded_requisite, make_open_order
 from .broker_support import RedisServer
 from .execution_support import make_world
 from .factories import make_store
-
-
-@pytest.fixture
-def local_metrics(settings):
-    settings.REDIS_URL = ""
-    metrics.reset_for_tests()
-    yield
-    metrics.reset_for_tests()
-
-
-def counted(name: str) -> dict:
-    counters, _ = metrics.totals()
-    found = {}
-    for field, value in counters.items():
-        field_name, labels = metrics.parse_field(field)
-        if field_name == name:
-            found[tuple(sorted(labels.items()))] = value
-    return found
 
 
 @pytest.mark.django_db

@@ -7,28 +7,10 @@ from types import SimpleNamespace
 import ccxt
 import pytest
 
-from core import metrics
+from core.tests.metrics_support import counted
 from trading.exchanges.client import ExchangeRefused, ExchangeUnavailable, Gateway
 
 from .support import post_signal
-
-
-@pytest.fixture
-def local_metrics(settings):
-    settings.REDIS_URL = ""
-    metrics.reset_for_tests()
-    yield
-    metrics.reset_for_tests()
-
-
-def counted(name: str) -> dict:
-    counters, gauges = metrics.totals()
-    found = {}
-    for field, value in {**counters, **gauges}.items():
-        field_name, labels = metrics.parse_field(field)
-        if field_name == name:
-            found[tuple(sorted(labels.items()))] = value
-    return found
 
 
 @pytest.mark.django_db
