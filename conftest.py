@@ -2,6 +2,13 @@
 
 import pytest
 from django.db import connection
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+
+# Property tests assert properties, never timings: Hypothesis' per-example deadline (200 ms) and its
+# too-slow health check turn a loaded CI machine into a failure.
+hypothesis_settings.register_profile("p2p", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("p2p")
 
 
 def pytest_collection_modifyitems(config, items):
