@@ -58,7 +58,6 @@ class LocalTelegram:
             try:
                 updates = api.get_updates(offset=offset, timeout=10)
                 for update in updates:
-                    close_old_connections()
                     handle_update(update, api=api)
                     offset = int(update["update_id"]) + 1
             except TelegramError as exc:
