@@ -88,12 +88,12 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _filtered(queryset: QuerySet, filters: OrderFilters, *, status_field: str = "status") -> QuerySet:
-    """An order list with its filters, newest first; `status_field` is the column the list calls the status."""
+def _filtered(queryset: QuerySet, filters: OrderFilters, *, status_is=lambda status: Q(status=status)) -> QuerySet:
+    """An order list with its filters, newest first; `status_is` says what the list calls a status."""
     if filters.store_id:
         queryset = queryset.filter(store_id=filters.store_id)
     if filters.status:
-        queryset = queryset.filter(**{status_field: filters.status})
+        queryset = queryset.filter(status_is(filters.status))
     if filters.order_type:
         queryset = queryset.filter(order_type=filters.order_type)
     if filters.query:
@@ -193,7 +193,17 @@ def merchant_orders(merchant: Merchant, filters: OrderFilters) -> QuerySet:
                 .defer("customer_requisite")
                 .annotate(state=Coalesce("assigned_order__status", "status"),
                           requisite_last4=F("assigned_order__requisite__req_number_last4")))
-    return _filtered(queryset, filters, status_field="state")
+    return _filtered(queryset, filters, status_is=_merchant_state_is)
+
+
+_INTAKE_STATUSES = frozenset(IncomingOrder.Status.values)
+
+
+def _merchant_state_is(state: str) -> Q:
+    """`state == X` without the COALESCE, which no index serves: an assigned order is in the state of its
+    execution row, an unassigned one in its intake status (only a state both share needs the unassigned half)."""
+    assigned = Q(assigned_order__status=state)
+    return assigned | Q(assigned_order__isnull=True, status=state) if state in _INTAKE_STATUSES else assigned
 
 
 # The CSV's columns: plain values only (no encrypted column is ever selected).

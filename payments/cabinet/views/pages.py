@@ -6,11 +6,12 @@ from typing import Any, TypeVar
 
 from django import forms as django_forms
 from django.contrib import messages
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 
 from core.errors import DomainError
+from core.pagination import LargeListPaginator
 from core.forms import add_domain_errors
 from payments.models import OrderHistory
 from payments.services import execution
@@ -23,8 +24,9 @@ Row = TypeVar("Row")
 
 
 def paginate(request: HttpRequest, queryset, per_page: int = PAGE_SIZE) -> Page:
-    """One page of the list (out-of-range or junk page numbers give the nearest page)."""
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+    """One page of the list (out-of-range or junk page numbers give the nearest page); core.pagination keeps it
+    fast however long the list."""
+    return LargeListPaginator(queryset, per_page).get_page(request.GET.get("page"))
 
 
 def found_or_404(row: Row | None, message: str) -> Row:
