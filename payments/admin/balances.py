@@ -11,7 +11,7 @@ from payments.models import (
 )
 from payments.permissions import EDIT_LIMITS, EDIT_TRADER_SETTINGS, MANAGE_MERCHANTS, VIEW_ORDERS
 
-from .base import ReadOnlyAdmin, money_column
+from .base import CREATED, ReadOnlyAdmin, money_column
 
 STORE_BALANCE_FLAGS = MANAGE_MERCHANTS + EDIT_LIMITS + VIEW_ORDERS
 TRADER_BALANCE_FLAGS = EDIT_TRADER_SETTINGS + EDIT_LIMITS + VIEW_ORDERS
@@ -44,8 +44,7 @@ class BalanceTraderAdmin(ReadOnlyAdmin):
 
 
 class HistoryAdmin(ReadOnlyAdmin):
-    date_hierarchy = "created_at"
-    list_filter = ("kind",)
+    list_filter = ("kind", CREATED)
 
 
 @admin.register(BalanceStoreHistory)

@@ -14,6 +14,7 @@ from django.utils.text import capfirst
 
 from audit.services import field_changes
 from core.money_display import money_html
+from core.pagination import LargeListPaginator
 from payments.errors import PaymentsError
 from payments.permissions import ANY_PAYMENTS_FLAG, has_any_flag
 from payments.services.audit_trail import record
@@ -34,6 +35,11 @@ def money_column(attr: str, currency: str, *, description: str, signed: bool = F
     if sortable:
         column.admin_order_field = attr
     return column
+
+
+# The date filter of the lists that grow with the orders. Django's date_hierarchy scans every row of the list
+# for its years and months on each page view (a DISTINCT over 100 000 orders); this filter costs nothing.
+CREATED = ("created_at", admin.DateFieldListFilter)
 
 
 def in_tenant() -> bool:
@@ -62,6 +68,10 @@ class FlagGuardedAdmin(admin.ModelAdmin):
     delete_flags: tuple[str, ...] = ()
     form = TenantScopedModelForm
     list_per_page = 50
+    # Long lists (orders, histories, callbacks) page ids first with a capped count (core.pagination); the
+    # second count of the whole unfiltered table beside the filtered one is not made.
+    paginator = LargeListPaginator
+    show_full_result_count = False
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_flags(self, request, flags: tuple[str, ...]) -> bool:

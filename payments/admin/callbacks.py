@@ -15,7 +15,7 @@ from payments.callbacks.delivery import RESEND_FLAGS, resend_callback
 from payments.models import CallbackAttempt, CallbackEvent
 from payments.permissions import MANAGE_MERCHANTS, VIEW_ORDERS, has_any_flag
 
-from .base import ReadOnlyAdmin
+from .base import CREATED, ReadOnlyAdmin
 
 VIEW_CALLBACKS = tuple(dict.fromkeys(VIEW_ORDERS + MANAGE_MERCHANTS))
 # One resend waits for the store's answer; more than this per click would hold the page too long.
@@ -52,10 +52,9 @@ class CallbackAttemptInline(admin.TabularInline):
 class CallbackEventAdmin(ReadOnlyCallbackAdmin):
     list_display = ("event_id", "event_type", "store", "order_hash_id", "delivery", "attempts", "last_status_code",
                     "next_attempt_at", "delivered_at", "created_at")
-    list_filter = ("status", "event_type", "store", "last_status_code")
+    list_filter = ("status", "event_type", "store", "last_status_code", CREATED)
     list_select_related = ("store", "incoming_order")
     search_fields = ("=event_id", "=incoming_order__hash_id", "=incoming_order__client_id", "store__store_name")
-    date_hierarchy = "created_at"
     readonly_fields = ("payload_pretty",)
     hidden_fields = ("payload",)  # shown pretty-printed
     inlines = (CallbackAttemptInline,)
@@ -102,10 +101,10 @@ class CallbackEventAdmin(ReadOnlyCallbackAdmin):
 @admin.register(CallbackAttempt)
 class CallbackAttemptAdmin(ReadOnlyCallbackAdmin):
     list_display = ("attempted_at", "event", "event_type", "store", "manual", "status_code", "latency_ms", "error")
-    list_filter = ("manual", "status_code", "event__event_type", "event__store")
+    list_filter = ("manual", "status_code", "event__event_type", "event__store",
+                   ("attempted_at", admin.DateFieldListFilter))
     list_select_related = ("event__store",)
     search_fields = ("=event__event_id", "=event__incoming_order__hash_id")
-    date_hierarchy = "attempted_at"
 
     @admin.display(description="type", ordering="event__event_type")
     def event_type(self, obj):

@@ -43,7 +43,7 @@ from payments.services import execution, staff_orders
 from payments.services.execution import REASON_MAX
 from payments.services.orders import cancel_incoming_order
 
-from .base import ReadOnlyAdmin
+from .base import CREATED, ReadOnlyAdmin
 
 RECEIPT_FIELDS = {"customer": "customer_receipt", "trader": "trader_receipt"}
 
@@ -51,7 +51,6 @@ RECEIPT_FIELDS = {"customer": "customer_receipt", "trader": "trader_receipt"}
 class ReadOnlyOrderAdmin(ReadOnlyAdmin):
     view_flags = VIEW_ORDERS
     change_flags = MANAGE_ORDERS
-    date_hierarchy = "created_at"
 
 
 def _serve_file(field_file):
@@ -86,7 +85,8 @@ class IntakeStatusFilter(admin.ChoicesFieldListFilter):
 class IncomingOrderAdmin(ReadOnlyOrderAdmin):
     list_display = ("hash_id", "order_type", "lifecycle_status", "intake_status", "store", "fiat_amount",
                     "crypto_amount", "retry_count", "created_at")
-    list_filter = (StoreStatusFilter, ("status", IntakeStatusFilter), "order_type", "fiat_currency", "crypto_currency")
+    list_filter = (StoreStatusFilter, ("status", IntakeStatusFilter), "order_type", "fiat_currency", "crypto_currency",
+                   CREATED)
     list_select_related = ("store", "fiat_currency", "crypto_currency", "assigned_order")
     search_fields = ("=hash_id", "=client_id", "=customer_id", "store__store_name")
     hidden_fields = ("customer_requisite",)
@@ -223,7 +223,7 @@ def _apply_service_errors(form: forms.Form, exc: PaymentsError) -> None:
 class OrderHistoryAdmin(ReadOnlyOrderAdmin):
     list_display = ("hash_id", "order_type", "status", "store", "trader", "requisite", "fiat_amount",
                     "crypto_amount", "amount_mismatch", "expires_at", "created_at")
-    list_filter = ("status", "order_type", "amount_mismatch", "fiat", "crypto_currency", "method", "bank")
+    list_filter = ("status", "order_type", "amount_mismatch", "fiat", "crypto_currency", "method", "bank", CREATED)
     list_select_related = ("store", "trader", "requisite", "fiat", "crypto_currency")
     search_fields = ("=hash_id", "=client_id", "=requisite__req_number_last4", "trader__user__email",
                      "store__store_name")
@@ -485,9 +485,8 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
 class AppealAdmin(ReadOnlyAdmin):
     view_flags = VIEW_ORDERS
     change_flags = HANDLE_APPEALS
-    date_hierarchy = "created_at"
     list_display = ("pk", "order", "opened_by_role", "status", "resolution", "created_at", "resolved_at")
-    list_filter = ("status", "opened_by_role", "resolution")
+    list_filter = ("status", "opened_by_role", "resolution", CREATED)
     list_select_related = ("order",)
     search_fields = ("=order__hash_id", "reason")
     hidden_fields = ("order", "evidence")  # shown as links

@@ -79,9 +79,8 @@ class ExchangeRateAdmin(FlagGuardedAdmin):
 
     add_flags = EDIT_REFERENCE_DATA
     list_display = ("crypto_currency", "fiat_currency", "rate", "source", "fetched_at")
-    list_filter = ("fiat_currency", "crypto_currency", "source")
+    list_filter = ("fiat_currency", "crypto_currency", "source", ("fetched_at", admin.DateFieldListFilter))
     list_select_related = ("fiat_currency", "crypto_currency")
-    date_hierarchy = "fetched_at"
     fields = ("fiat_currency", "crypto_currency", "rate", "source", "fetched_at")
 
     def get_changeform_initial_data(self, request):

@@ -156,6 +156,8 @@ class IncomingOrder(TenantScopedModel):
             models.Index(fields=["status", "next_attempt_at"], name="ix_incoming_orders_due"),
             # The merchant's dashboard and order list (issue 19): one merchant's orders by time.
             NamedIndex(fields=["merchant", "-created_at"], name="ix_incoming_orders_merchant_created"),
+            # The admin's list of a tenant's orders, newest first, a page at a time (core.pagination).
+            NamedIndex(fields=["tenant", "-created_at", "-id"], name="ix_incoming_orders_tenant_created"),
         ]
         constraints = [
             # A store's client_id is its own order number: one order per number (NULLs: no number, any count).
@@ -245,6 +247,13 @@ class OrderHistory(TenantScopedModel):
             models.Index(fields=["status", "created_at"], name="ix_order_history_status"),
             # The trader's dashboard (issue 19): one trader's completions by time.
             NamedIndex(fields=["trader", "completed_at"], name="ix_order_history_trader_completed"),
+            # Newest first, a page at a time (core.pagination): the admin's list of a tenant's assigned orders
+            # and a trader's history.
+            NamedIndex(fields=["tenant", "-created_at", "-id"], name="ix_order_history_tenant_created"),
+            NamedIndex(fields=["trader", "-created_at", "-id"], name="ix_order_history_trader_created"),
+            # Orders still waiting, by deadline: the staff dashboard's "expiring" list and the expiry sweeper.
+            models.Index(fields=["expires_at"], condition=Q(status__in=["pending", "processing"]),
+                         name="ix_order_history_open_expiry"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=["pending", "processing", "completed", "failed",

@@ -11,8 +11,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import redirect
 
 from core.errors import DomainError
-from core.pagination import LargeListPaginator
 from core.forms import add_domain_errors
+from core.pagination import LargeListPaginator
 from payments.models import OrderHistory
 from payments.services import execution
 
