@@ -1,4 +1,5 @@
-"""What the merchant and trader dashboards show: per-day figures from one aggregate query each.
+"""What the merchant and trader dashboards show: per-day figures (payments.cabinet.day_figures: the closed days
+kept, the open day counted), each requisite against its limits.
 
 Every function here runs a fixed number of queries whatever the number of orders
 (the tests count them for small and larger data); the days come back complete,
@@ -9,15 +10,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, DurationField, ExpressionWrapper, F, Q, Sum, Value
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from payments.models import IncomingOrder, Merchant, OrderHistory, ReqTrader, Trader
+from payments.models import Merchant, OrderHistory, ReqTrader, Trader
+
+from . import day_figures
 
 ZERO = Decimal("0")
 RANGES = (7, 30)
-_MONEY = DecimalField(max_digits=30, decimal_places=8)
 Completed = OrderHistory.Status.COMPLETED
 
 
@@ -59,53 +61,42 @@ class MerchantStats:
 
 
 def merchant_stats(merchant: Merchant, days: int) -> MerchantStats:
-    """Orders, completed orders, turnover (settled crypto) and the customers' average time to pay, per day.
-
-    One query: the merchant's orders since the first day grouped by their UTC day.
-    """
-    day_list, since = _days(days)
-    assigned = "assigned_order"
-    done = Q(**{f"{assigned}__status": Completed})
-    paid = Q(**{f"{assigned}__paid_at__isnull": False})
-    rows = (IncomingOrder.objects.filter(merchant=merchant, created_at__gte=since)
-            .annotate(day=TruncDate("created_at", tzinfo=UTC)).values("day", "crypto_currency__code")
-            .annotate(orders=Count("id"), completed=Count("id", filter=done),
-                      turnover=Coalesce(Sum(Coalesce(f"{assigned}__confirmed_crypto", "amount_currency"),
-                                            filter=done), Value(ZERO), output_field=_MONEY),
-                      paid=Count("id", filter=paid),
-                      to_pay=Sum(ExpressionWrapper(F(f"{assigned}__paid_at") - F("created_at"),
-                                                   output_field=DurationField()), filter=paid)))
+    """Orders received, orders completed, turnover (settled crypto) and the customers' average time to pay, per
+    day: each counted on the day it happened (day_figures: closed days kept, the open day counted live)."""
+    day_list, _ = _days(days)
     by_day: dict[date, dict] = {}
     codes: dict[str, int] = {}
-    for row in rows:
-        slot = by_day.setdefault(row["day"], {"orders": 0, "completed": 0, "turnover": ZERO, "to_pay": []})
-        slot["orders"] += row["orders"]
-        slot["completed"] += row["completed"]
-        slot["turnover"] += row["turnover"] or ZERO
-        if row["paid"]:
-            slot["to_pay"].append((row["to_pay"].total_seconds(), row["paid"]))
-        codes[row["crypto_currency__code"]] = codes.get(row["crypto_currency__code"], 0) + row["orders"]
+    for (day, code), values in day_figures.day_figures(day_figures.MERCHANT, merchant, day_list[0]).items():
+        slot = by_day.setdefault(day, dict.fromkeys(day_figures.MERCHANT.names, 0))
+        for name, value in values.items():
+            slot[name] += value
+        codes[code] = codes.get(code, 0) + values["received"] + values["completed"]
     stats = MerchantStats(days=day_list, orders=[], completed=[], turnover=[], seconds_to_pay=[],
                           crypto_code=max(codes, key=codes.get) if codes else "USDT")
-    weighted = []
+    paid = seconds = 0
     for day in day_list:
-        slot = by_day.get(day, {"orders": 0, "completed": 0, "turnover": ZERO, "to_pay": []})
-        stats.orders.append(slot["orders"])
+        slot = by_day.get(day) or dict.fromkeys(day_figures.MERCHANT.names, 0)
+        stats.orders.append(slot["received"])
         stats.completed.append(slot["completed"])
-        stats.turnover.append(slot["turnover"])
-        paid_count = sum(n for _, n in slot["to_pay"])
-        stats.seconds_to_pay.append(sum(s for s, _ in slot["to_pay"]) / paid_count if paid_count else None)
-        weighted += slot["to_pay"]
+        stats.turnover.append(slot["turnover"] or ZERO)
+        stats.seconds_to_pay.append(float(slot["seconds_to_pay"] / slot["paid"]) if slot["paid"] else None)
+        paid += slot["paid"]
+        seconds += slot["seconds_to_pay"]
     total_orders, total_done = sum(stats.orders), sum(stats.completed)
     stats.totals = {
         "orders": total_orders,
         "completed": total_done,
         "turnover": sum(stats.turnover, ZERO),
-        "success_rate": round(100 * total_done / total_orders, 1) if total_orders else None,
-        "minutes_to_pay": (round(sum(s for s, _ in weighted) / sum(n for _, n in weighted) / 60, 1)
-                           if weighted else None),
+        "success_rate": _rate(total_done, total_orders),
+        "minutes_to_pay": round(float(seconds) / paid / 60, 1) if paid else None,
     }
     return stats
+
+
+def _rate(done: int, received: int) -> float | None:
+    """Completions of the period against the orders received in it, in percent (at most 100: an order received
+    just before the period and completed in it would otherwise push it over)."""
+    return min(100.0, round(100 * done / received, 1)) if received else None
 
 
 @dataclass
@@ -130,22 +121,18 @@ class TraderStats:
 
 
 def trader_stats(trader: Trader, days: int) -> TraderStats:
-    """Commissions earned, orders confirmed and fiat volume confirmed per day (one query)."""
-    day_list, since = _days(days)
-    rows = (OrderHistory.objects.filter(trader=trader, status=Completed, completed_at__gte=since)
-            .annotate(day=TruncDate("completed_at", tzinfo=UTC)).values("day", "crypto_currency__code", "fiat__code")
-            .annotate(earned=Sum("trader_commission"), count=Count("id"),
-                      volume=Sum(Coalesce("confirmed_fiat", "total_fiat"))))
+    """Commissions earned, orders confirmed and fiat volume confirmed per day of completion (day_figures)."""
+    day_list, _ = _days(days)
     by_day: dict[date, list] = {}
     crypto_codes: dict[str, int] = {}
     fiat_codes: dict[str, int] = {}
-    for row in rows:
-        slot = by_day.setdefault(row["day"], [ZERO, 0, ZERO])
-        slot[0] += row["earned"] or ZERO
-        slot[1] += row["count"]
-        slot[2] += row["volume"] or ZERO
-        crypto_codes[row["crypto_currency__code"]] = crypto_codes.get(row["crypto_currency__code"], 0) + row["count"]
-        fiat_codes[row["fiat__code"]] = fiat_codes.get(row["fiat__code"], 0) + row["count"]
+    for (day, crypto, fiat), values in day_figures.day_figures(day_figures.TRADER, trader, day_list[0]).items():
+        slot = by_day.setdefault(day, [ZERO, 0, ZERO])
+        slot[0] += values["earned"]
+        slot[1] += values["confirmed"]
+        slot[2] += values["volume"]
+        crypto_codes[crypto] = crypto_codes.get(crypto, 0) + values["confirmed"]
+        fiat_codes[fiat] = fiat_codes.get(fiat, 0) + values["confirmed"]
     stats = TraderStats(days=day_list, earnings=[], confirmed=[], volume=[],
                         crypto_code=max(crypto_codes, key=crypto_codes.get) if crypto_codes else "USDT",
                         fiat_code=max(fiat_codes, key=fiat_codes.get) if fiat_codes else "")
@@ -160,26 +147,26 @@ def trader_stats(trader: Trader, days: int) -> TraderStats:
 
 
 def requisite_usage(trader: Trader) -> list[dict]:
-    """Each requisite's fiat volume confirmed today (UTC) against its day cap, and in all against its total cap
-    (one query)."""
+    """Each requisite against its limits, as the limits count it (payments.services.turnover: orders not
+    cancelled, failed or expired, today and in all), with the fiat confirmed today beside it (two queries)."""
     today = datetime.combine(timezone.now().astimezone(UTC).date(), time.min, tzinfo=UTC)
-    done = Q(order_histories__status=Completed)
-    volume = Coalesce("order_histories__confirmed_fiat", "order_histories__total_fiat")
-    rows = (ReqTrader.objects.filter(trader=trader).select_related("fiat", "bank", "method", "settings")
-            .defer("req_number")
-            .annotate(today=Coalesce(Sum(volume, filter=done & Q(order_histories__completed_at__gte=today)),
-                                     Value(ZERO), output_field=_MONEY),
-                      all_time=Coalesce(Sum(volume, filter=done), Value(ZERO), output_field=_MONEY))
-            .order_by("id"))
+    confirmed = dict(OrderHistory.objects.filter(trader=trader, status=Completed, completed_at__gte=today)
+                     .values("requisite_id").annotate(fiat=Sum(Coalesce("confirmed_fiat", "total_fiat")))
+                     .values_list("requisite_id", "fiat").order_by())
+    rows = (ReqTrader.objects.filter(trader=trader).select_related("fiat", "bank", "method", "settings", "turnover")
+            .defer("req_number").order_by("id"))
     usage = []
     for requisite in rows:
         settings = getattr(requisite, "settings", None)
+        kept = getattr(requisite, "turnover", None)
+        counted_today = kept.day_total if kept and kept.day == today.date() else ZERO
+        counted_all = kept.total if kept else ZERO
         day_max = settings.turnover_day_max if settings else None
         total = settings.total_limit if settings else None
         usage.append({
-            "requisite": requisite, "today": requisite.today, "day_max": day_max, "all_time": requisite.all_time,
-            "total_limit": total,
-            "day_percent": min(100, round(100 * requisite.today / day_max)) if day_max else None,
-            "total_percent": min(100, round(100 * requisite.all_time / total)) if total else None,
+            "requisite": requisite, "confirmed_today": confirmed.get(requisite.pk) or ZERO,
+            "today": counted_today, "day_max": day_max, "all_time": counted_all, "total_limit": total,
+            "day_percent": min(100, round(100 * counted_today / day_max)) if day_max else None,
+            "total_percent": min(100, round(100 * counted_all / total)) if total else None,
         })
     return usage

@@ -9,6 +9,7 @@ from .balances import (
     MovementKind,
 )
 from .execution import Appeal, CallbackAttempt, CallbackEvent
+from .figures import MerchantDayFigures, TraderDayFigures
 from .idempotency import IdempotencyKey
 from .merchants import Merchant, MerchantStore, VerificationLevel
 from .orders import AmountMismatch, IncomingOrder, OrderHistory, OrderType, StoreStatus, store_status
@@ -52,6 +53,7 @@ __all__ = [
     "FullRequisitesSettings",
     "IdempotencyKey",
     "IncomingOrder",
+    "MerchantDayFigures",
     "Merchant",
     "MerchantStore",
     "MovementKind",
@@ -64,6 +66,7 @@ __all__ = [
     "RequisiteTurnover",
     "StoreStatus",
     "Trader",
+    "TraderDayFigures",
     "TransferNetwork",
     "TimeZone",
     "VerificationLevel",

@@ -247,6 +247,8 @@ class OrderHistory(TenantScopedModel):
             models.Index(fields=["status", "created_at"], name="ix_order_history_status"),
             # The trader's dashboard (issue 19): one trader's completions by time.
             NamedIndex(fields=["trader", "completed_at"], name="ix_order_history_trader_completed"),
+            # The merchant's dashboard: the open day's completions (payments.cabinet.day_figures).
+            NamedIndex(fields=["merchant", "completed_at"], name="ix_order_history_merchant_completed"),
             # Newest first, a page at a time (core.pagination): the admin's list of a tenant's assigned orders
             # and a trader's history.
             NamedIndex(fields=["tenant", "-created_at", "-id"], name="ix_order_history_tenant_created"),

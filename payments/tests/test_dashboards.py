@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from payments.cabinet import dashboards
 from payments.models import IncomingOrder, OrderHistory
+from payments.services import turnover
 
 from .cabinet_support import login, make_merchant, make_trader, text
 from .factories import make_assigned_order, make_incoming_order, make_requisite, make_store
@@ -69,9 +70,12 @@ def test_trader_figures_and_limits(world):
     stats = dashboards.trader_stats(world["trader"], 7)
     assert (stats.confirmed[-1], stats.confirmed[-4]) == (2, 1)
     assert stats.totals["earnings"] == Decimal("0.3") and stats.totals["volume"] == Decimal("3000.00")
+    # The orders were written and then moved back in time directly: the kept turnover is recounted.
+    turnover.recount([world["requisite"].pk], today=turnover.utc_day(timezone.now()))
     (usage,) = dashboards.requisite_usage(world["trader"])
-    assert (usage["today"], usage["day_max"], usage["day_percent"]) == (
-        Decimal("2000.00"), Decimal("10000.00"), 20)
+    assert (usage["confirmed_today"], usage["today"], usage["day_max"], usage["day_percent"]) == (
+        Decimal("2000.00"), Decimal("2000.00"), Decimal("10000.00"), 20)
+    assert usage["all_time"] == Decimal("3000.00")
 
 
 def dashboard_queries(client, url) -> tuple[int, str]:
