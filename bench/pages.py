@@ -202,6 +202,9 @@ def insert_orders(world: dict, orders: int) -> float:
                f"(SELECT *, row_number() OVER (ORDER BY id) AS rn FROM incoming_orders "
                f"WHERE tenant_id = '{tenant_id}'::uuid AND status = 'assigned' AND hash_id LIKE 'bp%%') AS o")
         cursor.execute(sql, params)
+        # The merchant's view of each order follows its execution row (payments.services.order_state).
+        cursor.execute("UPDATE incoming_orders AS i SET state = h.status FROM order_history AS h "
+                       "WHERE h.incoming_order_id = i.id AND i.tenant_id = %s::uuid", [tenant_id])
     print(f"  busiest trader: {busy.trader} (half of the orders)", flush=True)
     return time.monotonic() - started
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import F, Prefetch, Q, QuerySet, Value
-from django.db.models.functions import Coalesce
 
 from payments.models import (
     Appeal,
@@ -187,23 +186,17 @@ def merchant_store(merchant: Merchant, pk: int) -> MerchantStore | None:
 
 
 def merchant_orders(merchant: Merchant, filters: OrderFilters) -> QuerySet:
-    """Every order the merchant's stores sent, with `state` (execution status, else intake status)."""
+    """Every order the merchant's stores sent; each row's `state` and `requisite_last4` read the selected
+    execution row (no annotation: the list's count and page of ids then join nothing they do not filter by)."""
     queryset = (IncomingOrder.objects.filter(merchant=merchant)
-                .select_related("store", "fiat_currency", "crypto_currency", "assigned_order")
-                .defer("customer_requisite")
-                .annotate(state=Coalesce("assigned_order__status", "status"),
-                          requisite_last4=F("assigned_order__requisite__req_number_last4")))
+                .select_related("store", "fiat_currency", "crypto_currency", "assigned_order__requisite")
+                .defer("customer_requisite", "assigned_order__requisite__req_number"))
     return _filtered(queryset, filters, status_is=_merchant_state_is)
 
 
-_INTAKE_STATUSES = frozenset(IncomingOrder.Status.values)
-
-
 def _merchant_state_is(state: str) -> Q:
-    """`state == X` without the COALESCE, which no index serves: an assigned order is in the state of its
-    execution row, an unassigned one in its intake status (only a state both share needs the unassigned half)."""
-    assigned = Q(assigned_order__status=state)
-    return assigned | Q(assigned_order__isnull=True, status=state) if state in _INTAKE_STATUSES else assigned
+    """The list's status is the order's kept `state` (payments.services.order_state): one indexed column."""
+    return Q(state=state)
 
 
 # The CSV's columns: plain values only (no encrypted column is ever selected).
@@ -243,7 +236,9 @@ def merchant_last_orders(merchant: Merchant, count: int = 8) -> list:
 
 def merchant_orders_for_export(merchant: Merchant, filters: OrderFilters) -> QuerySet:
     """The same rows as the list, as value tuples in ORDER_EXPORT_COLUMNS order."""
-    return merchant_orders(merchant, filters).values_list(*(source for _, source in ORDER_EXPORT_COLUMNS))
+    return (merchant_orders(merchant, filters)
+            .annotate(requisite_last4=F("assigned_order__requisite__req_number_last4"))
+            .values_list(*(source for _, source in ORDER_EXPORT_COLUMNS)))
 
 
 def merchant_order(merchant: Merchant, hash_id: str) -> IncomingOrder | None:

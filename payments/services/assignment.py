@@ -520,8 +520,8 @@ def _record_assignment(claimed: _ClaimedOrder, candidate: Candidate, now: dateti
 
 
 _MARK_ASSIGNED_SQL = f"""
-UPDATE incoming_orders SET status = %(status)s, payment_method_id = %(method)s, bank_id = %(bank)s,
-       last_attempt_at = %(now)s, next_attempt_at = NULL, dispatched_at = NULL, failure_reason = '',
+UPDATE incoming_orders SET status = %(status)s, state = %(state)s, payment_method_id = %(method)s,
+       bank_id = %(bank)s, last_attempt_at = %(now)s, next_attempt_at = NULL, dispatched_at = NULL, failure_reason = '',
        updated_at = %(now)s
 WHERE id = %(id)s AND status IN ({OPEN_IN_SQL})
 """  # noqa: S608 (status constants from the enums, no input)
@@ -530,12 +530,15 @@ WHERE id = %(id)s AND status IN ({OPEN_IN_SQL})
 def _mark_assigned(order: IncomingOrder, candidate: Candidate, now: datetime) -> int:
     """Compare-and-swap the locked order to `assigned` (in the database and on `order`); rows changed."""
     with connection.cursor() as cursor:
-        cursor.execute(_MARK_ASSIGNED_SQL, {"status": IncomingOrder.Status.ASSIGNED, "method": candidate.method_id,
+        # The merchant's state is the new execution row's (payments.services.order_state).
+        cursor.execute(_MARK_ASSIGNED_SQL, {"status": IncomingOrder.Status.ASSIGNED,
+                                            "state": OrderHistory.Status.PENDING, "method": candidate.method_id,
                                             "bank": candidate.bank_id,
                                             "now": connection.ops.adapt_datetimefield_value(now), "id": order.pk})
         swapped = cursor.rowcount
     order.status, order.payment_method_id, order.bank_id = IncomingOrder.Status.ASSIGNED, candidate.method_id, \
         candidate.bank_id
+    order.state = OrderHistory.Status.PENDING
     order.last_attempt_at, order.next_attempt_at, order.dispatched_at, order.failure_reason = now, None, None, ""
     order.updated_at = now
     return swapped
@@ -562,8 +565,9 @@ def retry_delay(failed_attempts: int) -> timedelta:
 
 
 _COUNT_FAILED_SQL = f"""
-UPDATE incoming_orders SET status = %(status)s, retry_count = %(attempts)s, last_attempt_at = %(now)s,
-       next_attempt_at = %(next)s, failure_reason = %(reason)s, dispatched_at = NULL, updated_at = %(now)s
+UPDATE incoming_orders SET status = %(status)s, state = %(status)s, retry_count = %(attempts)s,
+       last_attempt_at = %(now)s, next_attempt_at = %(next)s, failure_reason = %(reason)s, dispatched_at = NULL,
+       updated_at = %(now)s
 WHERE id = %(id)s AND status IN ({OPEN_IN_SQL})
 """  # noqa: S608 (status constants from the enums, no input)
 
@@ -589,7 +593,7 @@ def _count_failed_attempt(order: IncomingOrder, reason: str, now: datetime, *,
     if not swapped:
         return AssignmentResult(order.pk, Outcome.SKIPPED, reason="The order changed meanwhile.")
     old_status = order.status
-    order.status, order.retry_count, order.last_attempt_at = new_status, attempts, now
+    order.status, order.state, order.retry_count, order.last_attempt_at = new_status, new_status, attempts, now
     order.next_attempt_at, order.failure_reason, order.dispatched_at, order.updated_at = \
         next_attempt_at, reason, None, now
     if new_status != old_status:

@@ -36,7 +36,7 @@ from tenancy import authz
 from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
-from . import ledger, turnover
+from . import ledger, order_state, turnover
 from .audit_trail import record
 from .locks import default_fiat_credit_limit, lock_appeal, lock_order
 from .receipts import CheckedFile, check_upload
@@ -148,6 +148,7 @@ def _change_status(order: OrderHistory, new: str, *, actor, action: str, descrip
         setattr(order, name, value)
     # What the requisite's limits count moves with the order, in this transaction, after the ledger's locks.
     turnover.record_change(order, old_status=old, old_confirmed=old_confirmed)
+    order_state.follow_execution(order)
     record(action=action, target=order, actor=actor, description=description,
            details={"changes": {"status": {"old": old, "new": new}}, **(details or {})})
     enqueue_order_event(incoming_order=order.incoming_order, event_type=EVENT_FOR_STATUS[new])

@@ -417,7 +417,7 @@ def _cancel_failed(*, order: IncomingOrder, actor, reason: str) -> IncomingOrder
     from payments.callbacks.events import enqueue_order_event  # here: this module's imports are intake's
 
     updated = IncomingOrder.objects.filter(pk=order.pk, status=IncomingOrder.Status.FAILED).update(
-        status=IncomingOrder.Status.CANCELLED, updated_at=timezone.now())
+        status=IncomingOrder.Status.CANCELLED, state=IncomingOrder.Status.CANCELLED, updated_at=timezone.now())
     if not updated:
         raise ConflictError("The order changed meanwhile; fetch it and try again.", code="order_not_cancellable")
     order.refresh_from_db()

@@ -43,8 +43,9 @@ def cancel_incoming_order(*, order: IncomingOrder, actor=None, reason: str = "")
     updated = 0
     if locked is not None:
         enqueue_order_created_once(incoming_order=locked)
-        updated = open_order.update(status=IncomingOrder.Status.CANCELLED, failure_reason=reason[:500] or "Cancelled.",
-                                    next_attempt_at=None, updated_at=now)
+        updated = open_order.update(status=IncomingOrder.Status.CANCELLED, state=IncomingOrder.Status.CANCELLED,
+                                    failure_reason=reason[:500] or "Cancelled.", next_attempt_at=None,
+                                    updated_at=now)
     if not updated:  # the transaction rolls back, order.created with it
         current = IncomingOrder.objects.unscoped().filter(pk=order.pk).values_list("status", flat=True).first()
         raise OrderNoLongerOpen(f"The order cannot be cancelled now (status {current}).")

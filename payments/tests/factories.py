@@ -25,8 +25,8 @@ from payments.models import (
     Trader,
 )
 from payments.services import merchants as merchant_services
+from payments.services import order_state, turnover
 from payments.services import requisites as requisite_services
-from payments.services import turnover
 from tenancy.authz.permissions import ADMIN_FLAGS, SUPPORT_FLAGS
 from tenancy.models import AdminProfile, Membership, Role, SupportProfile
 
@@ -110,6 +110,7 @@ def make_incoming_order(store, **overrides) -> IncomingOrder:
               "amount_fiat": Decimal("1000.00"), "total_fiat": Decimal("1000.00"),
               "amount_currency": Decimal("27.43484225"), "exchange_rate": Decimal("36.45"),
               "store_commission": Decimal("0.54869684"), "client_id": f"client-{next(_numbers)}", **overrides}
+    values.setdefault("state", values.get("status", IncomingOrder.Status.NEW))
     return IncomingOrder.objects.create(**values)
 
 
@@ -124,8 +125,10 @@ def make_assigned_order(store, requisite, *, status=OrderHistory.Status.PENDING,
               "store_commission": incoming.store_commission, "trader_commission": Decimal("0.1"),
               "status": status, "expires_at": timezone.now() + timedelta(minutes=30), **overrides}
     order = OrderHistory.objects.create(**values)
-    # Written directly (not by assignment): the requisite's kept turnover is recounted from order_history.
+    # Written directly (not by assignment): the requisite's kept turnover is recounted from order_history, and
+    # the merchant's state follows the execution row.
     turnover.recount([requisite.pk], today=turnover.utc_day(timezone.now()))
+    order_state.follow_execution(order)
     return order
 
 

@@ -23,8 +23,9 @@ from payments.models import (
     ReqTrader,
     RequisiteTurnover,
 )
-from payments.services import assignment, execution, ledger, traders, turnover
+from payments.services import assignment, execution, ledger, order_state, traders, turnover
 from payments.services.assignment import Outcome, assign_incoming_order, sweep_due_orders
+from payments.services.orders import cancel_incoming_order
 
 from .assignment_support import make_funded_requisite, make_open_order, set_limits
 from .factories import make_assigned_order, make_staff, make_store
@@ -423,6 +424,7 @@ def test_the_kept_turnover_follows_assignment_cancel_expiry_and_a_confirmed_amou
                                         reason="paid late", confirmed_fiat=Decimal("310.00"))
     assert (kept(requisite).total, kept(requisite).day_total) == (Decimal("960.00"), Decimal("960.00"))
     assert turnover.mismatches(today=turnover.utc_day(timezone.now())) == []
+    assert order_state.mismatches() == []  # the merchant's state followed every change too
 
 
 def test_the_day_rolls_over_at_midnight_utc_and_a_change_to_yesterdays_order_moves_only_the_total(
@@ -472,3 +474,23 @@ def test_a_new_priority_is_copied_to_the_requisites_and_orders_the_search(refs, 
 
     assert ReqTrader.objects.get(pk=first.pk).trader_priority == 3
     assert assign(make_open_order(store)).order.requisite_id == second.pk
+
+
+def test_the_merchants_state_follows_intake_assignment_retries_and_the_stores_cancel(refs, store, settings):
+    settings.ASSIGNMENT_MAX_ATTEMPTS = 2
+    waiting, failing = make_open_order(store), make_open_order(store)
+    assert (waiting.state, assign(waiting).outcome) == ("new", Outcome.RETRYING)
+    assign(failing)
+    IncomingOrder.objects.filter(pk=failing.pk).update(next_attempt_at=timezone.now())
+    assert assign(failing).outcome == Outcome.FAILED
+    cancel_incoming_order(order=waiting, reason="customer left")
+    make_funded_requisite(refs)
+    assigned = make_open_order(store)
+    assign(assigned)
+
+    states = dict(IncomingOrder.objects.filter(pk__in=[waiting.pk, failing.pk, assigned.pk])
+                  .values_list("pk", "state"))
+    assert states == {waiting.pk: "cancelled", failing.pk: "failed", assigned.pk: "pending"}
+    assert order_state.mismatches() == []
+    IncomingOrder.objects.filter(pk=assigned.pk).update(state="new")  # drifted (written directly)
+    assert order_state.mismatches() == [(assigned.pk, "new", "pending")] and order_state.recount() == 1

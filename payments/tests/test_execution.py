@@ -22,7 +22,7 @@ from payments.models import (
     OrderType,
 )
 from payments.selectors.ledger import verify_tenant_ledger
-from payments.services import execution, ledger
+from payments.services import execution, ledger, order_state
 from payments.services.execution import TRANSITIONS
 
 from .execution_support import (
@@ -62,6 +62,7 @@ def events(order: OrderHistory) -> list[str]:
 def assert_ledger_exact(tenant):
     report = verify_tenant_ledger(tenant.pk)
     assert report.differences == [], [str(d) for d in report.differences]
+    assert order_state.mismatches() == []  # and the merchant's view of each order followed
 
 
 # --- the transition table ----------------------------------------------------------------------------------
@@ -83,6 +84,7 @@ def order_in(world, status: str) -> OrderHistory:
     elif status == Status.FAILED:
         ledger.release_order_hold(order)
         OrderHistory.objects.filter(pk=order.pk).update(status=Status.FAILED)
+        order_state.recount()
     order.refresh_from_db()
     assert order.status == status
     return order
@@ -448,6 +450,7 @@ def test_expiry_takes_only_unconfirmed_orders_past_their_time(world, refs, in_te
     later = held_order(world, expires_at=now + timedelta(minutes=5))
     disputed = held_order(world, expires_at=now - timedelta(minutes=1))
     OrderHistory.objects.filter(pk=disputed.pk).update(status=Status.DISPUTED)
+    order_state.recount()  # written directly
 
     count = execution.expire_due_orders(now=now + timedelta(minutes=2))
 
