@@ -457,6 +457,10 @@ STORE_API_IDEMPOTENCY_LOCK_SECONDS = env.int("STORE_API_IDEMPOTENCY_LOCK_SECONDS
 # Each web process keeps a store of a key, and the rates / payment methods intake reads, this many seconds
 # (core.local_cache): a store disabled or a key rotated in another process stops working within it. 0 = off.
 STORE_API_CACHE_SECONDS = env.float("STORE_API_CACHE_SECONDS", default=2.0)
+# Which currency codes are crypto (payments.currency_codes, for showing 4 places rather than 2): each process
+# keeps an operator's crypto currency codes this many seconds; a coin added in another process shows at crypto
+# precision within it. 0 = off (a query per amount shown).
+CURRENCY_CODES_CACHE_SECONDS = env.float("CURRENCY_CODES_CACHE_SECONDS", default=300.0)
 
 # Logs (core/logs.py): JSON lines in production, readable lines in development; each with the request id
 # (or Celery task), tenant, order and account where known; secrets redacted on the handler.

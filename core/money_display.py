@@ -53,15 +53,39 @@ def format_amount(value, *, crypto: bool = False, signed: bool = False) -> str:
 
 
 def is_crypto(currency) -> bool:
-    from payments.models import CryptoCurrency
+    """A currency row, or a code: a code is crypto when the operator's crypto currencies list it
+    (payments.currency_codes, cached per process, so asking once per cell costs no query)."""
+    from payments.currency_codes import is_crypto_currency
 
-    return isinstance(currency, CryptoCurrency)
+    return is_crypto_currency(currency)
 
 
 def currency_code(currency) -> str:
     if currency is None:
         return ""
     return getattr(currency, "code", None) or str(currency)
+
+
+def format_rate(value) -> str:
+    """An exchange rate as a person reads it: separators, the stored places without trailing zeros (at least 2),
+    never rounded and never `3.645E+1`: a rate is a price, and its last places matter to whoever checks it."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    text = f"{abs(number):,f}"
+    whole, _, fraction = text.partition(".")
+    fraction = fraction.rstrip("0").ljust(FIAT_DISPLAY_PLACES, "0")
+    return f"{'−' if number < 0 else ''}{whole}.{fraction}"
+
+
+def rate_html(value, fiat=None, crypto=None):
+    """`<span class="money" title="36.45000000 THB per USDT">36.45 THB per USDT</span>`."""
+    shown = format_rate(value)
+    if shown == "—":
+        return shown
+    unit = f"{currency_code(fiat)} per {currency_code(crypto)}" if fiat and crypto else currency_code(fiat or crypto)
+    return format_html('<span class="money" title="{}">{}{}</span>', f"{exact(value)} {unit}".strip(), shown,
+                       f"\u00a0{unit}" if unit else "")
 
 
 def money_html(value, currency=None, *, crypto: bool | None = None, signed: bool = False):

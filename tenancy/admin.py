@@ -7,7 +7,7 @@ error, and the services check again so a forged POST gets a 403.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -19,6 +19,7 @@ from tenancy.authz.admin import CurrentTenantAdminMixin, ObjectPermissionAdminMi
 from tenancy.authz.permissions import (
     ADMIN_FLAGS,
     ADMIN_TEMPLATES,
+    OPERATOR_ADMIN_ROLE,
     SUPER_ADMIN_ROLE,
     SUPPORT_FLAGS,
     SUPPORT_TEMPLATES,
@@ -36,7 +37,7 @@ from tenancy.models import (
     SupportProfile,
     Tenant,
 )
-from tenancy.selectors import users_in_reach
+from tenancy.selectors import operator_roles, users_in_reach
 from tenancy.services.staff import LAST_SUPER_ADMIN, check_can_staff, is_last_super_admin
 
 # Django groups would be a second way to grant permissions; here nothing grants but flags and roles.
@@ -44,6 +45,25 @@ try:
     admin.site.unregister(Group)
 except admin.sites.NotRegistered:
     pass
+
+# Where a person is told that a tenant role does not open this admin (the role assignment form, after saving,
+# and the page a signed-in person without a staff profile gets at /admin/).
+ROLES_DO_NOT_OPEN_ADMIN = (
+    "Tenant roles, Admin included, work in the operator's own pages; none of them opens this back office "
+    "(/admin/). Staff access needs a staff profile (Admins or Supports, with their flags), which a super admin "
+    "creates.")
+
+
+def staff_access_note(request):
+    """The note of the admin's staff-only page (core.admin_site): the person's operator roles, and that staff
+    access comes from a staff profile a super admin creates, not from a role."""
+    roles = operator_roles(request.user)
+    return "admin/tenancy/staff_only_note.html", {
+        "roles": roles, "is_admin": any(r.role.key == OPERATOR_ADMIN_ROLE for r in roles),
+        "tenants": bool(authz.member_tenant_ids(request.user))}
+
+
+admin.site.add_refusal_note(staff_access_note)
 
 
 def _adopt(obj, saved) -> None:
@@ -149,6 +169,11 @@ class RoleAssignmentForm(forms.ModelForm):
         model = RoleAssignment
         fields = ("tenant", "user", "role")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "role" in self.fields:
+            self.fields["role"].help_text = ROLES_DO_NOT_OPEN_ADMIN
+
     def validate_unique(self):
         pass  # checked in clean(), with the permission rules
 
@@ -188,6 +213,10 @@ class RoleAssignmentAdmin(ObjectPermissionAdminMixin, CurrentTenantAdminMixin, a
     def save_model(self, request, obj, form, change):
         _adopt(obj, services.assign_role(tenant=obj.tenant, user=obj.user, role_key=obj.role.key,
                                          actor=request.user))
+        if obj.role.key == OPERATOR_ADMIN_ROLE and not authz.has_staff_profile(obj.user):
+            self.message_user(request, f"{obj.user} is now Admin of {obj.tenant.name}, but cannot open this back "
+                                       "office: that needs a staff profile (Admins or Supports), which a super "
+                                       "admin creates.", messages.WARNING)
 
     def delete_model(self, request, obj):
         services.revoke_role(tenant=obj.tenant, user=obj.user, role_key=obj.role.key, actor=request.user)

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import F, QuerySet
 
 from tenancy import authz
-from tenancy.models import Membership, Permission, Tenant
+from tenancy.models import Membership, Permission, RoleAssignment, Tenant
 
 
 def permissions_of_user_in_tenant(*, user, tenant) -> QuerySet[Permission]:
@@ -35,6 +35,12 @@ def tenant_users_with_roles(*, tenant) -> QuerySet:
         .annotate(role_name=F("role_assignments__role__name"), role_key=F("role_assignments__role__key"))
         .order_by("email", "role_name")
     )
+
+
+def operator_roles(user) -> list[RoleAssignment]:
+    """The tenant roles a user holds in the operators they belong to (active ones), with role and tenant."""
+    return list(RoleAssignment.objects.filter(user_id=user.pk, tenant_id__in=authz.member_tenant_ids(user))
+                .select_related("role", "tenant").order_by("tenant__name", "role__name"))
 
 
 def user_has_permission(*, user, tenant, perm_key: str) -> bool:

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from core.money_display import exact, format_amount, money_html
+from core.money_display import exact, format_amount, format_rate, money_html, rate_html
 
 
 def test_fiat_has_separators_and_two_places():
@@ -27,3 +27,16 @@ def test_the_html_keeps_the_exact_value_on_hover():
     html = str(money_html(Decimal("27.43484225"), "USDT", crypto=True))
     assert 'title="27.43484225 USDT"' in html and ">27.4348\u00a0USDT<" in html
     assert money_html(None, "THB") == "—"
+
+
+def test_a_rate_keeps_its_places_without_trailing_zeros_or_exponent():
+    assert format_rate(Decimal("36.45000000")) == "36.45"
+    assert format_rate(Decimal("3500000.12345678")) == "3,500,000.12345678"
+    assert format_rate(Decimal("1E+3")) == "1,000.00"
+    assert format_rate(Decimal("0E-8")) == "0.00"
+    assert format_rate(None) == "—"
+
+
+def test_a_rate_says_its_pair_and_keeps_the_stored_value_on_hover():
+    html = str(rate_html(Decimal("36.45000000"), "THB", "USDT"))
+    assert html == '<span class="money" title="36.45000000 THB per USDT">36.45\u00a0THB per USDT</span>'

@@ -24,6 +24,7 @@ class BalanceStoreAdmin(ReadOnlyAdmin):
     balance_shown = money_column("balance", "crypto_currency", description="balance")
     hold_shown = money_column("hold", "crypto_currency", description="hold")
     available_shown = money_column("available", "crypto_currency", description="available", sortable=False)
+    money_fields = {"balance": "crypto_currency", "hold": "crypto_currency"}
     list_filter = ("crypto_currency",)
     list_select_related = ("store", "crypto_currency")
     search_fields = ("store__store_name",)
@@ -38,6 +39,8 @@ class BalanceTraderAdmin(ReadOnlyAdmin):
     hold_shown = money_column("crypto_hold", "crypto_currency", description="crypto hold")
     available_shown = money_column("crypto_available", "crypto_currency", description="crypto available",
                                    sortable=False)
+    money_fields = {"crypto_balance": "crypto_currency", "crypto_hold": "crypto_currency",
+                    "fiat_balance": "fiat_currency", "fiat_credit_limit": "fiat_currency"}
     list_filter = ("fiat_currency", "crypto_currency")
     list_select_related = ("trader", "fiat_currency", "crypto_currency")
     search_fields = ("trader__first_name", "trader__last_name", "trader__user__email")
@@ -56,6 +59,7 @@ class BalanceStoreHistoryAdmin(HistoryAdmin):
     amount_shown = money_column("amount", "balance.crypto_currency", description="amount", signed=True)
     hold_shown = money_column("hold_change", "balance.crypto_currency", description="hold change", signed=True)
     after_shown = money_column("balance_after", "balance.crypto_currency", description="balance after")
+    money_fields = dict.fromkeys(("amount", "hold_change", "balance_after", "hold_after"), "balance.crypto_currency")
     search_fields = ("store__store_name", "=order__hash_id")
 
 
@@ -70,6 +74,7 @@ class BalanceTraderFiatHistoryAdmin(BalanceTraderHistoryAdmin):
     list_display = ("created_at", "trader", "kind", "amount_shown", "after_shown", "order", "description")
     amount_shown = money_column("amount", "balance.fiat_currency", description="amount", signed=True)
     after_shown = money_column("balance_after", "balance.fiat_currency", description="balance after")
+    money_fields = dict.fromkeys(("amount", "balance_after"), "balance.fiat_currency")
 
 
 @admin.register(BalanceTraderCryptoHistory)
@@ -79,3 +84,4 @@ class BalanceTraderCryptoHistoryAdmin(BalanceTraderHistoryAdmin):
     amount_shown = money_column("amount", "balance.crypto_currency", description="amount", signed=True)
     hold_shown = money_column("hold_change", "balance.crypto_currency", description="hold change", signed=True)
     after_shown = money_column("balance_after", "balance.crypto_currency", description="balance after")
+    money_fields = dict.fromkeys(("amount", "hold_change", "balance_after", "hold_after"), "balance.crypto_currency")

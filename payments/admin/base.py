@@ -10,10 +10,11 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db import models
 from django.http import Http404, HttpResponseRedirect
+from django.utils.functional import cached_property
 from django.utils.text import capfirst
 
 from audit.services import field_changes
-from core.money_display import money_html
+from core.money_display import money_html, rate_html
 from core.pagination import LargeListPaginator
 from payments.errors import PaymentsError
 from payments.permissions import ANY_PAYMENTS_FLAG, has_any_flag
@@ -21,15 +22,18 @@ from payments.services.audit_trail import record
 from tenancy.scoping import current_tenant_id
 
 
+def _follow(obj, path: str):
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
 def money_column(attr: str, currency: str, *, description: str, signed: bool = False, sortable: bool = True):
     """A list column showing `obj.<attr>` as money in `obj.<currency>` (core.money_display: separators, display
     precision, the exact value on hover). `currency` may be a dotted path (`balance.fiat_currency`)."""
 
     def column(self, obj):
-        unit = obj
-        for part in currency.split("."):
-            unit = getattr(unit, part, None)
-        return money_html(getattr(obj, attr), unit, signed=signed)
+        return money_html(getattr(obj, attr), _follow(obj, currency), signed=signed)
 
     column.short_description = description
     if sortable:
@@ -40,6 +44,22 @@ def money_column(attr: str, currency: str, *, description: str, signed: bool = F
 # The date filter of the lists that grow with the orders. Django's date_hierarchy scans every row of the list
 # for its years and months on each page view (a DISTINCT over 100 000 orders); this filter costs nothing.
 CREATED = ("created_at", admin.DateFieldListFilter)
+
+
+def shown_field(field, *, money: str | None = None, rate: tuple[str, str] | None = None):
+    """A read-only field of a change form shown as money in the currency at `money` (a dotted path from the row),
+    or as a rate of the `rate` (fiat path, crypto path) pair: the exact stored value stays on hover. Named and
+    labelled as the field (its help text and CSS class too)."""
+
+    def cell(obj):
+        value = getattr(obj, field.name)
+        if rate is not None:
+            return rate_html(value, _follow(obj, rate[0]), _follow(obj, rate[1]))
+        return money_html(value, _follow(obj, money))
+
+    cell.__name__ = field.name
+    cell.short_description = field.verbose_name
+    return cell
 
 
 def in_tenant() -> bool:
@@ -136,13 +156,27 @@ class ReadOnlyAdmin(FlagGuardedAdmin):
     """
 
     hidden_fields: tuple[str, ...] = ()
+    money_fields: dict[str, str] = {}  # amount field -> the dotted path of its currency from the row
+    rate_fields: dict[str, tuple[str, str]] = {}  # rate field -> (fiat path, crypto path)
 
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields
+        cells = self._shown_cells
+        return [cells.get(field.name, field.name) for field in self.model._meta.fields
                 if field.name != "tenant" and field.name not in self.hidden_fields] + list(self.readonly_fields)
 
+    @cached_property
+    def _shown_cells(self) -> dict:
+        """shown_field() of each amount and rate, made once per admin: Django leaves read-only fields out of the
+        form by identity, so the same function must come back on every call."""
+        field = self.model._meta.get_field
+        cells = {name: shown_field(field(name), money=path) for name, path in self.money_fields.items()}
+        cells.update({name: shown_field(field(name), rate=pair) for name, pair in self.rate_fields.items()})
+        return cells
+
     def get_exclude(self, request, obj=None):
-        return self.hidden_fields or super().get_exclude(request, obj)
+        # Amounts and rates are shown by shown_field(), so their model fields must not become form fields.
+        excluded = (*self.hidden_fields, *self.money_fields, *self.rate_fields)
+        return excluded or super().get_exclude(request, obj)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         # Nothing on the page is editable, so no Save buttons that would do nothing.

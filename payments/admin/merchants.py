@@ -19,7 +19,7 @@ from payments.services.merchants import STORE_LIMITS, STORE_SETTINGS
 from tenancy.models import Tenant
 from tenancy.scoping import current_tenant_id
 
-from .base import FlagGuardedAdmin
+from .base import FlagGuardedAdmin, money_column
 
 
 def _adopt(obj, saved) -> None:
@@ -73,8 +73,10 @@ class MerchantStoreAdmin(FlagGuardedAdmin):
     view_flags = MANAGE_MERCHANTS + EDIT_LIMITS
     add_flags = MANAGE_MERCHANTS
     change_flags = MANAGE_MERCHANTS + EDIT_LIMITS
-    list_display = ("store_name", "merchant", "fiat_currency", "crypto_currency", "lower_limit", "upper_limit",
-                    "pay_in_enabled", "pay_out_enabled", "access", "trafic_access", "key_hint")
+    list_display = ("store_name", "merchant", "fiat_currency", "crypto_currency", "lower_limit_shown",
+                    "upper_limit_shown", "pay_in_enabled", "pay_out_enabled", "access", "trafic_access", "key_hint")
+    lower_limit_shown = money_column("lower_limit", "fiat_currency", description="lower limit")
+    upper_limit_shown = money_column("upper_limit", "fiat_currency", description="upper limit")
     list_filter = ("access", "trafic_access", "pay_in_enabled", "pay_out_enabled", "fiat_currency",
                    "crypto_currency")
     list_select_related = ("merchant", "fiat_currency", "crypto_currency")

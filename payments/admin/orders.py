@@ -90,6 +90,9 @@ class IncomingOrderAdmin(ReadOnlyOrderAdmin):
     list_select_related = ("store", "fiat_currency", "crypto_currency", "assigned_order")
     search_fields = ("=hash_id", "=client_id", "=customer_id", "store__store_name")
     hidden_fields = ("customer_requisite",)
+    money_fields = {"amount_fiat": "fiat_currency", "total_fiat": "fiat_currency", "amount_crypto": "crypto_currency",
+                    "amount_currency": "crypto_currency", "store_commission": "crypto_currency"}
+    rate_fields = {"exchange_rate": ("fiat_currency", "crypto_currency")}
     readonly_fields = ("assigned_order_link",)
     actions = ("cancel_orders",)
 
@@ -228,7 +231,11 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
     search_fields = ("=hash_id", "=client_id", "=requisite__req_number_last4", "trader__user__email",
                      "store__store_name")
     hidden_fields = ("customer_receipt", "trader_receipt")
-    readonly_fields = ("amounts", "receipts", "appeals_list", "ledger_movements", "audit_trail")
+    money_fields = {"total_fiat": "fiat", "confirmed_fiat": "fiat", "amount_currency": "crypto_currency",
+                    "store_commission": "crypto_currency", "trader_commission": "crypto_currency",
+                    "confirmed_crypto": "crypto_currency", "hold_amount": "crypto_currency"}
+    rate_fields = {"exchange_rate": ("fiat", "crypto_currency")}
+    readonly_fields = ("receipts", "appeals_list", "ledger_movements", "audit_trail")
     actions = ("cancel_selected",)
 
     @admin.display(description="fiat amount", ordering="total_fiat")
@@ -238,18 +245,6 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
     @admin.display(description="crypto amount", ordering="amount_currency")
     def crypto_amount(self, obj):
         return money_html(obj.amount_currency, obj.crypto_currency)
-
-    @admin.display(description="amounts")
-    def amounts(self, obj):
-        """The order's money for a person (the exact stored values are on hover and in the fields below)."""
-        rows = [("Fiat", money_html(obj.total_fiat, obj.fiat)),
-                ("Crypto", money_html(obj.amount_currency, obj.crypto_currency)),
-                ("Store commission", money_html(obj.store_commission, obj.crypto_currency)),
-                ("Trader commission", money_html(obj.trader_commission, obj.crypto_currency)),
-                ("Held", money_html(obj.hold_amount, obj.crypto_currency))]
-        if obj.confirmed_fiat is not None:
-            rows.append(("Confirmed", money_html(obj.confirmed_fiat, obj.fiat)))
-        return format_html_join(mark_safe("<br>"), "{}: {}", rows)
 
     # --- beside the order: receipts, appeals, movements, audit trail ---
 

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.utils import timezone
 
+from core.money_display import rate_html
 from payments.models import (
     AvailableBankMethod,
     Bank,
@@ -78,10 +79,14 @@ class ExchangeRateAdmin(FlagGuardedAdmin):
     """Rates are history: added (by the loader or by hand), never edited."""
 
     add_flags = EDIT_REFERENCE_DATA
-    list_display = ("crypto_currency", "fiat_currency", "rate", "source", "fetched_at")
+    list_display = ("crypto_currency", "fiat_currency", "rate_shown", "source", "fetched_at")
     list_filter = ("fiat_currency", "crypto_currency", "source", ("fetched_at", admin.DateFieldListFilter))
     list_select_related = ("fiat_currency", "crypto_currency")
     fields = ("fiat_currency", "crypto_currency", "rate", "source", "fetched_at")
+
+    @admin.display(description="rate", ordering="rate")
+    def rate_shown(self, obj):
+        return rate_html(obj.rate, obj.fiat_currency, obj.crypto_currency)
 
     def get_changeform_initial_data(self, request):
         return {"source": "manual", "fetched_at": timezone.now(), **super().get_changeform_initial_data(request)}

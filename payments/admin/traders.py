@@ -32,7 +32,7 @@ from payments.services.traders import TRADER_LIMITS, TRADER_PROFILE, TRADER_SETT
 from tenancy.models import Tenant
 from tenancy.scoping import current_tenant_id
 
-from .base import AuditedAdmin, FlagGuardedAdmin, TenantScopedModelForm
+from .base import AuditedAdmin, FlagGuardedAdmin, TenantScopedModelForm, money_column
 from .merchants import _adopt
 
 TRADER_FLAGS = MANAGE_TRADERS + EDIT_TRADER_SETTINGS + EDIT_REQUISITE_LIMITS
@@ -44,9 +44,12 @@ class TraderAdmin(FlagGuardedAdmin):
     add_flags = MANAGE_TRADERS
     change_flags = TRADER_FLAGS
     list_display = ("__str__", "user_email", "in_work", "pay_in", "pay_out", "trafic_priority",
-                    "base_pay_in_limit", "base_pay_out_limit", "requisite_count")
+                    "pay_in_limit_shown", "pay_out_limit_shown", "requisite_count")
+    pay_in_limit_shown = money_column("base_pay_in_limit", "preferred_fiat_currency", description="base PayIn limit")
+    pay_out_limit_shown = money_column("base_pay_out_limit", "preferred_fiat_currency",
+                                       description="base PayOut limit")
     list_filter = ("in_work", "pay_in", "pay_out", "verification_level", "preferred_fiat_currency")
-    list_select_related = ("user",)
+    list_select_related = ("user", "preferred_fiat_currency")
     search_fields = ("first_name", "last_name", "user__email")
     raw_id_fields = ("user",)
     fieldsets = (
@@ -326,10 +329,14 @@ class FullRequisitesSettingsAdmin(FlagGuardedAdmin):
     """A read-only overview; settings are edited on their requisite's page."""
 
     view_flags = TRADER_FLAGS
-    list_display = ("requisite", "trader", "pay_in", "pay_out", "lower_limit", "upper_limit", "total_limit",
-                    "turnover_day_max", "turnover_limit_minutes")
+    list_display = ("requisite", "trader", "pay_in", "pay_out", "lower_limit_shown", "upper_limit_shown",
+                    "total_limit_shown", "day_max_shown", "turnover_limit_minutes")
+    lower_limit_shown = money_column("lower_limit", "requisite.fiat", description="lower limit")
+    upper_limit_shown = money_column("upper_limit", "requisite.fiat", description="upper limit")
+    total_limit_shown = money_column("total_limit", "requisite.fiat", description="total limit")
+    day_max_shown = money_column("turnover_day_max", "requisite.fiat", description="turnover per day")
     list_filter = ("pay_in", "pay_out")
-    list_select_related = ("requisite__trader",)
+    list_select_related = ("requisite__trader", "requisite__fiat")
     search_fields = ("=requisite__req_number_last4", "requisite__trader__last_name")
 
     @admin.display(description="trader")

@@ -15,11 +15,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core.forms import add_domain_errors
+from core.money_display import money_html
 from payments.errors import PaymentsError
 from payments.models import CryptoTransfer
 from payments.permissions import MANAGE_MERCHANTS, MANAGE_TRADERS
 from payments.services import transfers
-from payments.templatetags.money import crypto_display
 
 from .base import ReadOnlyAdmin
 
@@ -45,6 +45,7 @@ class CryptoTransferAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_display = ("pk", "created_at", "direction", "owner", "amount_shown", "network", "status", "decided_by",
                     "decide_links")
+    money_fields = {"amount": "balance.crypto_currency"}
     list_filter = ("status", "direction", "network")
     list_select_related = ("store_balance__store", "store_balance__crypto_currency", "trader_balance__trader",
                            "trader_balance__crypto_currency", "decided_by")
@@ -67,8 +68,7 @@ class CryptoTransferAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Amount")
     def amount_shown(self, obj):
-        code = obj.balance.crypto_currency.code
-        return format_html('<span title="{} {}">{} {}</span>', obj.amount, code, crypto_display(obj.amount), code)
+        return money_html(obj.amount, obj.balance.crypto_currency, crypto=True)
 
     @admin.display(description="Decide")
     def decide_links(self, obj):
@@ -119,7 +119,6 @@ class CryptoTransferAdmin(ReadOnlyAdmin):
                 return HttpResponseRedirect(change_url)
         verb = "Approve" if approving else "Decline"
         context = self.page_context(request, transfer=transfer, form=form, change_url=change_url, verb=verb,
-                                    approving=approving, amount=crypto_display(transfer.amount),
-                                    code=transfer.balance.crypto_currency.code, title=f"{verb} {transfer}")
+                                    approving=approving, title=f"{verb} {transfer}")
         return TemplateResponse(request, "admin/payments/cryptotransfer/decide.html", context,
                                 status=400 if form.errors else 200)

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from core.errors import DomainError
+from core.money_display import format_rate
 from payments.models import (
     AvailableBankMethod,
     BalanceTrader,
@@ -210,13 +211,13 @@ class ConfirmOrderForm(forms.Form):
         if most is not None and amount > most:
             code = self.order.fiat.code
             if self.order.order_type == OrderType.PAY_IN:
-                why = (f"your crypto balance covers at most {fiat_display(most, code)} {code} at this order's rate "
-                       f"({self.order.exchange_rate.normalize():f} {code} per {self.order.crypto_currency.code})")
+                why = (f"your crypto balance covers at most {fiat_display(most, code)} at this order's rate "
+                       f"({format_rate(self.order.exchange_rate)} {code} per {self.order.crypto_currency.code})")
             else:
-                why = f"your fiat balance and credit limit allow at most {fiat_display(most, code)} {code}"
+                why = f"your fiat balance and credit limit allow at most {fiat_display(most, code)}"
             raise ValidationError(
-                f"The amount must be between 0.01 and {fiat_display(most, code)} {code}: {why}. "
-                f"The order asked for {fiat_display(self.order.total_fiat, code)} {code}.")
+                f"The amount must be between 0.01 and {fiat_display(most, code)}: {why}. "
+                f"The order asked for {fiat_display(self.order.total_fiat, code)}.")
         return amount
 
     def most_confirmable(self) -> Decimal | None:
@@ -303,7 +304,7 @@ class TransferForm(forms.Form):
 
 def _balance_label(balance) -> str:
     if hasattr(balance, "store"):
-        return (f"{balance.store.store_name}: {crypto_display(balance.available)} {balance.crypto_currency.code} "
+        return (f"{balance.store.store_name}: {crypto_display(balance.available, balance.crypto_currency.code)} "
                 "available")
     return (f"{balance.fiat_currency.code}/{balance.crypto_currency.code}: "
-            f"{crypto_display(balance.crypto_available)} {balance.crypto_currency.code} available")
+            f"{crypto_display(balance.crypto_available, balance.crypto_currency.code)} available")

@@ -1,32 +1,45 @@
 """Money for people (core.money_display): thousands separators, the currency's display precision (2 places
-of fiat, 2 to 4 of crypto), the exact value on hover.
+of fiat, 2 to 4 of crypto), the exact value on hover, and always the currency's code beside the amount.
 
-`{% money value currency %}` (the currency a model or a code; crypto told by the model), and the filters
-`{{ amount|fiat:"THB" }}`, `{{ amount|crypto:"USDT" }}`, `{{ amount|money:"USDT" }}` (crypto for a crypto
-code) and `{{ number|in_fours }}` (a card number as printed on the card).
+- `{% money value currency %}`: the currency a model or a code; `signed=True` for a movement of a balance;
+- `{% rate value fiat crypto %}`: an exchange rate, every stored place kept;
+- `{{ amount|fiat:"THB" }}`, `{{ amount|crypto:"USDT" }}`, `{{ amount|money:"USDT" }}` (crypto precision for a
+  crypto code: payments.currency_codes), `{{ amount|money_text:"THB" }}` (plain text, for a <title>);
+- `{{ value|percent }}` and `{{ number|in_fours }}` (a card number as printed on the card).
+
+`fiat_display` and `crypto_display` are the same amounts as plain text, code included, for messages, form
+labels and errors written in Python.
 """
 
 from django import template
 
-from core.money_display import format_amount, money_html
+from core.money_display import format_amount, is_crypto, money_html, rate_html
 
 register = template.Library()
 
-CRYPTO_CODES = frozenset({"USDT", "USDC", "BTC", "ETH", "TRX", "TON", "BNB"})
+
+def _with_code(shown: str, code: str) -> str:
+    return f"{shown} {code}" if code and shown != "—" else shown
 
 
-def crypto_display(value) -> str:
-    """The crypto amount as shown, without its code (for messages and admin cells)."""
-    return format_amount(value, crypto=True)
+def crypto_display(value, code: str = "") -> str:
+    """`27.4348 USDT`: the crypto amount as shown, with its code when given."""
+    return _with_code(format_amount(value, crypto=True), code)
 
 
 def fiat_display(value, code: str = "") -> str:
-    return format_amount(value, crypto=False)
+    """`1,234.56 THB`: the fiat amount as shown, with its code when given."""
+    return _with_code(format_amount(value, crypto=False), code)
 
 
 @register.simple_tag(name="money")
 def money_tag(value, currency=None, crypto=None, signed=False):
     return money_html(value, currency, crypto=crypto, signed=signed)
+
+
+@register.simple_tag(name="rate")
+def rate_tag(value, fiat=None, crypto=None):
+    return rate_html(value, fiat, crypto)
 
 
 @register.filter(name="crypto")
@@ -41,8 +54,23 @@ def fiat(value, code: str = ""):
 
 @register.filter(name="money")
 def money_filter(value, code: str = ""):
-    """Crypto precision for a crypto code (USDT, BTC, ...), fiat otherwise."""
-    return money_html(value, code, crypto=bool(code) and code.upper() in CRYPTO_CODES)
+    """Crypto precision for a crypto code (one of the operator's crypto currencies), fiat otherwise."""
+    return money_html(value, code, crypto=is_crypto(code))
+
+
+@register.filter
+def money_text(value, code: str = "") -> str:
+    """Plain text, where markup cannot go (a page's <title>): `1,000.00 THB`, crypto precision for a crypto code."""
+    return _with_code(format_amount(value, crypto=is_crypto(code)), code)
+
+
+@register.filter
+def percent(value) -> str:
+    """`1.5 %` for a stored `1.500`: no trailing zeros, never `0E-3`."""
+    shown = format_amount(value, crypto=True)
+    if shown == "—":
+        return shown
+    return f"{shown.rstrip('0').rstrip('.')}\u00a0%"
 
 
 @register.filter

@@ -56,6 +56,16 @@ def without_tokens(page: str) -> str:
     return re.sub(r'("X-CSRFToken": "|name="csrfmiddlewaretoken" value=")[^"]+', r"\1", page)
 
 
+# A Decimal printed raw (`0E-8`, `+0E-8`, `1.5E-7`) as a number of its own: a token that merely contains
+# "3E-5" (a random hash id) has letters, `_` or `-` around it and does not match.
+SCIENTIFIC = re.compile(r"(?<![\w.-])[+-]?\d+(?:\.\d+)?E[-+]?\d+(?![\w-])")
+
+
+def money(shown: str, code: str, stored: str) -> str:
+    """An amount as core.money_display shows it: `shown` and the code, the stored value on hover."""
+    return f'<span class="money" title="{stored} {code}">{shown}\u00a0{code}</span>'
+
+
 def fund_store(store, crypto: str = "1000") -> None:
     ledger.post_store_movement(store=store, crypto_currency=store.crypto_currency, amount=Decimal(crypto),
                                kind=MovementKind.DEPOSIT, description="deposit")

@@ -15,9 +15,12 @@ from accounts.tests.factories import UserFactory
 from audit.models import AuditLog
 from payments.models import (
     AvailableBankMethod,
+    BalanceStore,
     Bank,
     Country,
     CryptoCurrency,
+    CryptoTransfer,
+    ExchangeRate,
     FiatCurrency,
     FullRequisitesSettings,
     IncomingOrder,
@@ -34,7 +37,9 @@ from payments.services import merchants as merchant_services
 from tenancy.models import Membership, RoleAssignment
 from tenancy.scoping import tenant_context
 
+from .cabinet_support import SCIENTIFIC, money
 from .factories import (
+    CryptoTransferFactory,
     MerchantFactory,
     TraderFactory,
     make_assigned_order,
@@ -506,6 +511,57 @@ def test_order_history_admin_is_read_only(client, superuser, refs):
     assert page.status_code == 200
     assert not page.context["adminform"].form.fields
     assert client.get(url(OrderHistory, "add")).status_code == 403
+
+
+def test_amounts_in_the_payments_admin_read_for_people(client, superuser, refs):
+    """Lists and read-only pages show money with separators, display precision and the currency's code, the
+    stored value on hover; a rate keeps its places; never a raw `0E-8`."""
+    from payments.models import MovementKind
+    from payments.services import ledger
+    from payments.services.exchange_rates import record_exchange_rate
+
+    store, _ = make_store(refs)
+    requisite = make_requisite(refs, trader=TraderFactory(preferred_fiat_currency=refs.thb,
+                                                          base_pay_in_limit=Decimal("15000")))
+    FullRequisitesSettings.objects.filter(requisite=requisite).update(turnover_day_max=Decimal("250000"))
+    order = make_assigned_order(store, requisite, trader_commission=Decimal("0"))
+    ledger.post_store_movement(store=store, crypto_currency=refs.usdt, amount=Decimal("1234.5"),
+                               kind=MovementKind.DEPOSIT)
+    record_exchange_rate(fiat_currency=refs.thb, crypto_currency=refs.usdt, rate=Decimal("36.45"))
+    transfer = CryptoTransferFactory()
+    coin = transfer.balance.crypto_currency.code
+    client.force_login(superuser)
+
+    pages = {name: client.get(address).content.decode() for name, address in {
+        "orders": url(OrderHistory),
+        "order": url(OrderHistory, "change", order.pk),
+        "intake": url(IncomingOrder, "change", order.incoming_order_id),
+        "stores": url(MerchantStore),
+        "traders": url(Trader),
+        "settings": url(FullRequisitesSettings),
+        "rates": url(ExchangeRate),
+        "balance": url(BalanceStore, "change", BalanceStore.objects.get(store=store).pk),
+        "transfer": url(CryptoTransfer, "change", transfer.pk),
+        "approve": url(CryptoTransfer, "approve", transfer.pk),
+    }.items()}
+
+    fiat, crypto = money("1,000.00", "THB", "1000.00"), money("27.4348", "USDT", "27.43484225")
+    rate = '<span class="money" title="36.45000000 THB per USDT">36.45\u00a0THB per USDT</span>'
+    assert fiat in pages["orders"] and crypto in pages["orders"]
+    assert fiat in pages["order"] and crypto in pages["order"] and rate in pages["order"]
+    assert money("0.00", "USDT", "0.00000000") in pages["order"]        # the trader's commission
+    assert money("0.5487", "USDT", "0.54869684") in pages["order"]      # the store's
+    assert 'class="form-row field-total_fiat"' in pages["order"]         # a row of the field, as before
+    assert fiat in pages["intake"] and rate in pages["intake"]
+    assert money("50,000.00", "THB", "50000.00") in pages["stores"]
+    assert money("15,000.00", "THB", "15000.00") in pages["traders"]
+    assert money("250,000.00", "THB", "250000.00") in pages["settings"]
+    assert rate in pages["rates"]
+    assert money("1,234.50", "USDT", "1234.50000000") in pages["balance"]
+    assert money("12.50", coin, "12.50000000") in pages["transfer"]
+    assert money("12.50", coin, "12.50000000") in pages["approve"]
+    for name, page in pages.items():
+        assert not SCIENTIFIC.search(page), name
 
 
 def test_a_service_refusal_in_admin_is_a_message_not_an_error(client, staff, refs, tenant):

@@ -26,10 +26,12 @@ from payments.selectors.stores import find_store_by_private_key
 from tenancy.scoping import dangerously_bypass_tenant_scope
 
 from .cabinet_support import (
+    SCIENTIFIC,
     fund_store,
     login,
     make_merchant,
     make_trader,
+    money,
     not_an_image,
     open_order,
     png,
@@ -333,6 +335,42 @@ def test_the_order_page_shows_amounts_receipts_and_callbacks(client, world, me):
     missing = client.get(reverse("cabinet:merchant_order_receipt", args=[order.hash_id, "customer"]))
     assert missing.status_code == 404
     assert client.get(reverse("cabinet:merchant_order_receipt", args=[order.hash_id, "other"])).status_code == 404
+
+
+def test_money_on_the_merchants_pages_reads_for_people(client, world, me):
+    """Separators, the currency's display precision, its code beside every amount, the stored value on hover,
+    never a raw `0E-8`; the CSV keeps the stored values."""
+    order = world["my_order"]
+    IncomingOrder.objects.filter(pk=order.incoming_order_id).update(store_commission=Decimal("0"))
+    OrderHistory.objects.filter(pk=order.pk).update(confirmed_fiat=Decimal("1234.5"),
+                                                    confirmed_crypto=Decimal("33.86831276"))
+    fund_store(world["my_store"], "1234.5")
+    store = world["my_store"]
+
+    pages = {name: text(client.get(url)) for name, url in {
+        "orders": reverse("cabinet:merchant_orders"),
+        "order": reverse("cabinet:merchant_order", args=[order.hash_id]),
+        "store": reverse("cabinet:merchant_store", args=[store.pk]),
+        "balances": reverse("cabinet:merchant_balances"),
+        "dashboard": reverse("cabinet:merchant_dashboard"),
+    }.items()}
+
+    fiat, crypto = money("1,000.00", "THB", "1000.00"), money("27.4348", "USDT", "27.43484225")
+    confirmed = money("1,234.50", "THB", "1234.50")
+    assert fiat in pages["orders"] and crypto in pages["orders"] and confirmed in pages["orders"]
+    assert fiat in pages["order"] and crypto in pages["order"] and confirmed in pages["order"]
+    assert money("33.8683", "USDT", "33.86831276") in pages["order"]
+    assert money("0.00", "USDT", "0.00000000") in pages["order"]  # the store commission, stored as 0E-8
+    assert '<span class="money" title="36.45000000 THB per USDT">36.45\u00a0THB per USDT</span>' in pages["order"]
+    assert money("50,000.00", "THB", "50000.00") in pages["store"] and "0\u00a0%" in pages["store"]
+    assert money("+1,234.50", "USDT", "1234.50000000") in pages["balances"]  # the deposit, signed
+    assert money("1,234.50", "USDT", "1234.50000000") in pages["balances"]   # the balance after it
+    assert f'{money("100.00", "THB", "100.00")} – {money("50,000.00", "THB", "50000.00")}' in pages["dashboard"]
+    assert "<title>Dashboard · P2P Platform</title>" in pages["dashboard"]  # no script tags in the title
+    for name, page in pages.items():
+        assert not SCIENTIFIC.search(page), name
+    exported = text(client.get(reverse("cabinet:merchant_orders_export")))
+    assert "27.43484225" in exported and "1234.50" in exported and "1,234.50" not in exported
 
 
 def test_the_merchant_opens_an_appeal_on_an_order(client, world, me):

@@ -10,10 +10,29 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditLog
-from payments.models import Appeal, FullRequisitesSettings, IncomingOrder, OrderHistory, ReqTrader, Trader
-from payments.services import execution
+from payments.models import (
+    Appeal,
+    FullRequisitesSettings,
+    IncomingOrder,
+    MovementKind,
+    OrderHistory,
+    ReqTrader,
+    Trader,
+)
+from payments.services import execution, ledger
 
-from .cabinet_support import login, make_merchant, make_trader, not_an_image, open_order, png, text, without_tokens
+from .cabinet_support import (
+    SCIENTIFIC,
+    login,
+    make_merchant,
+    make_trader,
+    money,
+    not_an_image,
+    open_order,
+    png,
+    text,
+    without_tokens,
+)
 from .factories import make_assigned_order, make_requisite, make_store, next_card_number
 
 pytestmark = pytest.mark.usefixtures("in_tenant")
@@ -407,6 +426,41 @@ def test_balances_show_the_hold_and_its_history(client, world, me):
 
     assert "Hold placed" in page and "Deposit" in page
     assert world["my_order"].hash_id[:9] in page
+
+
+def test_money_on_the_traders_pages_reads_for_people(client, refs, world, me):
+    """Separators, the currency's display precision, its code beside every amount, the stored value on hover,
+    never a raw `0E-8` (a zero commission, the zero amount of a hold movement)."""
+    order, requisite = world["my_order"], world["mine"]
+    OrderHistory.objects.filter(pk=order.pk).update(trader_commission=Decimal("0"), confirmed_fiat=Decimal("1234.5"))
+    FullRequisitesSettings.objects.filter(requisite=requisite).update(upper_limit=Decimal("25000"),
+                                                                      turnover_day_max=Decimal("100000"))
+    ledger.post_trader_fiat_movement(trader=me, fiat_currency=refs.thb, crypto_currency=refs.usdt,
+                                     amount=Decimal("5000"), kind=MovementKind.DEPOSIT, description="deposit")
+
+    pages = {name: text(client.get(url)) for name, url in {
+        "history": reverse("cabinet:trader_history"),
+        "order": reverse("cabinet:trader_order", args=[order.hash_id]),
+        "live": reverse("cabinet:trader_active_orders"),
+        "requisite": reverse("cabinet:trader_requisite", args=[requisite.pk]),
+        "crypto": reverse("cabinet:trader_balances"),
+        "fiat": reverse("cabinet:trader_balances") + "?side=fiat",
+    }.items()}
+
+    fiat, confirmed = money("1,000.00", "THB", "1000.00"), money("1,234.50", "THB", "1234.50")
+    assert fiat in pages["history"] and confirmed in pages["history"]
+    assert f"The customer pays <strong>{fiat}</strong>" in pages["order"] and confirmed in pages["order"]
+    assert money("27.4348", "USDT", "27.43484225") in pages["order"]
+    assert money("0.00", "USDT", "0.00000000") in pages["order"]  # the commission, stored as 0E-8
+    assert '<span class="money" title="36.45000000 THB per USDT">36.45\u00a0THB per USDT</span>' in pages["order"]
+    assert fiat in pages["live"]
+    assert money("25,000.00", "THB", "25000.00") in pages["requisite"]
+    assert money("100,000.00", "THB", "100000.00") in pages["requisite"]
+    assert money("+100.00", "USDT", "100.00000000") in pages["crypto"]     # the deposit
+    assert money("+27.4348", "USDT", "27.43484225") in pages["crypto"]     # the order's hold
+    assert money("+5,000.00", "THB", "5000.00") in pages["fiat"]
+    for name, page in pages.items():
+        assert not SCIENTIFIC.search(page), name
 
 
 def add_rows(refs, world, me, count: int) -> None:

@@ -31,6 +31,9 @@ SUPPORT_FLAGS: tuple[str, ...] = (
 ALL_FLAGS: tuple[str, ...] = tuple(dict.fromkeys(ADMIN_FLAGS + SUPPORT_FLAGS))
 
 SUPER_ADMIN_ROLE = "super_admin"
+# The operator's own admin: a tenant role (every tenant-level permission in that operator's pages). Like every
+# tenant role it does not open the Django admin, which needs a staff profile (Admins / Supports).
+OPERATOR_ADMIN_ROLE = "admin"
 
 # Role templates: picking one prefills these flags on a staff profile; the flags are then edited one by one.
 ROLE_TEMPLATES: dict[str, frozenset[str]] = {

@@ -278,3 +278,63 @@ class TestUsersAdminFollowsTheStaffRules:
 
         assert client.post(change_url, data).status_code == 403
         assert fresh(other_admin).full_name != "Renamed Admin"
+
+
+# --- an operator role is not staff access ----------------------------------------------------------------------
+
+def test_an_operator_admin_without_a_staff_profile_is_told_how_to_get_staff_access(client, tenant):
+    operator_admin = make_member(tenant, "admin")
+    web_login(client, operator_admin)
+
+    refused = client.get(reverse("admin:index"))
+    page = client.get(refused.url)  # where the admin sends whoever it does not let in: its login
+    text = page.content.decode()
+
+    assert refused.status_code == 302 and refused.url.startswith(reverse("admin:login"))
+    assert page.status_code == 403
+    assert "The back office is for staff" in text and operator_admin.email in text
+    assert "<strong>Admin</strong> of <strong>Tenant A</strong>" in text
+    assert "staff profile" in text and "a super admin creates" in text and "Admins" in text
+    assert "<nav" in text and "Log out" in text  # the site's own layout, not a bare refusal
+    assert 'name="password"' not in text
+    # who may enter has not changed
+    assert not fresh(operator_admin).is_staff
+    assert client.get(reverse("admin:tenancy_tenant_changelist")).status_code == 302
+
+
+def test_a_member_with_no_role_hears_about_staff_profiles_too(client, tenant):
+    web_login(client, make_member(tenant))
+
+    text = client.get(reverse("admin:login")).content.decode()
+
+    assert "staff profile" in text and "Your operator role" not in text
+
+
+def test_staff_still_enter_and_the_login_form_still_signs_in(client, tenant):
+    boss = make_super_admin(tenants=[tenant])
+    web_login(client, boss)
+    assert client.get(reverse("admin:login")).url == reverse("admin:index")
+
+    client.logout()
+    web_login(client, make_member(tenant, "admin"))
+    response = client.post(reverse("admin:login"), {"username": boss.email, "password": TEST_PASSWORD,
+                                                    "next": reverse("admin:index")})
+
+    assert response.status_code == 302 and response.url == reverse("admin:index")
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_assigning_the_admin_role_says_it_does_not_open_the_back_office(client, tenant):
+    boss = make_super_admin(tenants=[tenant])
+    web_login(client, boss)
+    user = make_member(tenant)
+
+    form = client.get(url("roleassignment_add")).content.decode()
+    response = client.post(url("roleassignment_add"), {
+        "tenant": str(tenant.pk), "user": str(user.pk), "role": str(Role.objects.get(key="admin").pk),
+        "_save": "Save"}, follow=True)
+
+    assert "none of them opens this back office" in form
+    assert RoleAssignment.objects.filter(user=user, role__key="admin").exists()
+    warnings = [str(m) for m in response.context["messages"] if m.level_tag == "warning"]
+    assert warnings and "cannot open this back office" in warnings[0] and "staff profile" in warnings[0]
