@@ -26,6 +26,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='orderhistory',
-            index=models.Index(condition=models.Q(('status__in', ['pending', 'processing'])), fields=['expires_at'], name='ix_order_history_open_expiry'),
+            index=models.Index(condition=models.Q(('status__in', ['pending', 'processing'])), fields=['tenant', 'expires_at'], name='ix_order_history_open_expiry'),
+        ),
+        migrations.AddIndex(
+            model_name='orderhistory',
+            index=models.Index(condition=models.Q(('status__in', ['pending', 'processing', 'disputed'])), fields=['tenant', 'status'], name='ix_order_history_open_status'),
         ),
     ]

@@ -264,9 +264,12 @@ class OrderHistory(TenantScopedModel):
             # and a trader's history.
             NamedIndex(fields=["tenant", "-created_at", "-id"], name="ix_order_history_tenant_created"),
             NamedIndex(fields=["trader", "-created_at", "-id"], name="ix_order_history_trader_created"),
-            # Orders still waiting, by deadline: the staff dashboard's "expiring" list and the expiry sweeper.
-            models.Index(fields=["expires_at"], condition=Q(status__in=["pending", "processing"]),
+            # Small indexes of the open orders only: by deadline (the staff dashboard's "expiring" list, the expiry
+            # sweeper) and by status (the dashboard's counts of what is open now).
+            models.Index(fields=["tenant", "expires_at"], condition=Q(status__in=["pending", "processing"]),
                          name="ix_order_history_open_expiry"),
+            models.Index(fields=["tenant", "status"], condition=Q(status__in=["pending", "processing", "disputed"]),
+                         name="ix_order_history_open_status"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=["pending", "processing", "completed", "failed",

@@ -68,10 +68,10 @@ def test_the_dashboard_counts_what_needs_a_person(refs, tenant):
 def test_the_dashboard_costs_the_same_queries_for_a_little_or_a_lot_of_data(refs, tenant,
                                                                           django_assert_num_queries):
     add_business(refs, orders=4)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(10):
         operator_dashboard(tenant)
     add_business(refs, orders=40)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(10):
         board = operator_dashboard(tenant)
     assert board.open_appeals == 11 and len(board.oldest_appeals) == 10
 

@@ -32,6 +32,7 @@ EXECUTION_TABLES = {"order_appeals", "callback_events", "callback_attempts"}
 STORE_API_TABLES = {"store_api_idempotency_keys"}  # payments/models/idempotency.py (store API, issue 4)
 TRANSFER_TABLES = {"crypto_transfers"}  # payments/models/transfers.py (withdrawals and top-ups, issue 19)
 ASSIGNMENT_TABLES = {"requisite_turnover"}  # each requisite's kept turnover (issue 21)
+DASHBOARD_TABLES = {"merchant_day_figures", "trader_day_figures"}  # closed days kept for the dashboards (issue 19)
 
 
 def payments_models():
@@ -41,7 +42,7 @@ def payments_models():
 def test_every_seed_table_exists_and_is_tenant_scoped():
     models = payments_models()
     assert {m._meta.db_table for m in models} == (SEED_TABLES | EXECUTION_TABLES | STORE_API_TABLES | TRANSFER_TABLES
-                                                  | ASSIGNMENT_TABLES)
+                                                  | ASSIGNMENT_TABLES | DASHBOARD_TABLES)
     assert all(issubclass(m, TenantScopedModel) for m in models)
 
 
