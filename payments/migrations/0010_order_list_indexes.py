@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='orderhistory',
-            index=payments.indexes.NamedIndex(fields=['trader', '-created_at', '-id'], name='ix_order_history_trader_created'),
+            index=payments.indexes.NamedIndex(fields=['trader', '-created_at', '-id', 'tenant'], name='ix_order_history_trader_created'),
         ),
         migrations.AddIndex(
             model_name='orderhistory',

@@ -29,6 +29,6 @@ class Migration(migrations.Migration):
         migrations.RunPython(fill, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name='incomingorder',
-            index=payments.indexes.NamedIndex(fields=['merchant', 'state', '-created_at', '-id'], name='ix_incoming_orders_merchant_state'),
+            index=payments.indexes.NamedIndex(fields=['merchant', 'state', '-created_at', '-id', 'tenant'], name='ix_incoming_orders_merchant_state'),
         ),
     ]
