@@ -461,6 +461,10 @@ STORE_API_CACHE_SECONDS = env.float("STORE_API_CACHE_SECONDS", default=2.0)
 # keeps an operator's crypto currency codes this many seconds; a coin added in another process shows at crypto
 # precision within it. 0 = off (a query per amount shown).
 CURRENCY_CODES_CACHE_SECONDS = env.float("CURRENCY_CODES_CACHE_SECONDS", default=300.0)
+# Long lists page ids first with a capped count (core.pagination); False: Django's paginator (exact counts).
+LARGE_LIST_PAGINATION = env.bool("LARGE_LIST_PAGINATION", default=True)
+# Dashboards read closed days from kept rows (payments.cabinet.day_figures); False: every day counted live.
+DASHBOARD_DAY_FIGURES = env.bool("DASHBOARD_DAY_FIGURES", default=True)
 
 # Logs (core/logs.py): JSON lines in production, readable lines in development; each with the request id
 # (or Celery task), tenant, order and account where known; secrets redacted on the handler.
