@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from core.money_display import rate_html
 from payments.models import (
@@ -17,7 +18,7 @@ from payments.models import (
 from payments.permissions import EDIT_REFERENCE_DATA
 from payments.services.exchange_rates import record_exchange_rate
 
-from .base import AuditedAdmin, FlagGuardedAdmin
+from .base import AuditedAdmin, FlagGuardedAdmin, shown_field
 
 
 class ReferenceAdmin(AuditedAdmin):
@@ -87,6 +88,18 @@ class ExchangeRateAdmin(FlagGuardedAdmin):
     @admin.display(description="rate", ordering="rate")
     def rate_shown(self, obj):
         return rate_html(obj.rate, obj.fiat_currency, obj.crypto_currency)
+
+    @cached_property
+    def _rate_cell(self):
+        """The rate of a saved row, read-only, as people read it (the same function on every call: Django matches
+        read-only fields by identity)."""
+        return shown_field(ExchangeRate._meta.get_field("rate"), rate=("fiat_currency", "crypto_currency"))
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj is None else [self._rate_cell if name == "rate" else name for name in self.fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else (self._rate_cell,)
 
     def get_changeform_initial_data(self, request):
         return {"source": "manual", "fetched_at": timezone.now(), **super().get_changeform_initial_data(request)}

@@ -527,7 +527,7 @@ def test_amounts_in_the_payments_admin_read_for_people(client, superuser, refs):
     order = make_assigned_order(store, requisite, trader_commission=Decimal("0"))
     ledger.post_store_movement(store=store, crypto_currency=refs.usdt, amount=Decimal("1234.5"),
                                kind=MovementKind.DEPOSIT)
-    record_exchange_rate(fiat_currency=refs.thb, crypto_currency=refs.usdt, rate=Decimal("36.45"))
+    exchange_rate = record_exchange_rate(fiat_currency=refs.thb, crypto_currency=refs.usdt, rate=Decimal("36.45"))
     transfer = CryptoTransferFactory()
     coin = transfer.balance.crypto_currency.code
     client.force_login(superuser)
@@ -540,6 +540,7 @@ def test_amounts_in_the_payments_admin_read_for_people(client, superuser, refs):
         "traders": url(Trader),
         "settings": url(FullRequisitesSettings),
         "rates": url(ExchangeRate),
+        "rate": url(ExchangeRate, "change", exchange_rate.pk),
         "balance": url(BalanceStore, "change", BalanceStore.objects.get(store=store).pk),
         "transfer": url(CryptoTransfer, "change", transfer.pk),
         "approve": url(CryptoTransfer, "approve", transfer.pk),
@@ -556,7 +557,7 @@ def test_amounts_in_the_payments_admin_read_for_people(client, superuser, refs):
     assert money("50,000.00", "THB", "50000.00") in pages["stores"]
     assert money("15,000.00", "THB", "15000.00") in pages["traders"]
     assert money("250,000.00", "THB", "250000.00") in pages["settings"]
-    assert rate in pages["rates"]
+    assert rate in pages["rates"] and rate in pages["rate"] and "36.45000000</div>" not in pages["rate"]
     assert money("1,234.50", "USDT", "1234.50000000") in pages["balance"]
     assert money("12.50", coin, "12.50000000") in pages["transfer"]
     assert money("12.50", coin, "12.50000000") in pages["approve"]
