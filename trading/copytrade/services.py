@@ -332,6 +332,12 @@ def _record_close(trade: MasterTrade, event: MasterEvent) -> EventResult:
     ratio = Decimal(1) if full else event.ratio
     settings_by_follower = {s.account_id: s for s in CopySettings.objects.filter(
         account_id__in=CopyDelivery.objects.filter(master_trade=trade, kind=DeliveryKind.OPEN).values("follower_id"))}
+    # The followers' copies are locked before the closes in flight are read: an answer being stored changes a
+    # close's status and its copy's lots in one transaction, and `held` below must see both from before it or
+    # both from after it (seen half-way, an answered close counted twice left nothing to close). Locked in
+    # follower order, as the answer writer locks them.
+    list(CopiedTrade.objects.select_for_update().filter(master_trade=trade).order_by("follower_id")
+         .values_list("pk", flat=True))
     closing = _closes_in_flight(trade)
 
     def make(open_, pair):
@@ -404,7 +410,8 @@ def _store_tenant_answers(batch: list[Answer]) -> list[tuple[int, int]]:
         changed.append(delivery)
     fast_insert.update_answers(changed)
     _pair_opens(opens, now)
-    for delivery, message in closes:
+    # In (trade, follower) order: the copies of one trade are locked in the order a master's close locks them.
+    for delivery, message in sorted(closes, key=lambda item: (item[0].master_trade_id, item[0].follower_id)):
         _pair_close(delivery, message, now)
     return [key for key in wanted if key not in found]
 
