@@ -62,6 +62,37 @@ def shown_field(field, *, money: str | None = None, rate: tuple[str, str] | None
     return cell
 
 
+class ReadOnlyMoneyMixin:
+    """Amount fields that are read-only for this viewer (a flag they lack) shown as money — separators, the
+    currency's code, the stored value on hover — instead of Django's bare number.
+
+    `readonly_money`: amount field -> the dotted path of its currency from the row. Admins name their read-only
+    fields in `readonly_names()`; the same shown_field() cell then replaces the field's name in the read-only
+    fields and in the fieldsets alike, so the form leaves the field out: still never editable through it.
+    """
+
+    readonly_money: dict[str, str] = {}
+
+    def readonly_names(self, request, obj=None) -> list:
+        return list(self.readonly_fields)
+
+    @cached_property
+    def _money_cells(self) -> dict:
+        field = self.model._meta.get_field
+        return {name: shown_field(field(name), money=path) for name, path in self.readonly_money.items()}
+
+    def get_readonly_fields(self, request, obj=None):
+        return [self._money_cells.get(name, name) if isinstance(name, str) else name
+                for name in self.readonly_names(request, obj)]
+
+    def get_fieldsets(self, request, obj=None):
+        shown = {cell.__name__: cell for cell in self.get_readonly_fields(request, obj)
+                 if cell in self._money_cells.values()}
+        return [(title, {**options, "fields": tuple(shown.get(name, name) if isinstance(name, str) else name
+                                                     for name in options["fields"])})
+                for title, options in super().get_fieldsets(request, obj)]
+
+
 def in_tenant() -> bool:
     return current_tenant_id() is not None
 

@@ -19,7 +19,7 @@ from payments.services.merchants import STORE_LIMITS, STORE_SETTINGS
 from tenancy.models import Tenant
 from tenancy.scoping import current_tenant_id
 
-from .base import FlagGuardedAdmin, money_column
+from .base import FlagGuardedAdmin, ReadOnlyMoneyMixin, money_column
 
 
 def _adopt(obj, saved) -> None:
@@ -69,7 +69,7 @@ class MerchantAdmin(FlagGuardedAdmin):
 
 
 @admin.register(MerchantStore)
-class MerchantStoreAdmin(FlagGuardedAdmin):
+class MerchantStoreAdmin(ReadOnlyMoneyMixin, FlagGuardedAdmin):
     view_flags = MANAGE_MERCHANTS + EDIT_LIMITS
     add_flags = MANAGE_MERCHANTS
     change_flags = MANAGE_MERCHANTS + EDIT_LIMITS
@@ -91,6 +91,7 @@ class MerchantStoreAdmin(FlagGuardedAdmin):
                                            "created_at")}),
     )
     readonly_fields = ("public_api_key", "key_hint", "keys_rotated_at", "created_at")
+    readonly_money = {"lower_limit": "fiat_currency", "upper_limit": "fiat_currency"}
 
     @admin.display(description="private API key")
     def key_hint(self, obj):
@@ -98,7 +99,7 @@ class MerchantStoreAdmin(FlagGuardedAdmin):
             return "Shown once, after saving."
         return obj.private_api_key_hint
 
-    def get_readonly_fields(self, request, obj=None):
+    def readonly_names(self, request, obj=None):
         fields = list(self.readonly_fields)
         if obj is not None:
             fields.append("merchant")

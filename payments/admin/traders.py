@@ -32,14 +32,14 @@ from payments.services.traders import TRADER_LIMITS, TRADER_PROFILE, TRADER_SETT
 from tenancy.models import Tenant
 from tenancy.scoping import current_tenant_id
 
-from .base import AuditedAdmin, FlagGuardedAdmin, TenantScopedModelForm, money_column
+from .base import AuditedAdmin, FlagGuardedAdmin, ReadOnlyMoneyMixin, TenantScopedModelForm, money_column
 from .merchants import _adopt
 
 TRADER_FLAGS = MANAGE_TRADERS + EDIT_TRADER_SETTINGS + EDIT_REQUISITE_LIMITS
 
 
 @admin.register(Trader)
-class TraderAdmin(FlagGuardedAdmin):
+class TraderAdmin(ReadOnlyMoneyMixin, FlagGuardedAdmin):
     view_flags = TRADER_FLAGS
     add_flags = MANAGE_TRADERS
     change_flags = TRADER_FLAGS
@@ -61,6 +61,7 @@ class TraderAdmin(FlagGuardedAdmin):
         ("Dates", {"fields": ("created_at", "updated_at")}),
     )
     readonly_fields = ("created_at", "updated_at")
+    readonly_money = {"base_pay_in_limit": "preferred_fiat_currency", "base_pay_out_limit": "preferred_fiat_currency"}
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(requisite_total=Count("requisites"))
@@ -73,7 +74,7 @@ class TraderAdmin(FlagGuardedAdmin):
     def requisite_count(self, obj):
         return obj.requisite_total
 
-    def get_readonly_fields(self, request, obj=None):
+    def readonly_names(self, request, obj=None):
         fields = list(self.readonly_fields)
         if obj is not None:
             fields.append("user")
@@ -165,13 +166,14 @@ class RequisiteForm(TenantScopedModelForm):
         super()._post_clean()
 
 
-class RequisiteSettingsInline(admin.StackedInline):
+class RequisiteSettingsInline(ReadOnlyMoneyMixin, admin.StackedInline):
     model = FullRequisitesSettings
     form = TenantScopedModelForm
     can_delete = False
     max_num = 1
     min_num = 1
     fields = SETTINGS_SWITCHES + SETTINGS_LIMITS
+    readonly_money = dict.fromkeys(("lower_limit", "upper_limit", "total_limit", "turnover_day_max"), "requisite.fiat")
 
     def has_view_permission(self, request, obj=None):
         return True
@@ -185,7 +187,7 @@ class RequisiteSettingsInline(admin.StackedInline):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def get_readonly_fields(self, request, obj=None):
+    def readonly_names(self, request, obj=None):
         fields = []
         if not has_any_flag(request.user, EDIT_TRADER_SETTINGS):
             fields.extend(SETTINGS_SWITCHES)

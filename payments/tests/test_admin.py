@@ -232,6 +232,7 @@ def test_store_limits_are_read_only_without_can_edit_limits(client, staff, refs)
     page = client.get(url(MerchantStore, "change", store.pk))
     data = form_data(page)
     assert "upper_limit" not in data
+    assert money("50,000.00", "THB", "50000.00") in page.content.decode()  # read, not edited: shown as money
 
     response = client.post(url(MerchantStore, "change", store.pk), {**data, "upper_limit": "99999.00",
                                                                      "store_name": "Renamed"})
@@ -301,10 +302,12 @@ def test_a_priority_change_in_trader_admin_resyncs_weights(client, staff, refs):
 
 
 def test_trader_limits_are_read_only_without_a_limits_flag(client, staff, refs):
-    trader = TraderFactory(base_pay_in_limit=Decimal("1000.00"))
+    trader = TraderFactory(base_pay_in_limit=Decimal("1000.00"), preferred_fiat_currency=refs.thb)
     client.force_login(staff("can_manage_traders"))
-    data = form_data(client.get(url(Trader, "change", trader.pk)))
+    page = client.get(url(Trader, "change", trader.pk))
+    data = form_data(page)
     assert "base_pay_in_limit" not in data
+    assert money("1,000.00", "THB", "1000.00") in page.content.decode()
 
     client.post(url(Trader, "change", trader.pk), {**data, "base_pay_in_limit": "5"})
 
@@ -333,9 +336,12 @@ def test_weight_override_exclusion_and_limits_in_requisite_admin_are_audited(cli
 
 def test_requisite_limits_are_read_only_for_trader_managers_without_limit_flags(client, staff, refs):
     requisite = make_requisite(refs)
+    FullRequisitesSettings.objects.filter(requisite=requisite).update(total_limit=Decimal("250000"))
     client.force_login(staff("can_manage_traders"))
-    data = form_data(client.get(url(ReqTrader, "change", requisite.pk)))
-    assert "settings-0-turnover_day_max" not in data
+    page = client.get(url(ReqTrader, "change", requisite.pk))
+    data = form_data(page)
+    assert "settings-0-turnover_day_max" not in data and "settings-0-total_limit" not in data
+    assert money("250,000.00", "THB", "250000.00") in page.content.decode()
 
     client.post(url(ReqTrader, "change", requisite.pk), {**data, "settings-0-turnover_day_max": "1"})
 
