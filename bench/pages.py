@@ -47,19 +47,11 @@ def parse_args():
 
 def build_tenant(traders: int) -> dict:
     from accounts.models import User
-    from payments.models import (
-        AvailableBankMethod,
-        Bank,
-        Country,
-        CryptoCurrency,
-        FiatCurrency,
-        MovementKind,
-        PaymentMethod,
-        RequisiteStatus,
-    )
+    from payments.models import MovementKind, RequisiteStatus
     from payments.services import ledger, merchants, requisites
     from payments.services import traders as trader_services
     from payments.services.exchange_rates import record_exchange_rate
+    from payments.tests.factories import make_reference_data
     from tenancy.models import Tenant
     from tenancy.scoping import tenant_context
     from tenancy.services import create_super_admin
@@ -76,12 +68,8 @@ def build_tenant(traders: int) -> dict:
 
     add_membership(tenant=tenant, user=boss.user, is_default=True)
     with tenant_context(tenant):
-        country = Country.objects.create(code="TH", name="Thailand")
-        thb = FiatCurrency.objects.create(code="THB", name="Thai baht", country=country)
-        usdt = CryptoCurrency.objects.create(code="USDT", name="Tether", network="TRC20")
-        bank = Bank.objects.create(name="Kasikornbank", country=country)
-        card = PaymentMethod.objects.create(code="card", name="Card transfer")
-        AvailableBankMethod.objects.create(bank=bank, method=card)
+        refs = make_reference_data()  # the tests' reference data: THB, USDT, banks and methods
+        thb, usdt, bank, card = refs.thb, refs.usdt, refs.bank, refs.card
         record_exchange_rate(fiat_currency=thb, crypto_currency=usdt, rate=Decimal("36.50"))
         merchant = merchants.create_merchant(tenant=tenant, user=user(f"merchant-{tag}@bench.local", "Mila Bench"),
                                              first_name="Mila", last_name="Bench")
