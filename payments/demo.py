@@ -248,9 +248,13 @@ def _history(out) -> None:
                     OrderHistory.objects.filter(pk=order.pk).update(created_at=created)
             IncomingOrder.objects.filter(pk=incoming.pk).update(**stamps)
             made += 1
-    # The orders were moved into past days after they happened: any kept day figures are recounted.
+    # The orders were moved into past days after they happened: the requisites' kept turnover (assignment
+    # counted them today) and any kept day figures are recounted.
     from payments.cabinet import day_figures
+    from payments.models import ReqTrader
+    from payments.services import turnover
 
+    turnover.recount(list(ReqTrader.objects.values_list("pk", flat=True)), today=today)
     day_figures.forget()
     out(f"  {'a week of history':<30} {made} PayIns over the last {HISTORY_DAYS} days (dashboards: "
         "/cabinet/merchant/, /cabinet/trader/)")

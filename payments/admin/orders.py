@@ -24,6 +24,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from audit.models import AuditLog
+from core.forms import add_domain_errors
 from core.money_display import money_html
 from payments.errors import PaymentsError
 from payments.models import (
@@ -43,7 +44,7 @@ from payments.services import execution, staff_orders
 from payments.services.execution import REASON_MAX
 from payments.services.orders import cancel_incoming_order
 
-from .base import CREATED, ReadOnlyAdmin
+from .base import CREATED, ReadOnlyAdmin, money_column
 
 RECEIPT_FIELDS = {"customer": "customer_receipt", "trader": "trader_receipt"}
 
@@ -101,13 +102,8 @@ class IncomingOrderAdmin(ReadOnlyOrderAdmin):
         """What the store sees (a completed order reads Completed); the intake row's own status is beside it."""
         return obj.store_status.label
 
-    @admin.display(description="fiat amount", ordering="total_fiat")
-    def fiat_amount(self, obj):
-        return money_html(obj.total_fiat, obj.fiat_currency)
-
-    @admin.display(description="crypto amount", ordering="amount_currency")
-    def crypto_amount(self, obj):
-        return money_html(obj.amount_currency, obj.crypto_currency)
+    fiat_amount = money_column("total_fiat", "fiat_currency", description="fiat amount")
+    crypto_amount = money_column("amount_currency", "crypto_currency", description="crypto amount")
 
     @admin.display(description="intake status", ordering="status")
     def intake_status(self, obj):
@@ -171,6 +167,9 @@ class ExtendExpiryForm(forms.Form):
     reason = ReasonForm.base_fields["reason"]
 
 
+REASSIGN_CHOICES = 200
+
+
 class ReassignForm(forms.Form):
     requisite = forms.ModelChoiceField(queryset=None, label="Move to requisite")
     reason = ReasonForm.base_fields["reason"]
@@ -179,7 +178,11 @@ class ReassignForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["requisite"]
         field.queryset = staff_orders.reassign_candidates(order)
-        field.label_from_instance = lambda r: f"{r} — {r.trader.user.email} · {r.method} · {r.bank}"
+        # The list shows the best REASSIGN_CHOICES in assignment's order (an operator may have 100 000
+        # requisites); the field still accepts any candidate, which the service checks again.
+        field.widget.choices = [("", "---------")] + [
+            (r.pk, f"{r} — {r.trader.user.email} · {r.method} · {r.bank}")
+            for r in field.queryset[:REASSIGN_CHOICES]]
 
 
 class ResendForm(forms.Form):
@@ -212,16 +215,6 @@ class ResolveAppealForm(forms.Form):
         help_text="Only when completing: the amount actually paid, if it differs from the order's.")
 
 
-def _apply_service_errors(form: forms.Form, exc: PaymentsError) -> None:
-    placed = False
-    for name, errors in (exc.fields or {}).items():
-        for error in errors:
-            form.add_error(name if name in form.fields else None, error)
-            placed = True
-    if not placed:
-        form.add_error(None, exc.message)
-
-
 @admin.register(OrderHistory)
 class OrderHistoryAdmin(ReadOnlyOrderAdmin):
     list_display = ("hash_id", "order_type", "status", "store", "trader", "requisite", "fiat_amount",
@@ -238,13 +231,8 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
     readonly_fields = ("receipts", "appeals_list", "ledger_movements", "audit_trail")
     actions = ("cancel_selected",)
 
-    @admin.display(description="fiat amount", ordering="total_fiat")
-    def fiat_amount(self, obj):
-        return money_html(obj.total_fiat, obj.fiat)
-
-    @admin.display(description="crypto amount", ordering="amount_currency")
-    def crypto_amount(self, obj):
-        return money_html(obj.amount_currency, obj.crypto_currency)
+    fiat_amount = money_column("total_fiat", "fiat", description="fiat amount")
+    crypto_amount = money_column("amount_currency", "crypto_currency", description="crypto amount")
 
     # --- beside the order: receipts, appeals, movements, audit trail ---
 
@@ -344,7 +332,7 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
                     order=order, status=form.cleaned_data["status"], actor=request.user,
                     reason=form.cleaned_data["reason"], confirmed_fiat=form.cleaned_data["confirmed_fiat"])
             except PaymentsError as exc:
-                _apply_service_errors(form, exc)
+                add_domain_errors(form, exc)
             else:
                 self.message_user(request, f"Order {order.hash_id} is now {form.cleaned_data['status']}.",
                                   messages.SUCCESS)
@@ -379,7 +367,7 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
                 staff_orders.reassign_order(order=order, requisite=form.cleaned_data["requisite"],
                                             actor=request.user, reason=form.cleaned_data["reason"])
             except PaymentsError as exc:
-                _apply_service_errors(form, exc)
+                add_domain_errors(form, exc)
             else:
                 return self._done(request, order, f"{order} moved to requisite {form.cleaned_data['requisite']}.")
         return self._action_page(
@@ -396,7 +384,7 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
                 order = staff_orders.extend_order_expiry(order=order, minutes=form.cleaned_data["minutes"],
                                                          actor=request.user, reason=form.cleaned_data["reason"])
             except PaymentsError as exc:
-                _apply_service_errors(form, exc)
+                add_domain_errors(form, exc)
             else:
                 return self._done(request, order, f"{order} now expires {order.expires_at:%Y-%m-%d %H:%M} UTC.")
         return self._action_page(request, order, form, label="Extend expiry", submit="Give more time",
@@ -412,7 +400,7 @@ class OrderHistoryAdmin(ReadOnlyOrderAdmin):
                     order=order, actor=request.user, reason=form.cleaned_data["reason"],
                     only_undelivered=form.cleaned_data["only_undelivered"])
             except PaymentsError as exc:
-                _apply_service_errors(form, exc)
+                add_domain_errors(form, exc)
             else:
                 for line in result.failed:
                     self.message_user(request, f"Not delivered — {line}", messages.WARNING)
@@ -530,7 +518,7 @@ class AppealAdmin(ReadOnlyAdmin):
                                          resolution=form.cleaned_data["resolution"], note=form.cleaned_data["note"],
                                          confirmed_fiat=form.cleaned_data["confirmed_fiat"])
             except PaymentsError as exc:
-                _apply_service_errors(form, exc)
+                add_domain_errors(form, exc)
             else:
                 self.message_user(request, f"Appeal #{appeal.pk} resolved.", messages.SUCCESS)
                 return HttpResponseRedirect(change_url)

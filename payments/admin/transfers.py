@@ -15,13 +15,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from core.forms import add_domain_errors
-from core.money_display import money_html
 from payments.errors import PaymentsError
 from payments.models import CryptoTransfer
 from payments.permissions import MANAGE_MERCHANTS, MANAGE_TRADERS
 from payments.services import transfers
 
-from .base import ReadOnlyAdmin
+from .base import ReadOnlyAdmin, money_column
 
 
 class DecisionForm(forms.Form):
@@ -66,9 +65,7 @@ class CryptoTransferAdmin(ReadOnlyAdmin):
             return f"Store {obj.store_balance.store}"
         return f"Trader {obj.trader_balance.trader}"
 
-    @admin.display(description="Amount")
-    def amount_shown(self, obj):
-        return money_html(obj.amount, obj.balance.crypto_currency, crypto=True)
+    amount_shown = money_column("amount", "balance.crypto_currency", description="Amount")
 
     @admin.display(description="Decide")
     def decide_links(self, obj):

@@ -96,14 +96,27 @@ def _refuse(order: OrderHistory, new: str) -> ConflictError:
     return ConflictError(f"The order is {order.status}; it cannot become {new}.", code="invalid_transition")
 
 
-def _clean_reason(reason: str, *, required: bool = True) -> str:
+def clean_reason(reason: str, *, required: bool = True, max_length: int = REASON_MAX) -> str:
+    """A person's reason for a decision, stripped: refused when missing (if required) or longer than the column
+    that keeps it."""
     reason = (reason or "").strip()
     if required and not reason:
         raise PaymentsError("Say why.", code="reason_required", fields={"reason": ["This field is required."]})
-    if len(reason) > REASON_MAX:
-        raise PaymentsError(f"At most {REASON_MAX} characters.", code="invalid_reason",
-                            fields={"reason": [f"At most {REASON_MAX} characters."]})
+    if len(reason) > max_length:
+        raise PaymentsError(f"At most {max_length} characters.", code="invalid_reason",
+                            fields={"reason": [f"At most {max_length} characters."]})
     return reason
+
+
+def may_manage_order(actor, order: OrderHistory) -> bool:
+    """`can_manage_orders` and the order's tenant is one of the actor's (a super admin: any): a flag is not a
+    pass into another operator."""
+    return has_any_flag(actor, MANAGE_ORDERS) and authz.can(actor, "orders.manage", obj=order)
+
+
+def require_order_manager(actor, order: OrderHistory) -> None:
+    if not may_manage_order(actor, order):
+        raise PermissionDenied("Acting on this order needs can_manage_orders in its operator.")
 
 
 def _is_user(user, user_id) -> bool:
@@ -294,7 +307,7 @@ def confirm_order(*, order: OrderHistory, actor, confirmed_fiat: Decimal | None 
 @transaction.atomic(durable=True)
 def dispute_order(*, order: OrderHistory, actor, reason: str) -> OrderHistory:
     """The order's trader disputes it (e.g. the money did not arrive); support gets an appeal to resolve."""
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     order = lock_order(order)
     if not is_order_trader(actor, order):
         raise PermissionDenied("Only the order's trader disputes it.")
@@ -355,7 +368,7 @@ def cancel_order(*, order: OrderHistory, actor=None, reason: str = "") -> OrderH
     has said they paid); staff with `can_manage_orders` whenever the transition
     table allows; `actor=None` is the system.
     """
-    reason = _clean_reason(reason, required=False)
+    reason = clean_reason(reason, required=False)
     order = lock_order(order)
     if actor is not None:
         if is_order_trader(actor, order) or is_order_merchant(actor, order):
@@ -437,7 +450,7 @@ def open_appeal(*, order: OrderHistory, opened_by_role: str, actor=None, reason:
 
     One open appeal per order (a second is refused with 409 `appeal_open`).
     """
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     checked = check_upload(evidence, field="evidence") if evidence is not None else None
     order = lock_order(order)
     _check_opener(order, opened_by_role, actor)
@@ -463,7 +476,7 @@ def resolve_appeal(*, appeal: Appeal, actor, resolution: str, note: str = "",
     if resolution not in (Appeal.Resolution.COMPLETED, Appeal.Resolution.CANCELLED):
         raise PaymentsError("Resolve by completing or cancelling the order.", code="invalid_resolution",
                             fields={"resolution": ["Choose complete or cancel."]})
-    note = _clean_reason(note, required=False)
+    note = clean_reason(note, required=False)
     order = lock_order(OrderHistory(pk=appeal.order_id, tenant_id=appeal.tenant_id))
     appeal = lock_appeal(appeal)
     if appeal.status != Appeal.Status.OPEN:
@@ -504,9 +517,8 @@ def set_order_status_by_staff(*, order: OrderHistory, status: str, actor, reason
     Completing settles it (for `confirmed_fiat` if given), cancelling/expiring/
     failing releases its hold — the same ledger paths as everywhere else.
     """
-    if not has_any_flag(actor, MANAGE_ORDERS) or not authz.can(actor, "orders.manage", obj=order):
-        raise PermissionDenied("Changing an order's status needs can_manage_orders in its operator.")
-    reason = _clean_reason(reason)
+    require_order_manager(actor, order)
+    reason = clean_reason(reason)
     if status not in Status.values:
         raise PaymentsError("Unknown status.", code="invalid_status", fields={"status": ["Unknown status."]})
     order = lock_order(order)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import OperatorApplication
 from accounts.services.registration import send_account_email, site_link
 from audit.services import record_event
-from payments.errors import ConflictError, PaymentsError
+from payments.errors import ConflictError
 from payments.models import FiatCurrency
 from payments.permissions import MANAGE_MERCHANTS, MANAGE_TRADERS, has_any_flag
 from tenancy.authz import member_tenant_ids
@@ -22,6 +22,7 @@ from tenancy.scoping import tenant_context
 
 from . import merchants as merchant_services
 from . import traders as trader_services
+from .execution import clean_reason
 
 Kind = OperatorApplication.Kind
 Status = OperatorApplication.Status
@@ -29,6 +30,10 @@ Status = OperatorApplication.Status
 
 def _flags(application: OperatorApplication) -> tuple[str, ...]:
     return MANAGE_MERCHANTS if application.kind == Kind.MERCHANT else MANAGE_TRADERS
+
+
+# The longest decision reason kept (OperatorApplication.decision_reason).
+REASON_MAX = OperatorApplication._meta.get_field("decision_reason").max_length
 
 
 def may_decide(user, application: OperatorApplication) -> bool:
@@ -64,6 +69,7 @@ def _split_name(full_name: str) -> tuple[str, str]:
 
 @transaction.atomic
 def approve_application(*, application: OperatorApplication, actor, reason: str = "") -> OperatorApplication:
+    reason = clean_reason(reason, required=False, max_length=REASON_MAX)
     locked = _lock(application, actor)
     user, tenant = locked.applicant, locked.tenant
     first, last = _split_name(user.full_name)
@@ -75,7 +81,7 @@ def approve_application(*, application: OperatorApplication, actor, reason: str 
             fiat = FiatCurrency.objects.filter(code=locked.currency).first()
             profile = trader_services.create_trader(tenant=tenant, user=user, first_name=first, last_name=last,
                                                     preferred_fiat_currency=fiat, actor=actor)
-    _close(locked, status=Status.APPROVED, actor=actor, reason=reason.strip())
+    _close(locked, status=Status.APPROVED, actor=actor, reason=reason)
     record_event(action="application.approved", actor=actor, target=locked, tenant=tenant,
                  description=f"{locked} approved: {locked.kind} profile #{profile.pk} for {user.email}",
                  details={"profile": profile.pk, "reason": locked.decision_reason})
@@ -87,10 +93,7 @@ def approve_application(*, application: OperatorApplication, actor, reason: str 
 
 @transaction.atomic
 def decline_application(*, application: OperatorApplication, actor, reason: str) -> OperatorApplication:
-    reason = (reason or "").strip()
-    if not reason:
-        raise PaymentsError("Say why the application is declined.", code="invalid_input",
-                            fields={"reason": ["Say why the application is declined."]})
+    reason = clean_reason(reason, max_length=REASON_MAX)
     locked = _lock(application, actor)
     _close(locked, status=Status.DECLINED, actor=actor, reason=reason)
     record_event(action="application.declined", actor=actor, target=locked, tenant=locked.tenant,

@@ -11,11 +11,11 @@ beside it with the same rules:
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.models import User
 from payments.callbacks.delivery import resend_callback
 from payments.errors import ConflictError, PaymentsError
 from payments.models import (
@@ -27,13 +27,11 @@ from payments.models import (
     ReqTrader,
     RequisiteStatus,
 )
-from payments.permissions import MANAGE_ORDERS, has_any_flag
-from tenancy import authz
 
-from . import ledger
+from . import ledger, turnover
 from .assignment import trader_commission
 from .audit_trail import record
-from .execution import EXPIRING_STATUSES, _clean_reason
+from .execution import EXPIRING_STATUSES, clean_reason, require_order_manager
 from .locks import lock_order, lock_trader_balance
 
 Status = OrderHistory.Status
@@ -46,16 +44,6 @@ REASSIGNABLE_STATUSES = (Status.PENDING,)
 MAX_RESEND = 20
 
 
-def may_manage_order(actor, order: OrderHistory) -> bool:
-    """`can_manage_orders` and the order's tenant is one of the actor's (a super admin: any)."""
-    return has_any_flag(actor, MANAGE_ORDERS) and authz.can(actor, "orders.manage", obj=order)
-
-
-def require_order_manager(actor, order: OrderHistory) -> None:
-    if not may_manage_order(actor, order):
-        raise PermissionDenied("Acting on this order needs can_manage_orders in its operator.")
-
-
 # --- more time ----------------------------------------------------------------------------------------
 
 @transaction.atomic(durable=True)
@@ -63,7 +51,7 @@ def extend_order_expiry(*, order: OrderHistory, actor, minutes: int, reason: str
     """Give an open (pending or processing) order `minutes` more before it expires, counted from its current
     deadline or from now, whichever is later."""
     require_order_manager(actor, order)
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     if not isinstance(minutes, int) or not 1 <= minutes <= EXTEND_MAX_MINUTES:
         raise PaymentsError(f"Between 1 and {EXTEND_MAX_MINUTES} minutes.", code="invalid_minutes",
                             fields={"minutes": [f"Between 1 and {EXTEND_MAX_MINUTES} minutes."]})
@@ -87,13 +75,19 @@ def extend_order_expiry(*, order: OrderHistory, actor, minutes: int, reason: str
 # --- another requisite --------------------------------------------------------------------------------
 
 def reassign_candidates(order: OrderHistory) -> QuerySet[ReqTrader]:
-    """Requisites the order may move to: approved, of its operator and fiat, of the method and bank the store
-    asked for (if it asked), not the one it has."""
+    """Requisites the order may move to, best first as assignment would rank them: approved and in
+    distribution, of its operator and fiat, of a trader in work (not blocked) whose switches and the
+    requisite's take the order's type, of the method and bank the store asked for (if it asked), not the one
+    it has. (The limits are the staff's call: they see the order and decide.)"""
+    switch = "pay_in" if order.order_type == OrderType.PAY_IN else "pay_out"
     rows = (ReqTrader.objects.unscoped()
-            .filter(tenant_id=order.tenant_id, fiat_id=order.fiat_id, status=RequisiteStatus.APPROVE)
+            .filter(tenant_id=order.tenant_id, fiat_id=order.fiat_id, status=RequisiteStatus.APPROVE,
+                    is_excluded_from_distribution=False, trader__in_work=True, **{f"trader__{switch}": True,
+                                                                                 f"settings__{switch}": True})
+            .exclude(trader__user__status=User.Status.BLOCKED)
             .exclude(pk=order.requisite_id)
             .select_related("trader__user", "method", "bank")
-            .order_by("trader__user__email", "pk"))
+            .order_by("trader_priority", "last_used_at", "pk"))
     incoming = order.incoming_order
     if incoming.target_method_id:
         rows = rows.filter(method_id=incoming.target_method_id)
@@ -119,14 +113,13 @@ def reassign_order(*, order: OrderHistory, requisite: ReqTrader, actor, reason: 
     order. A PayOut's hold is on the store's balance and stays. The trader's commission follows the new trader.
     """
     require_order_manager(actor, order)
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     order = lock_order(order)
     if order.status not in REASSIGNABLE_STATUSES:
         raise ConflictError(f"The order is {order.status}; only an order nobody has paid yet is reassigned.",
                             code="invalid_transition")
-    requisite = (ReqTrader.objects.unscoped().select_related("trader")
-                 .filter(pk=requisite.pk, tenant_id=order.tenant_id).first())
-    if requisite is None or not reassign_candidates(order).filter(pk=requisite.pk).exists():
+    requisite = reassign_candidates(order).filter(pk=requisite.pk).first()
+    if requisite is None:
         raise PaymentsError("Choose an approved requisite of this operator, in the order's currency.",
                             code="invalid_requisite", fields={"requisite": ["Not a requisite this order may move to."]})
     old_requisite_id, old_trader_id = order.requisite_id, order.trader_id
@@ -149,6 +142,12 @@ def reassign_order(*, order: OrderHistory, requisite: ReqTrader, actor, reason: 
         setattr(order, name, value)
     order.trader = new_trader
     order.requisite = requisite
+    # What the order counts against the limits moves with it (payments.services.turnover), the two rows in
+    # requisite order (two reassignments crossing each other cannot deadlock).
+    counted = turnover.counted(order.status, order.total_fiat, order.confirmed_fiat)
+    for requisite_id, amount in sorted({old_requisite_id: -counted, requisite.pk: counted}.items()):
+        turnover.add(tenant_id=order.tenant_id, requisite_id=requisite_id, created_at=order.created_at,
+                     amount=amount)
     IncomingOrder.objects.unscoped().filter(pk=order.incoming_order_id, tenant_id=order.tenant_id).update(
         payment_method_id=requisite.method_id, bank_id=requisite.bank_id, updated_at=now)
     record(action="order.reassigned", target=order, actor=actor,
@@ -178,6 +177,8 @@ def _move_payin_hold(order: OrderHistory, *, old_trader_id: int, new_trader_id: 
         ledger.trader_crypto_entry(balances[new_trader_id], kind=MovementKind.ADJUSTMENT, hold_change=held,
                                    order=order, description=f"Hold moved on: {order.hash_id} reassigned")
     except PaymentsError as exc:
+        if exc.code != "insufficient_balance":
+            raise
         raise PaymentsError(f"That trader's available crypto does not cover this order's hold of {held}.",
                             code="insufficient_balance",
                             fields={"requisite": ["The trader's available crypto does not cover the hold."]}) from exc
@@ -203,7 +204,7 @@ def resend_order_callbacks(*, order: OrderHistory, actor, reason: str, only_unde
     audited attempt (payments.callbacks.delivery.resend_callback). Outside a transaction: each waits for the
     store's answer."""
     require_order_manager(actor, order)
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     events = order_callback_events(order)
     if only_undelivered:
         events = events.exclude(status=CallbackEvent.Status.DELIVERED)

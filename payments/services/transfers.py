@@ -21,9 +21,11 @@ from payments.errors import ConflictError, PaymentsError
 from payments.models import BalanceStore, BalanceTrader, CryptoTransfer, MovementKind, TransferNetwork
 from payments.models.fields import CRYPTO_PLACES
 from payments.permissions import MANAGE_MERCHANTS, MANAGE_TRADERS, has_any_flag
+from tenancy.authz import member_tenant_ids
 
 from . import ledger
 from .audit_trail import record
+from .execution import clean_reason
 from .locks import lock_store_balance, lock_trader_balance
 
 Direction = CryptoTransfer.Direction
@@ -64,6 +66,10 @@ def check_amount(amount) -> Decimal:
     return amount
 
 
+# The longest decision reason kept (CryptoTransfer.decision_reason).
+DECISION_REASON_MAX = CryptoTransfer._meta.get_field("decision_reason").max_length
+
+
 def _refuse_over_available(available: Decimal, amount: Decimal, code: str) -> None:
     if amount > available:
         raise _field_error("amount", f"You can withdraw at most {available.normalize():f} {code} "
@@ -75,8 +81,11 @@ def _owner_flags(transfer: CryptoTransfer) -> tuple[str, ...]:
 
 
 def may_decide(user, transfer: CryptoTransfer) -> bool:
-    """Staff with the owner's flag: can_manage_merchants for a store, can_manage_traders for a trader."""
-    return has_any_flag(user, _owner_flags(transfer))
+    """Staff of the request's operator (a super admin: any) with the owner's flag: can_manage_merchants for a
+    store, can_manage_traders for a trader. A flag is not a pass into another operator."""
+    if not has_any_flag(user, _owner_flags(transfer)):
+        return False
+    return bool(user.is_superuser) or transfer.tenant_id in member_tenant_ids(user)
 
 
 def _details(transfer: CryptoTransfer, balance) -> dict:
@@ -169,6 +178,7 @@ def _close(transfer: CryptoTransfer, *, status: str, actor, reason: str, tx_refe
 @transaction.atomic
 def approve_transfer(*, transfer: CryptoTransfer, actor, reason: str = "", tx_reference: str = "") -> CryptoTransfer:
     """Settle: a withdrawal leaves the balance (its hold comes back in the same row); a top-up is deposited."""
+    reason = clean_reason(reason, required=False, max_length=DECISION_REASON_MAX)
     locked, balance = _lock_pending(transfer, actor)
     label = f"{locked.get_direction_display()} #{locked.pk} to {locked.network} {locked.address}"
     if locked.direction == Direction.WITHDRAWAL:
@@ -176,7 +186,7 @@ def approve_transfer(*, transfer: CryptoTransfer, actor, reason: str = "", tx_re
                description=label, actor=actor)
     else:
         _entry(locked, balance, kind=MovementKind.DEPOSIT, amount=locked.amount, description=label, actor=actor)
-    _close(locked, status=Status.SETTLED, actor=actor, reason=reason.strip(), tx_reference=tx_reference.strip())
+    _close(locked, status=Status.SETTLED, actor=actor, reason=reason, tx_reference=tx_reference.strip())
     record(action="transfer.approved", target=locked, actor=actor, description=f"{label}: settled",
            details={**_details(locked, balance), "reason": locked.decision_reason,
                     "tx_reference": locked.tx_reference})
@@ -186,9 +196,7 @@ def approve_transfer(*, transfer: CryptoTransfer, actor, reason: str = "", tx_re
 @transaction.atomic
 def decline_transfer(*, transfer: CryptoTransfer, actor, reason: str) -> CryptoTransfer:
     """Refuse with a reason; a withdrawal's hold is released."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise _field_error("reason", "Say why the request is declined.")
+    reason = clean_reason(reason, max_length=DECISION_REASON_MAX)
     locked, balance = _lock_pending(transfer, actor)
     if locked.direction == Direction.WITHDRAWAL:
         _entry(locked, balance, kind=MovementKind.RELEASE, hold_change=-locked.amount,

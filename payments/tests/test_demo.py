@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.db.models import Sum
+from django.utils import timezone
 
 from accounts.demo import ensure_user
 from accounts.models import OperatorApplication
@@ -12,6 +13,7 @@ from payments.models import BalanceTrader, CryptoTransfer, ExchangeRate, Merchan
 from payments.selectors.ledger import verify_tenant_ledger
 from payments.selectors.rates import current_rate
 from payments.selectors.stores import find_store_by_private_key
+from payments.services import order_state, turnover
 from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
@@ -53,6 +55,9 @@ def test_seeding_twice_keeps_one_set_of_data_and_rotates_the_printed_key():
         assert sorted(CryptoTransfer.objects.values_list("status", flat=True)) == ["pending", "pending", "settled"]
         for requisite in ReqTrader.objects.select_related("trader"):
             assert requisite.distribution_weight == requisite.trader.trafic_priority
+        # the week was moved into the past after assignment counted it today: the kept turnover follows
+        assert turnover.mismatches(today=turnover.utc_day(timezone.now())) == []
+        assert order_state.mismatches() == []
     assert not verify_tenant_ledger(tenant.pk).differences
     assert OperatorApplication.objects.filter(tenant=tenant, status="pending").count() == 1
     old_key, new_key = printed_key(first), printed_key(second)

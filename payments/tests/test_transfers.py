@@ -12,6 +12,7 @@ from payments.selectors.ledger import verify_tenant_ledger
 from payments.services import transfers
 
 from .execution_support import held_order, make_world, store_balance, trader_balance
+from .factories import make_staff
 
 pytestmark = pytest.mark.usefixtures("in_tenant")
 
@@ -119,6 +120,26 @@ def test_only_the_owner_asks_and_only_the_owners_flag_decides(world, staff):
     transfers.approve_transfer(transfer=transfer, actor=staff("can_manage_merchants"))
     with pytest.raises(ConflictError):
         transfers.decline_transfer(transfer=transfer, actor=staff("can_manage_merchants"), reason="late")
+
+
+def test_staff_of_another_operator_do_not_decide_even_with_the_flag(world, other_tenant):
+    transfer = transfers.request_store_withdrawal(store_balance=store_balance(world), amount=Decimal("1"),
+                                                  network="TRC20", address=TRON, actor=world.store.merchant.user)
+    outsider = make_staff(other_tenant, {"can_manage_merchants"})
+    for decide in (lambda: transfers.approve_transfer(transfer=transfer, actor=outsider),
+                   lambda: transfers.decline_transfer(transfer=transfer, actor=outsider, reason="no")):
+        with pytest.raises(PermissionDenied):
+            decide()
+    assert CryptoTransfer.objects.get(pk=transfer.pk).status == "pending"
+
+
+def test_a_decision_reason_longer_than_is_kept_is_refused(world, staff):
+    transfer = transfers.request_store_withdrawal(store_balance=store_balance(world), amount=Decimal("1"),
+                                                  network="TRC20", address=TRON, actor=world.store.merchant.user)
+    with pytest.raises(PaymentsError) as refused:
+        transfers.decline_transfer(transfer=transfer, actor=staff("can_manage_merchants"), reason="x" * 501)
+    assert refused.value.code == "invalid_reason"
+    assert CryptoTransfer.objects.get(pk=transfer.pk).status == "pending"
 
 
 def test_the_ledger_check_sees_a_hold_no_withdrawal_backs(world, in_tenant):
