@@ -93,3 +93,21 @@ def test_declining_in_the_admin_needs_a_reason_and_the_merchant_sees_it(client, 
     login(client, shop.merchant.user)
     page = text(client.get(reverse("cabinet:merchant_withdrawals")))
     assert "Declined" in page and "Wallet is sanctioned" in page
+
+
+def test_a_role_that_only_shows_balances_sees_the_requests_but_cannot_ask(client, shop):
+    """Asking to move money off the platform is its own permission (balances.withdraw), not seeing a store."""
+    from tenancy.models import RolePermission
+
+    RolePermission.objects.filter(role__key="merchant", permission__key="balances.withdraw").delete()
+    login(client, shop.merchant.user)
+    balance = BalanceStore.objects.get(store=shop)
+
+    page = client.get(reverse("cabinet:merchant_withdrawals"))
+    refused = client.post(reverse("cabinet:merchant_withdrawals"), {
+        "balance": balance.pk, "amount": "100", "network": "TRC20", "address": TRON})
+
+    assert page.status_code == 200 and "Ask to withdraw" not in text(page)
+    assert refused.status_code == 403 and not CryptoTransfer.objects.exists()
+    balance.refresh_from_db()
+    assert balance.hold == 0

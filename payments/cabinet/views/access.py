@@ -21,6 +21,8 @@ from .. import selectors
 
 TRADER = "trader"
 MERCHANT = "merchant"
+# Asking to move one's own balance off the platform (a withdrawal or top-up request), beyond seeing it.
+WITHDRAW = "balances.withdraw"
 
 
 def no_profile(request: HttpRequest, kind: str, *, status: int = 403) -> HttpResponse:

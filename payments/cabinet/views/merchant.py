@@ -15,10 +15,11 @@ from core.forms import add_domain_errors
 from payments.callbacks.delivery import resend_callback
 from payments.models import Appeal, CallbackEvent, IncomingOrder, Merchant, MerchantStore, OrderHistory
 from payments.services import execution, transfers
+from tenancy import authz
 
 from .. import dashboards, forms, selectors, services
 from ..exports import order_csv_rows
-from .access import merchant_view
+from .access import MERCHANT, WITHDRAW, merchant_view, no_permission
 from .files import receipt_response
 from .pages import found_or_404, paginate, post_or_go_to, submit_appeal
 
@@ -263,9 +264,12 @@ def callback_resend(request: HttpRequest, merchant: Merchant, event_id) -> HttpR
 # --- withdrawals ---------------------------------------------------------------------------------
 
 @require_http_methods(["GET", "POST"])
-@merchant_view("stores.view")
+@merchant_view("balances.view")
 def withdrawals(request: HttpRequest, merchant: Merchant) -> HttpResponse:
     """Ask to withdraw a store's balance (held at once, sent when staff approve) and see every request."""
+    may_request = authz.can(request.user, WITHDRAW, obj=merchant)
+    if request.method == "POST" and not may_request:
+        return no_permission(request, MERCHANT, WITHDRAW)
     balances = list(selectors.store_balances(merchant))
     form = forms.TransferForm(request.POST if request.method == "POST" else None, balances=balances, top_ups=False)
     status = 200
@@ -285,4 +289,5 @@ def withdrawals(request: HttpRequest, merchant: Merchant) -> HttpResponse:
         status = 400
     page = paginate(request, selectors.store_transfers(merchant))
     return render(request, "cabinet/merchant/withdrawals.html", {
-        "merchant": merchant, "form": form, "balances": balances, "page": page}, status=status)
+        "merchant": merchant, "form": form, "balances": balances, "page": page, "may_request": may_request},
+        status=status)

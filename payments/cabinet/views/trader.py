@@ -12,9 +12,10 @@ from core.errors import DomainError
 from core.forms import add_domain_errors
 from payments.models import Appeal, OrderHistory, ReqTrader, Trader
 from payments.services import execution, transfers
+from tenancy import authz
 
 from .. import dashboards, forms, selectors, services
-from .access import trader_view
+from .access import TRADER, WITHDRAW, no_permission, trader_view
 from .files import receipt_response
 from .pages import found_or_404, paginate, post_or_go_to, submit_appeal, submit_order_form
 
@@ -272,9 +273,12 @@ def requisite_pause(request: HttpRequest, trader: Trader, pk: int) -> HttpRespon
 # --- withdrawals and top-ups ---------------------------------------------------------------------
 
 @require_http_methods(["GET", "POST"])
-@trader_view("traders.view")
+@trader_view("balances.view")
 def transfers_page(request: HttpRequest, trader: Trader) -> HttpResponse:
     """Ask to withdraw crypto (held at once) or top it up (credited when staff approve); every request."""
+    may_request = authz.can(request.user, WITHDRAW, obj=trader)
+    if request.method == "POST" and not may_request:
+        return no_permission(request, TRADER, WITHDRAW)
     balances = list(selectors.trader_balances(trader))
     form = forms.TransferForm(request.POST if request.method == "POST" else None, balances=balances, top_ups=True)
     status = 200
@@ -294,4 +298,5 @@ def transfers_page(request: HttpRequest, trader: Trader) -> HttpResponse:
         status = 400
     page = paginate(request, selectors.trader_transfers(trader))
     return render(request, "cabinet/trader/transfers.html", {
-        "trader": trader, "form": form, "balances": balances, "page": page}, status=status)
+        "trader": trader, "form": form, "balances": balances, "page": page, "may_request": may_request},
+        status=status)
