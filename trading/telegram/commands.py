@@ -177,3 +177,17 @@ def handle_update(update: dict, *, api: BotApi | None = None) -> str | None:
     except (TelegramError, TelegramUnavailable) as exc:
         logger.warning("telegram: could not answer chat %s: %s", chat_id, exc)
     return reply
+
+
+def answer_updates(updates: list[dict], *, api: BotApi) -> int | None:
+    """Answer polled updates in turn (the `telegram_poll` command, make run's local stand-in); one that fails
+    is logged and passed over, as the webhook does, so the rest are answered. The offset that confirms them
+    all (None: there were none)."""
+    offset = None
+    for update in updates:
+        try:
+            handle_update(update, api=api)
+        except Exception:  # noqa: BLE001 - logged; one bad update must not stop the bot
+            logger.exception("telegram update %s failed", update.get("update_id"))
+        offset = int(update["update_id"]) + 1
+    return offset

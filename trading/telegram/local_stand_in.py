@@ -51,15 +51,12 @@ class LocalTelegram:
 
     def _poll(self) -> None:
         from trading.telegram.client import BotApi, TelegramError
-        from trading.telegram.commands import handle_update
+        from trading.telegram.commands import answer_updates
 
         api, offset = BotApi(), None
         while not self.stopped.is_set():
             try:
-                updates = api.get_updates(offset=offset, timeout=10)
-                for update in updates:
-                    handle_update(update, api=api)
-                    offset = int(update["update_id"]) + 1
+                offset = answer_updates(api.get_updates(offset=offset, timeout=10), api=api) or offset
             except TelegramError as exc:
                 if self.stopped.is_set():
                     return

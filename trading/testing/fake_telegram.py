@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import random
 import threading
 import time
 from dataclasses import dataclass
@@ -57,9 +56,11 @@ class FakeTelegram:
         self.webhook: dict = {}
         self.latency = 0.0  # seconds added to every answer
         self._updates: list[dict] = []
-        # Telegram's update ids are the bot's own sequence: a fresh fake starts somewhere new, so fakes of
-        # different tests never repeat ids that the webhook remembers (it drops updates it has seen).
-        self._update_ids = itertools.count(random.randrange(10**8, 9 * 10**8, 10**5))
+        # Telegram's update ids are the bot's own sequence. The webhook remembers the ids it has seen for a day
+        # in the shared cache (it drops a repeat): each fake starts at the microsecond it was made, so fakes
+        # of different tests, or of make run started again, never repeat one (a fake would need to send more
+        # updates than microseconds pass before the next one starts).
+        self._update_ids = itertools.count(time.time_ns() // 1000)
         self._message_ids = itertools.count(1)
         self._failures: dict[str, list[BotApiError]] = {}
         self._blocked: set[str] = set()

@@ -104,3 +104,21 @@ def test_the_demo_links_no_chat_when_the_stand_in_is_off(settings, tenant):
     with tenant_context(tenant):
         link_demo_chat(user=person, chat_id=1003, out=lambda line: None)
         assert not TelegramAccount.objects.filter(user=person).exists()
+
+
+def test_an_update_that_fails_is_logged_and_the_rest_are_still_answered(monkeypatch, caplog):
+    from trading.telegram import commands
+
+    answered = []
+
+    def handle(update, *, api):
+        if update["update_id"] == 7:
+            raise RuntimeError("broken handler")
+        answered.append(update["update_id"])
+
+    monkeypatch.setattr(commands, "handle_update", handle)
+    offset = commands.answer_updates([{"update_id": 7}, {"update_id": 8}], api=None)
+
+    assert offset == 9 and answered == [8]
+    assert "telegram update 7 failed" in caplog.text
+    assert commands.answer_updates([], api=None) is None

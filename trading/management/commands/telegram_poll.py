@@ -6,7 +6,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from trading.telegram.client import BotApi, BotNotConfigured, TelegramError, TelegramRetryAfter, TelegramUnavailable
-from trading.telegram.commands import handle_update
+from trading.telegram.commands import answer_updates
 
 
 class Command(BaseCommand):
@@ -40,9 +40,7 @@ class Command(BaseCommand):
                 continue
             except TelegramError as exc:
                 raise CommandError(str(exc)) from None
-            for update in updates:
-                handle_update(update, api=api)
-                offset = int(update["update_id"]) + 1
+            offset = answer_updates(updates, api=api) or offset
             if once:
                 if offset is not None:
                     api.get_updates(offset=offset, timeout=0)  # confirm what we answered
