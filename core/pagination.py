@@ -63,9 +63,14 @@ class LargeListPaginator(Paginator):
         return self._get_page(self._rows(bottom, top), number, self)
 
     def _rows(self, bottom: int, top: int) -> list:
-        queryset = self.object_list
-        ids = list(queryset.values_list("pk", flat=True)[bottom:top])
-        if not ids:
-            return []
-        by_id = {row.pk: row for row in queryset.filter(pk__in=ids)}
-        return [by_id[pk] for pk in ids if pk in by_id]
+        return rows_by_ids(self.object_list, bottom, top)
+
+
+def rows_by_ids(queryset: QuerySet, bottom: int, top: int) -> list:
+    """`queryset[bottom:top]` as two queries: the ids in the queryset's order (its filters and index, none of
+    its select_related joins), then those rows with their joins, in that order."""
+    ids = list(queryset.values_list("pk", flat=True)[bottom:top])
+    if not ids:
+        return []
+    by_id = {row.pk: row for row in queryset.filter(pk__in=ids)}
+    return [by_id[pk] for pk in ids if pk in by_id]

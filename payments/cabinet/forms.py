@@ -1,17 +1,17 @@
 """Forms of the cabinet pages. They check input; payments.cabinet.services and the execution
 services decide and write, and their domain errors come back onto the form (add_domain_errors)."""
 
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from core.errors import DomainError
+from core.forms import add_domain_errors
 from core.money_display import format_rate
 from payments.models import (
     AvailableBankMethod,
-    BalanceTrader,
     Bank,
     CallbackEvent,
     CryptoCurrency,
@@ -22,6 +22,7 @@ from payments.models import (
     TransferNetwork,
 )
 from payments.models.fields import FIAT_PLACES
+from payments.services import ledger
 from payments.services import requisites as requisite_rules
 from payments.templatetags.money import crypto_display, fiat_display
 
@@ -161,20 +162,14 @@ class RequisiteForm(forms.Form):
         switches (the service would stop at the first)."""
         data = super().clean()
         number, bank, fiat, method = (data.get(name) for name in ("req_number", "bank", "fiat", "method"))
-        checks = []
-        if number:
-            checks.append(lambda: requisite_rules.check_requisite_number(number))
-        if bank and fiat:
-            checks.append(lambda: requisite_rules.ensure_bank_serves_currency(bank, fiat))
-        if bank and method:
-            checks.append(lambda: requisite_rules.ensure_bank_offers_method(bank, method))
-        for check in checks:
-            try:
-                check()
-            except DomainError as exc:
-                for name, messages in (exc.fields or {None: [exc.message]}).items():
-                    for message in messages:
-                        self.add_error(name if name in self.fields else None, message)
+        for check, needs in ((requisite_rules.check_requisite_number, (number,)),
+                             (requisite_rules.ensure_bank_serves_currency, (bank, fiat)),
+                             (requisite_rules.ensure_bank_offers_method, (bank, method))):
+            if all(needs):
+                try:
+                    check(*needs)
+                except DomainError as exc:
+                    add_domain_errors(self, exc)
         if not data.get("owner_of_requisites") and not (data.get("new_owner_name") or "").strip():
             self.add_error("new_owner_name", "Pick a holder or type the new holder's full name.")
         if not data.get("pay_in") and not data.get("pay_out"):
@@ -207,8 +202,8 @@ class ConfirmOrderForm(forms.Form):
         amount = self.cleaned_data.get("confirmed_fiat")
         if amount is None or amount == self.order.total_fiat:
             return None
-        most = self.most_confirmable()
-        if most is not None and amount > most:
+        most = ledger.largest_confirmable_fiat(self.order)
+        if amount > most:
             code = self.order.fiat.code
             if self.order.order_type == OrderType.PAY_IN:
                 why = (f"your crypto balance covers at most {fiat_display(most, code)} at this order's rate "
@@ -219,19 +214,6 @@ class ConfirmOrderForm(forms.Form):
                 f"The amount must be between 0.01 and {fiat_display(most, code)}: {why}. "
                 f"The order asked for {fiat_display(self.order.total_fiat, code)}.")
         return amount
-
-    def most_confirmable(self) -> Decimal | None:
-        """The largest amount the trader's balance lets them confirm (the ledger refuses more)."""
-        order = self.order
-        balance = BalanceTrader.objects.filter(trader_id=order.trader_id, fiat_currency_id=order.fiat_id,
-                                               crypto_currency_id=order.crypto_currency_id).first()
-        if balance is None:
-            return None
-        if order.order_type == OrderType.PAY_IN:
-            # The order's own hold comes back in the same movement; its commission is credited first.
-            crypto = balance.crypto_balance - (balance.crypto_hold - order.hold_amount) + order.trader_commission
-            return max(Decimal("0"), (crypto * order.exchange_rate).quantize(Decimal("0.01"), rounding=ROUND_DOWN))
-        return max(Decimal("0"), balance.fiat_balance + balance.fiat_credit_limit)
 
 
 class DisputeForm(forms.Form):

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import F, Prefetch, Q, QuerySet, Value
 
+from core.pagination import rows_by_ids
 from payments.models import (
     Appeal,
     BalanceStore,
@@ -87,12 +88,12 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _filtered(queryset: QuerySet, filters: OrderFilters, *, status_is=lambda status: Q(status=status)) -> QuerySet:
-    """An order list with its filters, newest first; `status_is` says what the list calls a status."""
+def _filtered(queryset: QuerySet, filters: OrderFilters, *, status_field: str = "status") -> QuerySet:
+    """An order list with its filters, newest first; `status_field` is the column the list calls the status."""
     if filters.store_id:
         queryset = queryset.filter(store_id=filters.store_id)
     if filters.status:
-        queryset = queryset.filter(status_is(filters.status))
+        queryset = queryset.filter(**{status_field: filters.status})
     if filters.order_type:
         queryset = queryset.filter(order_type=filters.order_type)
     if filters.query:
@@ -191,12 +192,8 @@ def merchant_orders(merchant: Merchant, filters: OrderFilters) -> QuerySet:
     queryset = (IncomingOrder.objects.filter(merchant=merchant)
                 .select_related("store", "fiat_currency", "crypto_currency", "assigned_order__requisite")
                 .defer("customer_requisite", "assigned_order__requisite__req_number"))
-    return _filtered(queryset, filters, status_is=_merchant_state_is)
-
-
-def _merchant_state_is(state: str) -> Q:
-    """The list's status is the order's kept `state` (payments.services.order_state): one indexed column."""
-    return Q(state=state)
+    # The merchant's `state`: kept by the services (payments.services.order_state), one indexed column.
+    return _filtered(queryset, filters, status_field="state")
 
 
 # The CSV's columns: plain values only (no encrypted column is ever selected).
@@ -227,11 +224,9 @@ ORDER_EXPORT_COLUMNS = (
 
 
 def merchant_last_orders(merchant: Merchant, count: int = 8) -> list:
-    """The newest orders, for the dashboard: their ids first through the (merchant, created_at) index, then
-    the rows as the list shows them (so the database never joins and sorts every order of the merchant)."""
-    ids = list(IncomingOrder.objects.filter(merchant=merchant).order_by("-created_at", "-id")
-               .values_list("id", flat=True)[:count])
-    return list(merchant_orders(merchant, OrderFilters()).filter(pk__in=ids)) if ids else []
+    """The newest orders, for the dashboard, ids first (core.pagination): the database never joins and sorts
+    every order of the merchant."""
+    return rows_by_ids(merchant_orders(merchant, OrderFilters()), 0, count)
 
 
 def merchant_orders_for_export(merchant: Merchant, filters: OrderFilters) -> QuerySet:

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from payments.callbacks.events import enqueue_order_event
 from payments.errors import ConflictError, PaymentsError
-from payments.models import Appeal, BalanceTrader, IncomingOrder, Merchant, OrderHistory, OrderType
+from payments.models import Appeal, IncomingOrder, Merchant, OrderHistory, OrderType
 from payments.permissions import HANDLE_APPEALS, MANAGE_ORDERS, VIEW_ORDERS, VIEW_SENSITIVE, has_any_flag
 from tenancy import authz
 from tenancy.models import Tenant
@@ -38,7 +38,7 @@ from tenancy.scoping import tenant_context
 
 from . import ledger, order_state, turnover
 from .audit_trail import record
-from .locks import default_fiat_credit_limit, lock_appeal, lock_order
+from .locks import lock_appeal, lock_order
 from .receipts import CheckedFile, check_upload
 
 logger = logging.getLogger(__name__)
@@ -323,11 +323,7 @@ def dispute_order(*, order: OrderHistory, actor, reason: str) -> OrderHistory:
 
 def _ensure_fiat_covers_payout(order: OrderHistory) -> None:
     """Refuse to send a trader off to pay a PayOut their fiat balance (with its credit) could not settle."""
-    balance = (BalanceTrader.objects.unscoped()
-               .filter(tenant_id=order.tenant_id, trader_id=order.trader_id, fiat_currency_id=order.fiat_id,
-                       crypto_currency_id=order.crypto_currency_id)
-               .values("fiat_balance", "fiat_credit_limit").first())
-    available = (balance["fiat_balance"] + balance["fiat_credit_limit"]) if balance else default_fiat_credit_limit()
+    available = ledger.largest_confirmable_fiat(order)
     if available < order.total_fiat:
         raise PaymentsError(
             f"Your {order.fiat.code} balance ({available} with credit) does not cover this payout of "

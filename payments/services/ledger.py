@@ -38,7 +38,7 @@ their single balance row themselves.
 """
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from typing import TypeVar
 
 from django.db import connections, router, transaction
@@ -65,7 +65,7 @@ from payments.models.fields import CRYPTO_PLACES, FIAT_PLACES, ZERO
 
 from .audit_trail import record
 from .guards import ensure_same_tenant
-from .locks import lock_order_balances, lock_store_balance, lock_trader_balance
+from .locks import default_fiat_credit_limit, lock_order_balances, lock_store_balance, lock_trader_balance
 
 CRYPTO_STEP = Decimal(1).scaleb(-CRYPTO_PLACES)
 FIAT_STEP = Decimal(1).scaleb(-FIAT_PLACES)
@@ -321,6 +321,26 @@ def settlement_for(order: OrderHistory, confirmed_fiat: Decimal | None = None) -
     mismatch = AmountMismatch.UNDERPAID if confirmed_fiat < order.total_fiat else AmountMismatch.OVERPAID
     return Settlement(fiat=confirmed_fiat, crypto=crypto, store_commission=store_commission,
                       trader_commission=trader_commission, mismatch=mismatch)
+
+
+def largest_confirmable_fiat(order: OrderHistory) -> Decimal:
+    """The most fiat the order's trader could confirm as their balance stands now, never below zero: what a
+    page tells them (settle_order, under the locks, is what decides).
+
+    PayIn: their crypto less the other orders' holds (this order's comes back in the same movement), plus this
+    order's commission (credited first), at the order's rate. PayOut: their fiat with its credit limit (a
+    trader with no balance row yet: the default credit).
+    """
+    balance = (BalanceTrader.objects.unscoped()
+               .filter(tenant_id=order.tenant_id, trader_id=order.trader_id, fiat_currency_id=order.fiat_id,
+                       crypto_currency_id=order.crypto_currency_id).first())
+    if order.order_type == OrderType.PAY_IN:
+        if balance is None:
+            return ZERO
+        crypto = balance.crypto_balance - (balance.crypto_hold - order.hold_amount) + order.trader_commission
+        return max(ZERO, (crypto * order.exchange_rate).quantize(Decimal("0.01"), rounding=ROUND_DOWN))
+    available = balance.fiat_balance + balance.fiat_credit_limit if balance else default_fiat_credit_limit()
+    return max(ZERO, available)
 
 
 def settle_order(order: OrderHistory, settlement: Settlement) -> list:
