@@ -3,6 +3,7 @@
 
 from django.db import IntegrityError, transaction
 
+from trading.copytrade.protocol import number
 from trading.models import Notification, NotificationKind, TradingAccount
 
 
@@ -24,8 +25,6 @@ def enqueue_notification(*, account: TradingAccount, kind: NotificationKind, tex
 
 
 def plain(value) -> str:
-    """A decimal as a person reads it in a message: no exponent, no trailing zeros (1.119, not 1.119000000000)."""
-    if value is None:
-        return "—"
-    text = format(value, "f")
-    return (text.rstrip("0").rstrip(".") if "." in text else text) or "0"
+    """A decimal as a person reads it in a message: the protocol's plain digits (1.119, not 1.119000000000),
+    and a dash for nothing."""
+    return "—" if value is None else number(value)

@@ -13,6 +13,7 @@ from trading import selectors
 from trading.models import AccountStatus, PositionStatus, TelegramAccount, TradingAccount
 from trading.services import accounts as account_services
 from trading.services import telegram as telegram_services
+from trading.services.notifications import plain
 from trading.telegram import rate_limit
 from trading.telegram.client import BotApi, TelegramError, TelegramUnavailable
 
@@ -57,8 +58,8 @@ def _positions(link: TelegramAccount) -> list[str]:
     lines = []
     for account in selectors.accounts_of(link.user):
         for position in selectors.open_positions(account):
-            lines.append(f"{account.name}: {position.side} {position.quantity.normalize():f} {position.symbol} "
-                         f"@ {position.entry_price.normalize():f}, x{position.leverage}, "
+            lines.append(f"{account.name}: {position.side} {plain(position.quantity)} {position.symbol} "
+                         f"@ {plain(position.entry_price)}, x{position.leverage}, "
                          f"PnL {_money(position.unrealized_pnl)}")
     return lines
 
