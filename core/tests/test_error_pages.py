@@ -39,7 +39,19 @@ def test_a_get_of_a_post_only_address_gets_the_405_page_and_keeps_allow(client):
     assert "not opened that way" in text and "Allowed: POST." in text and "<nav" in text
 
 
-def test_an_api_405_with_a_body_is_left_alone(client):
+def test_a_405_asked_for_as_json_keeps_its_empty_body(client):
     response = client.get(reverse("accounts:logout"), HTTP_ACCEPT="application/json")
 
     assert response.status_code == 405 and response.content == b""
+
+
+def test_a_405_that_has_a_body_is_left_alone(rf):
+    from django.http import HttpResponseNotAllowed
+
+    from core.error_pages import StyledMethodNotAllowedMiddleware
+
+    body = b'{"error": {"code": "method_not_allowed"}}'
+    answer = HttpResponseNotAllowed(["POST"], content=body, content_type="application/json")
+    response = StyledMethodNotAllowedMiddleware(lambda request: answer)(rf.get("/api/v1/x", HTTP_ACCEPT="*/*"))
+
+    assert response.content == body and response["Content-Type"] == "application/json"

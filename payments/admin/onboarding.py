@@ -14,12 +14,15 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.admin import ReadOnlyAdmin
 from accounts.models import OperatorApplication
 from core.errors import DomainError
 from core.forms import add_domain_errors
 from payments.permissions import MANAGE_MERCHANTS, MANAGE_TRADERS, has_any_flag
 from payments.services import onboarding
 from tenancy.scoping import current_tenant_id
+
+from .base import CREATED
 
 Status = OperatorApplication.Status
 
@@ -36,13 +39,12 @@ class ApplicationDecisionForm(forms.Form):
 
 
 @admin.register(OperatorApplication)
-class OperatorApplicationAdmin(admin.ModelAdmin):
+class OperatorApplicationAdmin(ReadOnlyAdmin):
     list_display = ("pk", "created_at", "kind", "applicant", "company_or_banks", "status", "decided_by",
                     "decide_links")
-    list_filter = ("status", "kind")
+    list_filter = ("status", "kind", CREATED)
     list_select_related = ("applicant", "decided_by")
     search_fields = ("applicant__email", "company", "site", "banks")
-    date_hierarchy = "created_at"
     list_per_page = 50
     readonly_fields = ("applicant", "tenant", "kind", "status", "company", "site", "expected_monthly_volume", "banks",
                        "methods", "currency", "note", "decided_by", "decided_at", "decision_reason", "created_at")
@@ -53,15 +55,6 @@ class OperatorApplicationAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request) and (obj is None or onboarding.may_decide(request.user, obj))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         rows = super().get_queryset(request)

@@ -20,7 +20,7 @@ from payments.models import CryptoTransfer
 from payments.permissions import MANAGE_MERCHANTS, MANAGE_TRADERS
 from payments.services import transfers
 
-from .base import ReadOnlyAdmin, money_column
+from .base import CREATED, ReadOnlyAdmin, money_column
 
 
 class DecisionForm(forms.Form):
@@ -41,11 +41,10 @@ class DecisionForm(forms.Form):
 @admin.register(CryptoTransfer)
 class CryptoTransferAdmin(ReadOnlyAdmin):
     view_flags = MANAGE_MERCHANTS + MANAGE_TRADERS
-    date_hierarchy = "created_at"
     list_display = ("pk", "created_at", "direction", "owner", "amount_shown", "network", "status", "decided_by",
                     "decide_links")
     money_fields = {"amount": "balance.crypto_currency"}
-    list_filter = ("status", "direction", "network")
+    list_filter = ("status", "direction", "network", CREATED)
     list_select_related = ("store_balance__store", "store_balance__crypto_currency", "trader_balance__trader",
                            "trader_balance__crypto_currency", "decided_by")
     search_fields = ("address", "tx_reference", "store_balance__store__store_name", "trader_balance__trader__last_name",

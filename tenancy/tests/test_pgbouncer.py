@@ -13,8 +13,6 @@ from django.db import connection
 from django.db.backends.postgresql.base import DatabaseWrapper
 
 from payments.tests.broker_support import free_port, wait_for
-from payments.tests.factories import make_reference_data
-from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
 PGBOUNCER = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None)
@@ -98,15 +96,6 @@ def interleave(port: int, *, pooling: bool, first, second) -> list[set[str]]:
     finally:
         one.close()
         two.close()
-
-
-@pytest.fixture
-def two_tenants():
-    tenants = [Tenant.objects.create(name="Operator A"), Tenant.objects.create(name="Operator B")]
-    for tenant in tenants:
-        with tenant_context(tenant):
-            make_reference_data()
-    return tenants
 
 
 def test_with_transaction_pooling_each_statement_sees_its_own_tenant(pgbouncer, two_tenants):

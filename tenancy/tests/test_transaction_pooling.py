@@ -6,8 +6,6 @@ import pytest
 from django.db import connection, transaction
 
 from payments.models import Bank
-from payments.tests.factories import make_reference_data
-from tenancy.models import Tenant
 from tenancy.scoping import tenant_context
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -25,15 +23,6 @@ def pooled():
         yield
     finally:
         connection.settings_dict.pop("TRANSACTION_POOLING", None)
-
-
-@pytest.fixture
-def two_tenants():
-    tenants = [Tenant.objects.create(name="Operator A"), Tenant.objects.create(name="Operator B")]
-    for tenant in tenants:
-        with tenant_context(tenant):
-            make_reference_data()
-    return tenants
 
 
 def left_on_the_server_connection() -> str:

@@ -70,7 +70,8 @@ def submit_appeal(request: HttpRequest, order: OrderHistory, *, role: str, order
 
 def post_or_go_to(url_name: str, kwarg: str | None = None):
     """A POST-only action whose URL is opened with GET (a reload, a pasted link) goes to the page the action
-    belongs to instead of a blank 405; other methods are still refused."""
+    belongs to, where the person can do it (rather than to core.error_pages' styled 405); other methods are
+    still refused with a 405."""
     def decorator(view):
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
