@@ -52,6 +52,20 @@ def format_amount(value, *, crypto: bool = False, signed: bool = False) -> str:
     return f"+{text}" if signed and shown > 0 else text
 
 
+def _with_code(shown: str, code: str) -> str:
+    return f"{shown} {code}" if code and shown != "—" else shown
+
+
+def crypto_display(value, code: str = "") -> str:
+    """`27.4348 USDT`: a crypto amount as plain text (messages, form labels, errors), with its code if given."""
+    return _with_code(format_amount(value, crypto=True), code)
+
+
+def fiat_display(value, code: str = "") -> str:
+    """`1,234.56 THB`: a fiat amount as plain text, with its code if given."""
+    return _with_code(format_amount(value, crypto=False), code)
+
+
 def is_crypto(currency) -> bool:
     """A currency row, or a code: a code is crypto when the operator's crypto currencies list it
     (payments.currency_codes, cached per process, so asking once per cell costs no query)."""

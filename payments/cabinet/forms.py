@@ -9,7 +9,7 @@ from django.core.validators import URLValidator
 
 from core.errors import DomainError
 from core.forms import add_domain_errors
-from core.money_display import format_rate
+from core.money_display import crypto_display, fiat_display, format_rate
 from payments.models import (
     AvailableBankMethod,
     Bank,
@@ -24,7 +24,6 @@ from payments.models import (
 from payments.models.fields import FIAT_PLACES
 from payments.services import ledger
 from payments.services import requisites as requisite_rules
-from payments.templatetags.money import crypto_display, fiat_display
 
 from .selectors import ORDER_STATES, OrderFilters
 

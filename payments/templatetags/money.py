@@ -7,29 +7,15 @@ of fiat, 2 to 4 of crypto), the exact value on hover, and always the currency's 
   crypto code: payments.currency_codes), `{{ amount|money_text:"THB" }}` (plain text, for a <title>);
 - `{{ value|percent }}` and `{{ number|in_fours }}` (a card number as printed on the card).
 
-`fiat_display` and `crypto_display` are the same amounts as plain text, code included, for messages, form
-labels and errors written in Python.
+The same amounts as plain text for messages, form labels and errors written in Python: core.money_display's
+`fiat_display` and `crypto_display`.
 """
 
 from django import template
 
-from core.money_display import format_amount, is_crypto, money_html, rate_html
+from core.money_display import crypto_display, fiat_display, format_amount, is_crypto, money_html, rate_html
 
 register = template.Library()
-
-
-def _with_code(shown: str, code: str) -> str:
-    return f"{shown} {code}" if code and shown != "—" else shown
-
-
-def crypto_display(value, code: str = "") -> str:
-    """`27.4348 USDT`: the crypto amount as shown, with its code when given."""
-    return _with_code(format_amount(value, crypto=True), code)
-
-
-def fiat_display(value, code: str = "") -> str:
-    """`1,234.56 THB`: the fiat amount as shown, with its code when given."""
-    return _with_code(format_amount(value, crypto=False), code)
 
 
 @register.simple_tag(name="money")
@@ -61,7 +47,7 @@ def money_filter(value, code: str = ""):
 @register.filter
 def money_text(value, code: str = "") -> str:
     """Plain text, where markup cannot go (a page's <title>): `1,000.00 THB`, crypto precision for a crypto code."""
-    return _with_code(format_amount(value, crypto=is_crypto(code)), code)
+    return (crypto_display if is_crypto(code) else fiat_display)(value, code)
 
 
 @register.filter

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.template import Context, Template
 
+from core.money_display import crypto_display, fiat_display
 from payments.currency_codes import FALLBACK_CRYPTO_CODES, crypto_codes, is_crypto_currency
 from payments.models import CryptoCurrency
-from payments.templatetags.money import crypto_display, fiat_display
 from tenancy.scoping import tenant_context
 
 AMOUNT = Decimal("1234.56789")
